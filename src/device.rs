@@ -1,0 +1,23 @@
+//! Device helpers: which backend to run on, and reading tensors back to the host.
+
+use burn::tensor::{Device, Tensor};
+
+/// The portable CPU backend with autodiff (works natively and in wasm32).
+pub fn cpu() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Copies a tensor's values to the host as `f32` (synchronous; native only on WebGPU).
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("tensor data converts to f32")
+}
+
+/// Reads a one-element tensor as `f64`.
+pub fn scalar<const D: usize>(t: Tensor<D>) -> f64 {
+    let v = to_vec(t);
+    debug_assert_eq!(v.len(), 1, "scalar() on a tensor with {} elements", v.len());
+    v[0] as f64
+}

@@ -1,0 +1,127 @@
+//! Batch normalisation over `[N, C, H, W]` (statistics per channel over N, H, W); vectors
+//! `[N, F, 1, 1]` get BatchNorm1d.
+
+use super::{accumulate, Layer, Mode};
+use crate::rng::Rng;
+use burn::config::Config;
+use burn::module::{Module, Param, RunningState};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`BatchNorm`].
+#[derive(Config, Debug)]
+pub struct BatchNormConfig {
+    pub num_features: usize,
+    /// Added to the variance.
+    #[config(default = 1e-5)]
+    pub eps: f64,
+    /// Weight of the new batch statistics in the running averages.
+    #[config(default = 0.1)]
+    pub momentum: f64,
+    /// `Some(s)`: `γ ~ N(1, s²)` (DCGAN); `None`: `γ = 1`. `β = 0` always.
+    #[config(default = "None")]
+    pub init_std: Option<f64>,
+}
+
+/// `y = γ (x − μ) / √(σ² + ε) + β` with batch statistics in training mode and running
+/// statistics (unbiased variance, as PyTorch) in evaluation mode.
+#[derive(Module, Debug)]
+pub struct BatchNorm {
+    pub gamma: Param<Tensor<1>>,
+    pub beta: Param<Tensor<1>>,
+    pub running_mean: RunningState<Tensor<1>>,
+    pub running_var: RunningState<Tensor<1>>,
+    pub momentum: f64,
+    pub eps: f64,
+}
+
+impl BatchNormConfig {
+    pub fn init(&self, device: &Device, rng: &mut Rng) -> BatchNorm {
+        let c = self.num_features;
+        let gamma = match self.init_std {
+            Some(s) => rng.normal_tensor([c], 1.0, s, device),
+            None => Tensor::ones([c], device),
+        };
+        BatchNorm {
+            gamma: Param::from_tensor(gamma),
+            beta: Param::from_tensor(Tensor::zeros([c], device)),
+            running_mean: RunningState::new(Tensor::zeros([c], device)),
+            running_var: RunningState::new(Tensor::ones([c], device)),
+            momentum: self.momentum,
+            eps: self.eps,
+        }
+    }
+}
+
+fn channel(t: Tensor<1>) -> Tensor<4> {
+    let c = t.dims()[0];
+    t.reshape([1, c, 1, 1])
+}
+
+impl BatchNorm {
+    /// `(x̂, 1/√(σ²+ε))` for the mode: batch statistics (differentiable in `x`) or running ones.
+    fn normalise(&self, x: &Tensor<4>, mode: Mode) -> (Tensor<4>, Tensor<4>) {
+        let (mean, var) = match mode {
+            Mode::Train => {
+                let mean = x.clone().mean_dims(&[0, 2, 3]);
+                let var = (x.clone() - mean.clone()).square().mean_dims(&[0, 2, 3]);
+                (mean, var)
+            }
+            Mode::Eval => {
+                let device = x.device();
+                (
+                    channel(self.running_mean.value().to_device(&device)),
+                    channel(self.running_var.value().to_device(&device)),
+                )
+            }
+        };
+        let inv_std = var.add_scalar(self.eps).sqrt().recip();
+        ((x.clone() - mean) * inv_std.clone(), inv_std)
+    }
+
+    fn update_running(&self, x: &Tensor<4>) {
+        let [n, c, h, w] = x.dims();
+        let count = (n * h * w) as f64;
+        let x = x.clone().detach();
+        let mean = x.clone().mean_dims(&[0, 2, 3]);
+        let var = (x - mean.clone()).square().mean_dims(&[0, 2, 3]).mul_scalar(count / (count - 1.0).max(1.0));
+        let m = self.momentum;
+        let device = mean.device();
+        let rm = self.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - m) + mean.reshape([c]).mul_scalar(m);
+        let rv = self.running_var.value_sync().to_device(&device).mul_scalar(1.0 - m) + var.reshape([c]).mul_scalar(m);
+        self.running_mean.update(rm.detach());
+        self.running_var.update(rv.detach());
+    }
+}
+
+impl Layer for BatchNorm {
+    fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
+        if mode == Mode::Train {
+            self.update_running(&x);
+        }
+        let (xhat, _) = self.normalise(&x, mode);
+        xhat * channel(self.gamma.val()) + channel(self.beta.val())
+    }
+
+    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
+        let (xhat, inv_std) = self.normalise(x, mode);
+        let gh = gy * channel(self.gamma.val());
+        match mode {
+            Mode::Eval => gh * inv_std,
+            Mode::Train => {
+                // The batch statistics depend on x as well:
+                // ∂L/∂x = (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)) / √(σ²+ε), ĝ = γ ∂L/∂y.
+                let mean_g = gh.clone().mean_dims(&[0, 2, 3]);
+                let mean_gx = (gh.clone() * xhat.clone()).mean_dims(&[0, 2, 3]);
+                (gh - mean_g - xhat * mean_gx) * inv_std
+            }
+        }
+    }
+
+    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, mode: Mode, grads: &mut GradientsParams) {
+        let (xhat, _) = self.normalise(x, mode);
+        let c = self.gamma.val().dims()[0];
+        accumulate(grads, self.gamma.id, (gy.clone() * xhat).sum_dims(&[0, 2, 3]).reshape([c]));
+        accumulate(grads, self.beta.id, gy.sum_dims(&[0, 2, 3]).reshape([c]));
+    }
+}

@@ -1,0 +1,102 @@
+//! 2-D transposed convolution with differentiable input and weight gradients.
+
+use super::conv::{conv2d_weight_grad, conv_options};
+use super::spectral::{conv_chain, conv_weight};
+use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
+use crate::rng::Rng;
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::module::{conv2d, conv_transpose2d};
+use burn::tensor::ops::ConvTransposeOptions;
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`ConvTranspose2d`] (square kernels, symmetric padding).
+#[derive(Config, Debug)]
+pub struct ConvTranspose2dConfig {
+    pub channels_in: usize,
+    pub channels_out: usize,
+    pub kernel: usize,
+    #[config(default = 1)]
+    pub stride: usize,
+    #[config(default = 0)]
+    pub padding: usize,
+    /// Extra rows/columns added at the bottom/right of the output (`< stride`).
+    #[config(default = 0)]
+    pub output_padding: usize,
+    #[config(default = true)]
+    pub bias: bool,
+    /// `Some(s)`: weights `N(0, s²)`, zero bias (DCGAN); `None`: PyTorch's default
+    /// `U(±1/√(C_out·k²))`.
+    #[config(default = "None")]
+    pub init_std: Option<f64>,
+    /// Spectral normalisation of the weight (PyTorch's `dim=1` matrix view).
+    #[config(default = false)]
+    pub spectral: bool,
+}
+
+/// `y = conv_transpose2d(x, W) + b`, `W: [C_in, C_out, k, k]`.
+#[derive(Module, Debug)]
+pub struct ConvTranspose2d {
+    pub weight: Param<Tensor<4>>,
+    pub bias: Option<Param<Tensor<1>>>,
+    pub sn: Option<SpectralNorm>,
+    pub stride: usize,
+    pub padding: usize,
+    pub output_padding: usize,
+}
+
+impl ConvTranspose2dConfig {
+    pub fn init(&self, device: &Device, rng: &mut Rng) -> ConvTranspose2d {
+        let fan_in = self.channels_out * self.kernel * self.kernel;
+        let bound = 1.0 / (fan_in as f64).sqrt();
+        let shape = [self.channels_in, self.channels_out, self.kernel, self.kernel];
+        let weight = match self.init_std {
+            Some(s) => rng.normal_tensor(shape, 0.0, s, device),
+            None => rng.uniform_tensor(shape, -bound, bound, device),
+        };
+        let bias = self.bias.then(|| match self.init_std {
+            Some(_) => Tensor::zeros([self.channels_out], device),
+            None => rng.uniform_tensor([self.channels_out], -bound, bound, device),
+        });
+        let sn = self.spectral.then(|| {
+            let m = weight.clone().swap_dims(0, 1).reshape([self.channels_out, self.channels_in * self.kernel * self.kernel]);
+            SpectralNormConfig::new().init(&m, device, rng)
+        });
+        ConvTranspose2d {
+            weight: Param::from_tensor(weight),
+            bias: bias.map(Param::from_tensor),
+            sn,
+            stride: self.stride,
+            padding: self.padding,
+            output_padding: self.output_padding,
+        }
+    }
+}
+
+impl Layer for ConvTranspose2d {
+    fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
+        let (w, _) = conv_weight(self.weight.val(), &self.sn, true, mode);
+        let (s, p, o) = (self.stride, self.padding, self.output_padding);
+        let options = ConvTransposeOptions::new([s, s], [p, p], [o, o], [1, 1], 1);
+        conv_transpose2d(x, w, self.bias.as_ref().map(|b| b.val()), options)
+    }
+
+    fn backward_input(&self, _x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+        // The adjoint of a transposed convolution is the convolution with the same weight.
+        let (w, _) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
+        conv2d(gy, w, None, conv_options(self.stride, self.padding, 1))
+    }
+
+    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode, grads: &mut GradientsParams) {
+        let (w_sn, sigma) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
+        let [_, _, kh, kw] = w_sn.dims();
+        // y = conv_transpose(x, W) ⇔ x is the input gradient of a convolution of y with W, so
+        // ∂L/∂W is the convolution weight gradient with the roles of x and gy exchanged.
+        let g_w = conv2d_weight_grad(gy.clone(), x.clone(), [kh, kw], self.stride, self.padding);
+        accumulate(grads, self.weight.id, conv_chain(g_w, w_sn, sigma, &self.sn, true));
+        if let Some(b) = &self.bias {
+            accumulate(grads, b.id, gy.sum_dims(&[0, 2, 3]).reshape([b.val().dims()[0]]));
+        }
+    }
+}

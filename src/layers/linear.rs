@@ -1,0 +1,98 @@
+//! Fully connected layer on `[N, F, 1, 1]` activations (any `[N, C, H, W]` input is flattened).
+
+use super::{accumulate, as_matrix, as_vector, Layer, Mode, SpectralNorm, SpectralNormConfig};
+use crate::rng::Rng;
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`Linear`].
+#[derive(Config, Debug)]
+pub struct LinearConfig {
+    pub d_input: usize,
+    pub d_output: usize,
+    /// Whether the layer has a bias.
+    #[config(default = true)]
+    pub bias: bool,
+    /// `Some(s)`: weights `N(0, s²)` and zero bias (DCGAN); `None`: PyTorch's default,
+    /// `U(±1/√d_input)` for weight and bias.
+    #[config(default = "None")]
+    pub init_std: Option<f64>,
+    /// Spectral normalisation of the weight.
+    #[config(default = false)]
+    pub spectral: bool,
+}
+
+/// `y = x W + b`, `W: [d_input, d_output]`.
+#[derive(Module, Debug)]
+pub struct Linear {
+    pub weight: Param<Tensor<2>>,
+    pub bias: Option<Param<Tensor<1>>>,
+    pub sn: Option<SpectralNorm>,
+}
+
+impl LinearConfig {
+    pub fn init(&self, device: &Device, rng: &mut Rng) -> Linear {
+        let bound = 1.0 / (self.d_input as f64).sqrt();
+        let shape = [self.d_input, self.d_output];
+        let weight = match self.init_std {
+            Some(s) => rng.normal_tensor(shape, 0.0, s, device),
+            None => rng.uniform_tensor(shape, -bound, bound, device),
+        };
+        let bias = self.bias.then(|| match self.init_std {
+            Some(_) => Tensor::zeros([self.d_output], device),
+            None => rng.uniform_tensor([self.d_output], -bound, bound, device),
+        });
+        let sn = self.spectral.then(|| SpectralNormConfig::new().init(&weight, device, rng));
+        Linear { weight: Param::from_tensor(weight), bias: bias.map(Param::from_tensor), sn }
+    }
+}
+
+impl Linear {
+    /// The weight used in the forward pass (`W / σ(W)` with spectral normalisation) and `σ`.
+    fn effective_weight(&self, mode: Mode) -> (Tensor<2>, Option<Tensor<1>>) {
+        let w = self.weight.val();
+        match &self.sn {
+            None => (w, None),
+            Some(sn) => {
+                let sigma = sn.sigma(&w, mode);
+                (w / sigma.clone().reshape([1, 1]), Some(sigma))
+            }
+        }
+    }
+
+    /// Weight seen by the backward passes: same `u, v` as the forward, no new power iteration.
+    fn backward_weight(&self) -> (Tensor<2>, Option<Tensor<1>>) {
+        self.effective_weight(Mode::Eval)
+    }
+}
+
+impl Layer for Linear {
+    fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
+        let (w, _) = self.effective_weight(mode);
+        let mut y = as_matrix(x).matmul(w);
+        if let Some(b) = &self.bias {
+            y = y + b.val().unsqueeze_dim(0);
+        }
+        as_vector(y)
+    }
+
+    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+        let (w, _) = self.backward_weight();
+        as_matrix(gy).matmul(w.transpose()).reshape(x.dims())
+    }
+
+    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode, grads: &mut GradientsParams) {
+        let gy = as_matrix(gy);
+        let g_w = as_matrix(x.clone()).transpose().matmul(gy.clone());
+        let g_w = match (&self.sn, self.backward_weight()) {
+            (Some(sn), (w_sn, Some(sigma))) => sn.chain(g_w, w_sn, sigma),
+            _ => g_w,
+        };
+        accumulate(grads, self.weight.id, g_w);
+        if let Some(b) = &self.bias {
+            accumulate::<1>(grads, b.id, gy.sum_dim(0).flatten(0, 1));
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The layer kit: every layer has a forward pass and a backward pass written in differentiable
+//! tensor ops, for the input (`backward_input`) and for the parameters (`backward_params`).
+//!
+//! Composing the backward passes gives the input gradient of a network as a tensor expression
+//! that burn's first-order autodiff can differentiate again: this is how gradient penalties,
+//! AdvAs and competitive gradient descent get exact second-order gradients.
+//!
+//! A new layer is one file implementing [`Layer`] plus one variant of [`LayerKind`].
+
+mod activation;
+mod batch_norm;
+mod conv;
+mod conv_transpose;
+mod layer_norm;
+mod linear;
+mod network;
+mod reshape;
+mod spectral;
+
+pub use activation::{LeakyRelu, Relu, Tanh};
+pub use batch_norm::{BatchNorm, BatchNormConfig};
+pub use conv::{Conv2d, Conv2dConfig};
+pub use conv_transpose::{ConvTranspose2d, ConvTranspose2dConfig};
+pub use layer_norm::{LayerNorm, LayerNormConfig};
+pub use linear::{Linear, LinearConfig};
+pub use network::{Network, Trace};
+pub use reshape::Reshape;
+pub use spectral::{SpectralNorm, SpectralNormConfig};
+
+use burn::module::{Module, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+
+/// Whether normalisation layers use batch statistics (and update running ones) or running ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Batch statistics; running statistics and spectral-norm vectors are updated by `forward`.
+    Train,
+    /// Running statistics; nothing is updated.
+    Eval,
+}
+
+/// A layer with forward and differentiable backward passes on rank-4 activations.
+///
+/// `x` is the layer's input and `y` its output from the same `forward` call; `gy` is the
+/// upstream gradient `∂L/∂y`. Both backward passes are built from ordinary tensor ops on tracked
+/// tensors, so their results can be differentiated again.
+pub trait Layer {
+    /// `y = f(x)`. In [`Mode::Train`] this updates running state (BatchNorm statistics,
+    /// spectral-norm power iteration).
+    fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4>;
+
+    /// `∂L/∂x` from `∂L/∂y`.
+    fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4>;
+
+    /// Adds `∂L/∂θ` for every trainable parameter `θ` of the layer to `grads`.
+    fn backward_params(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode, grads: &mut GradientsParams);
+}
+
+/// Every layer of the kit, so that a network is a plain `Vec<LayerKind>`.
+#[derive(Module, Debug)]
+pub enum LayerKind {
+    Linear(Linear),
+    Conv2d(Conv2d),
+    ConvTranspose2d(ConvTranspose2d),
+    Relu(Relu),
+    LeakyRelu(LeakyRelu),
+    Tanh(Tanh),
+    BatchNorm(BatchNorm),
+    LayerNorm(LayerNorm),
+    Reshape(Reshape),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $l:ident => $e:expr) => {
+        match $self {
+            LayerKind::Linear($l) => $e,
+            LayerKind::Conv2d($l) => $e,
+            LayerKind::ConvTranspose2d($l) => $e,
+            LayerKind::Relu($l) => $e,
+            LayerKind::LeakyRelu($l) => $e,
+            LayerKind::Tanh($l) => $e,
+            LayerKind::BatchNorm($l) => $e,
+            LayerKind::LayerNorm($l) => $e,
+            LayerKind::Reshape($l) => $e,
+        }
+    };
+}
+
+impl Layer for LayerKind {
+    fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
+        dispatch!(self, l => l.forward(x, mode))
+    }
+    fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
+        dispatch!(self, l => l.backward_input(x, y, gy, mode))
+    }
+    fn backward_params(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode, grads: &mut GradientsParams) {
+        dispatch!(self, l => l.backward_params(x, y, gy, mode, grads))
+    }
+}
+
+/// Adds `g` to the gradient registered for `id` (registers it if absent).
+pub fn accumulate<const D: usize>(grads: &mut GradientsParams, id: ParamId, g: Tensor<D>) {
+    let g = match grads.remove::<D>(id) {
+        Some(prev) => prev + g,
+        None => g,
+    };
+    grads.register(id, g);
+}
+
+/// `[N, F, 1, 1]` (or any `[N, ...]`) as `[N, F]`.
+pub(crate) fn as_matrix(x: Tensor<4>) -> Tensor<2> {
+    let [n, c, h, w] = x.dims();
+    x.reshape([n, c * h * w])
+}
+
+/// `[N, F]` as `[N, F, 1, 1]`.
+pub(crate) fn as_vector(x: Tensor<2>) -> Tensor<4> {
+    let [n, f] = x.dims();
+    x.reshape([n, f, 1, 1])
+}

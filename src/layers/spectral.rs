@@ -1,0 +1,146 @@
+//! Spectral normalisation of a weight: `W / σ(W)`, with `σ` estimated by power iteration on a
+//! persistent pair of singular-vector estimates `(u, v)` (Miyato et al. 2018).
+//!
+//! As in PyTorch, `u` and `v` are constants for differentiation: `σ = uᵀ W v` is differentiated
+//! in `W` only, so `∂σ/∂W = u vᵀ`.
+
+use super::Mode;
+use crate::rng::Rng;
+use burn::config::Config;
+use burn::module::{Module, RunningState};
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`SpectralNorm`].
+#[derive(Config, Debug)]
+pub struct SpectralNormConfig {
+    /// Power iterations per forward pass in training mode.
+    #[config(default = 1)]
+    pub iterations: usize,
+    /// Added to vector norms before dividing.
+    #[config(default = 1e-12)]
+    pub eps: f64,
+    /// Power iterations run at initialisation, so `σ` is accurate from the first step.
+    #[config(default = 15)]
+    pub init_iterations: usize,
+}
+
+/// Persistent power-iteration state of one weight, viewed as a `[rows, cols]` matrix.
+#[derive(Module, Debug)]
+pub struct SpectralNorm {
+    pub u: RunningState<Tensor<1>>,
+    pub v: RunningState<Tensor<1>>,
+    pub iterations: usize,
+    pub eps: f64,
+}
+
+impl SpectralNormConfig {
+    /// State for the `[rows, cols]` matrix view `w` of a weight.
+    pub fn init(&self, w: &Tensor<2>, device: &Device, rng: &mut Rng) -> SpectralNorm {
+        let [rows, cols] = w.dims();
+        let u = normalize(rng.normal_tensor([rows], 0.0, 1.0, device), self.eps);
+        let v = normalize(rng.normal_tensor([cols], 0.0, 1.0, device), self.eps);
+        let sn = SpectralNorm {
+            u: RunningState::new(u.detach()),
+            v: RunningState::new(v.detach()),
+            iterations: self.iterations,
+            eps: self.eps,
+        };
+        sn.power_iteration(w, self.init_iterations);
+        sn
+    }
+}
+
+fn normalize(x: Tensor<1>, eps: f64) -> Tensor<1> {
+    let norm = x.clone().square().sum().sqrt().add_scalar(eps);
+    x / norm
+}
+
+impl SpectralNorm {
+    /// Runs `n` power iterations on `w` (detached) and stores the new `u`, `v`.
+    pub fn power_iteration(&self, w: &Tensor<2>, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let device = w.device();
+        let w = w.clone().detach();
+        let mut u = self.u.value().to_device(&device);
+        let mut v = self.v.value().to_device(&device);
+        for _ in 0..n {
+            // v ← Wᵀu / ‖Wᵀu‖, u ← W v / ‖W v‖
+            v = normalize(w.clone().transpose().matmul(u.unsqueeze_dim::<2>(1)).flatten(0, 1), self.eps);
+            u = normalize(w.clone().matmul(v.clone().unsqueeze_dim::<2>(1)).flatten(0, 1), self.eps);
+        }
+        self.u.update(u.detach());
+        self.v.update(v.detach());
+    }
+
+    /// `σ = uᵀ W v` (shape `[1]`, differentiable in `w`), after the power iterations of
+    /// training mode.
+    pub fn sigma(&self, w: &Tensor<2>, mode: Mode) -> Tensor<1> {
+        if mode == Mode::Train {
+            self.power_iteration(w, self.iterations);
+        }
+        let (u, v) = self.vectors(&w.device());
+        u.unsqueeze_dim::<2>(0)
+            .matmul(w.clone())
+            .matmul(v.unsqueeze_dim::<2>(1))
+            .reshape([1])
+    }
+
+    /// The current `(u, v)`, constants.
+    pub fn vectors(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
+        (
+            self.u.value().to_device(device).detach(),
+            self.v.value().to_device(device).detach(),
+        )
+    }
+
+    /// Chain rule through `W_sn = W / σ`: from `g = ∂L/∂W_sn` (matrix view) to `∂L/∂W`,
+    /// i.e. `(g − ⟨g, W_sn⟩ u vᵀ) / σ`.
+    pub fn chain(&self, g: Tensor<2>, w_sn: Tensor<2>, sigma: Tensor<1>) -> Tensor<2> {
+        let (u, v) = self.vectors(&g.device());
+        let outer = u.unsqueeze_dim::<2>(1).matmul(v.unsqueeze_dim::<2>(0));
+        let inner = (g.clone() * w_sn).sum().reshape([1, 1]);
+        (g - outer * inner) / sigma.reshape([1, 1])
+    }
+}
+
+/// Matrix view of a convolution weight for spectral normalisation: rows are output channels
+/// (`[O, C, k, k]` → `[O, C·k·k]`; transposed convolutions `[C, O, k, k]` → `[O, C·k·k]`,
+/// PyTorch's `dim=1`).
+fn conv_matrix(w: Tensor<4>, transposed: bool) -> Tensor<2> {
+    let w = if transposed { w.swap_dims(0, 1) } else { w };
+    let [o, c, kh, kw] = w.dims();
+    w.reshape([o, c * kh * kw])
+}
+
+fn conv_unmatrix(m: Tensor<2>, dims: [usize; 4], transposed: bool) -> Tensor<4> {
+    if transposed {
+        m.reshape([dims[1], dims[0], dims[2], dims[3]]).swap_dims(0, 1)
+    } else {
+        m.reshape(dims)
+    }
+}
+
+/// A convolution weight as used by the layer: `W / σ(W)` when `sn` is set, with `σ`.
+pub(crate) fn conv_weight(w: Tensor<4>, sn: &Option<SpectralNorm>, transposed: bool, mode: Mode) -> (Tensor<4>, Option<Tensor<1>>) {
+    match sn {
+        None => (w, None),
+        Some(sn) => {
+            let sigma = sn.sigma(&conv_matrix(w.clone(), transposed), mode);
+            (w / sigma.clone().reshape([1, 1, 1, 1]), Some(sigma))
+        }
+    }
+}
+
+/// Chain rule of [`SpectralNorm::chain`] for a convolution weight gradient.
+pub(crate) fn conv_chain(g: Tensor<4>, w_sn: Tensor<4>, sigma: Option<Tensor<1>>, sn: &Option<SpectralNorm>, transposed: bool) -> Tensor<4> {
+    match (sn, sigma) {
+        (Some(sn), Some(sigma)) => {
+            let dims = g.dims();
+            let m = sn.chain(conv_matrix(g, transposed), conv_matrix(w_sn, transposed), sigma);
+            conv_unmatrix(m, dims, transposed)
+        }
+        _ => g,
+    }
+}

@@ -1,0 +1,47 @@
+//! Per-sample (row) norms of input gradients, the quantity every margin penalty is built on.
+//!
+//! `row_norm` is the entry point; on the CPU backend it is the plain-tensor
+//! [`row_norm_reference`].
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// Gradient norm of the penalty. L1, L2, L∞ gradient norms are dual to L∞, L2, L1 margins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    L1,
+    L2,
+    Linf,
+}
+
+impl Norm {
+    pub const ALL: [Norm; 3] = [Norm::L1, Norm::L2, Norm::Linf];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Norm::L1 => "l1",
+            Norm::L2 => "l2",
+            Norm::Linf => "linf",
+        }
+    }
+}
+
+/// Below this squared L2 norm the gradient of `‖g‖₂` is taken as zero (PyTorch's convention at 0).
+const L2_FLOOR: f64 = 1e-24;
+
+/// `‖gᵢ‖` for every row `i` of `g: [N, M]`, as `[N]`.
+pub fn row_norm(g: Tensor<2>, norm: Norm) -> Tensor<1> {
+    row_norm_reference(g, norm)
+}
+
+/// Plain-tensor row norms: `Σ|gᵢ|`, `√Σgᵢ²`, `max|gᵢ|` (absolute values: the maximum of the
+/// signed gradient, as in the paper's published code, is not a norm).
+pub fn row_norm_reference(g: Tensor<2>, norm: Norm) -> Tensor<1> {
+    let out = match norm {
+        Norm::L1 => g.abs().sum_dim(1),
+        Norm::L2 => g.square().sum_dim(1).clamp_min(L2_FLOOR).sqrt(),
+        Norm::Linf => g.abs().max_dim(1),
+    };
+    out.flatten(0, 1)
+}

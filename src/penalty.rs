@@ -1,0 +1,144 @@
+//! Margin gradient penalties (the paper's equation 6): `λ · mean_i F(‖∇ₓ C(x̂ᵢ)‖)`.
+//!
+//! The input gradient comes from the critic's differentiable backward pass, so calling
+//! `.backward()` on the penalty (plus the critic's loss) gives exact parameter gradients.
+
+use crate::layers::{Network, Trace};
+use crate::norms::{row_norm, Norm};
+use crate::rng::Rng;
+use burn::tensor::{activation::relu, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// `F` applied to the gradient norm `‖g‖`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Form {
+    /// `(‖g‖ − 1)²` (WGAN-GP).
+    Ls,
+    /// `max(0, ‖g‖ − 1)` (the form of the paper's own runs).
+    Hinge,
+    /// `max(0, ‖g‖ − 1)²`.
+    SquaredHinge,
+    /// `‖g‖²` (R1/R2-style).
+    ZeroCentered,
+}
+
+/// Where the input gradient is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Where {
+    /// `x̂ = u·x_r + (1 − u)·x_f`, `u ~ U[0, 1)` per sample pair (WGAN-GP).
+    Interpolates,
+    /// DRAGAN: `x̂ = x_r + (1 − u)·δ`, `δ = ½·std(x_r)·U[0, 1)` elementwise, `u ~ U[0, 1)` per sample.
+    RealPerturbed,
+    /// At real samples (R1).
+    Real,
+    /// At fake samples (R2).
+    Fake,
+}
+
+impl Form {
+    pub const ALL: [Form; 4] = [Form::Ls, Form::Hinge, Form::SquaredHinge, Form::ZeroCentered];
+
+    /// `F(n)` elementwise.
+    pub fn apply(self, n: Tensor<1>) -> Tensor<1> {
+        match self {
+            Form::Ls => n.sub_scalar(1.0).square(),
+            Form::Hinge => relu(n.sub_scalar(1.0)),
+            Form::SquaredHinge => relu(n.sub_scalar(1.0)).square(),
+            Form::ZeroCentered => n.square(),
+        }
+    }
+}
+
+/// A gradient penalty on the critic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GradientPenalty {
+    pub norm: Norm,
+    pub form: Form,
+    pub at: Where,
+    /// `λ`.
+    pub weight: f64,
+}
+
+/// The penalty's value and the paper's diagnostic of vanishing gradients at fake samples.
+pub struct PenaltyOutput {
+    /// `λ · mean F(‖g‖)`, tracked: add it to the critic's loss.
+    pub value: Tensor<1>,
+    /// Mean `‖∇ₓ C‖` (in the penalty's norm) at the real samples (detached).
+    pub grad_norm_real: Tensor<1>,
+    /// Mean `‖∇ₓ C‖` at the fake samples (detached).
+    pub grad_norm_fake: Tensor<1>,
+}
+
+impl Default for GradientPenalty {
+    /// The paper's best setting: L∞ gradient norm (L1 margin), hinge form, at interpolates, λ = 20.
+    fn default() -> Self {
+        GradientPenalty { norm: Norm::Linf, form: Form::Hinge, at: Where::Interpolates, weight: 20.0 }
+    }
+}
+
+/// Per-sample norms of a `[N, ...]` gradient.
+pub fn sample_norms(g: Tensor<4>, norm: Norm) -> Tensor<1> {
+    let [n, c, h, w] = g.dims();
+    row_norm(g.reshape([n, c * h * w]), norm)
+}
+
+impl GradientPenalty {
+    /// The points `x̂` where the gradient is taken (detached), from paired real and fake batches.
+    pub fn points(&self, real: Tensor<4>, fake: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
+        let (real, fake) = (real.detach(), fake.detach());
+        let device = real.device();
+        let [n, c, h, w] = real.dims();
+        match self.at {
+            Where::Real => real,
+            Where::Fake => fake,
+            Where::Interpolates => {
+                assert_eq!(real.dims(), fake.dims(), "interpolates need paired real and fake batches");
+                let u = rng.uniform_tensor([n, 1, 1, 1], 0.0, 1.0, &device);
+                real * u.clone() + fake * u.neg().add_scalar(1.0)
+            }
+            Where::RealPerturbed => {
+                let std = {
+                    let flat = real.clone().reshape([n * c * h * w]);
+                    let mean = flat.clone().mean();
+                    (flat - mean).square().sum().div_scalar(((n * c * h * w) as f64 - 1.0).max(1.0)).sqrt()
+                };
+                let delta = rng.uniform_tensor([n, c, h, w], 0.0, 1.0, &device).mul_scalar(0.5) * std.reshape([1, 1, 1, 1]);
+                let u = rng.uniform_tensor([n, 1, 1, 1], 0.0, 1.0, &device);
+                real + delta * u.neg().add_scalar(1.0)
+            }
+        }
+    }
+
+    /// `λ · mean F(‖∇ₓ C(x̂)‖)` over the given input gradient `g = ∇ₓ C(x̂)`.
+    pub fn from_input_grad(&self, g: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
+        let norms = sample_norms(g, self.norm);
+        (self.form.apply(norms.clone()).mean().mul_scalar(self.weight), norms)
+    }
+
+    /// The penalty on `critic`, given the traces of its forward passes on the real and the fake
+    /// batch (as computed for the critic's loss). R1/R2 reuse those traces; interpolates and
+    /// DRAGAN run one more forward pass in the traces' mode.
+    pub fn compute(&self, critic: &Network, real: &Trace, fake: &Trace, rng: &mut Rng) -> PenaltyOutput {
+        let input_grad = |trace: &Trace| {
+            let y = trace.output();
+            critic.backward_input(trace, y.ones_like())
+        };
+        let g_real = input_grad(real);
+        let g_fake = input_grad(fake);
+        let mean_norm = |g: &Tensor<4>| sample_norms(g.clone().detach(), self.norm).mean();
+        let (grad_norm_real, grad_norm_fake) = (mean_norm(&g_real), mean_norm(&g_fake));
+        let g = match self.at {
+            Where::Real => g_real,
+            Where::Fake => g_fake,
+            Where::Interpolates | Where::RealPerturbed => {
+                let x = self.points(real.acts[0].clone(), fake.acts[0].clone(), rng);
+                let trace = critic.trace(x, real.mode);
+                input_grad(&trace)
+            }
+        };
+        let (value, _) = self.from_input_grad(g);
+        PenaltyOutput { value, grad_norm_real, grad_norm_fake }
+    }
+}
