@@ -9,6 +9,7 @@
 
 pub mod device;
 pub mod error;
+pub mod gan;
 pub mod layers;
 pub mod losses;
 pub mod nets;

@@ -70,8 +70,8 @@ impl BatchNorm {
             Mode::Eval => {
                 let device = x.device();
                 (
-                    channel(self.running_mean.value().to_device(&device)),
-                    channel(self.running_var.value().to_device(&device)),
+                    channel(self.running_mean.value_sync().to_device(&device)),
+                    channel(self.running_var.value_sync().to_device(&device)),
                 )
             }
         };

@@ -63,8 +63,8 @@ impl SpectralNorm {
         }
         let device = w.device();
         let w = w.clone().detach();
-        let mut u = self.u.value().to_device(&device);
-        let mut v = self.v.value().to_device(&device);
+        let mut u = self.u.value_sync().to_device(&device);
+        let mut v = self.v.value_sync().to_device(&device);
         for _ in 0..n {
             // v ← Wᵀu / ‖Wᵀu‖, u ← W v / ‖W v‖
             v = normalize(w.clone().transpose().matmul(u.unsqueeze_dim::<2>(1)).flatten(0, 1), self.eps);
@@ -90,8 +90,8 @@ impl SpectralNorm {
     /// The current `(u, v)`, constants.
     pub fn vectors(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
         (
-            self.u.value().to_device(device).detach(),
-            self.v.value().to_device(device).detach(),
+            self.u.value_sync().to_device(device).detach(),
+            self.v.value_sync().to_device(device).detach(),
         )
     }
 
