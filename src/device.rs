@@ -15,9 +15,13 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .expect("tensor data converts to f32")
 }
 
-/// Reads a one-element tensor as `f64`.
+/// Reads a one-element tensor as `f64` (at the tensor's own precision).
 pub fn scalar<const D: usize>(t: Tensor<D>) -> f64 {
-    let v = to_vec(t);
+    let v = t
+        .into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .expect("tensor data converts to f64");
     debug_assert_eq!(v.len(), 1, "scalar() on a tensor with {} elements", v.len());
-    v[0] as f64
+    v[0]
 }
