@@ -9,6 +9,8 @@ pub enum MarganError {
     Shape { what: String, expected: String, got: Vec<usize> },
     /// A configuration value is out of its valid range or unknown.
     Config { field: String, problem: String },
+    /// A file or byte buffer is not what it should be.
+    Corrupt { what: String, problem: String },
     /// A loss or penalty became NaN or infinite.
     NonFinite { what: String, iteration: Option<usize> },
 }
@@ -20,6 +22,7 @@ impl fmt::Display for MarganError {
                 write!(f, "{what}: expected shape {expected}, got {got:?}")
             }
             MarganError::Config { field, problem } => write!(f, "config `{field}`: {problem}"),
+            MarganError::Corrupt { what, problem } => write!(f, "{what}: {problem}"),
             MarganError::NonFinite { what, iteration } => match iteration {
                 Some(i) => write!(f, "{what} is not finite at iteration {i}"),
                 None => write!(f, "{what} is not finite"),

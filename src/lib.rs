@@ -12,10 +12,13 @@ pub mod error;
 pub mod gan;
 pub mod layers;
 pub mod losses;
+pub mod model;
 pub mod nets;
 pub mod norms;
+pub mod pack;
 pub mod penalty;
 pub mod rng;
+pub mod shapes;
 pub mod toy;
 
 pub use error::MarganError;

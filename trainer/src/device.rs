@@ -1,0 +1,31 @@
+//! Backend choice: the flex CPU backend, or wgpu when the binary is built with `--features wgpu`.
+
+use crate::config::DeviceChoice;
+use burn::tensor::Device;
+
+pub fn select(choice: DeviceChoice) -> Result<(Device, String), String> {
+    match choice {
+        DeviceChoice::Cpu => Ok((margan::device::cpu(), "cpu (flex)".into())),
+        DeviceChoice::Wgpu => wgpu().ok_or_else(|| {
+            "this margan was built without GPU support; rebuild with `cargo build --release -p margan-trainer --features wgpu`, or use --device cpu".to_string()
+        }),
+        DeviceChoice::Auto => Ok(wgpu().unwrap_or_else(|| (margan::device::cpu(), "cpu (flex)".into()))),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu() -> Option<(Device, String)> {
+    // burn panics when no adapter exists; treat that as "no GPU".
+    std::panic::catch_unwind(|| {
+        let d = Device::wgpu(Default::default()).autodiff();
+        let _ = burn::tensor::Tensor::<1>::zeros([1], &d).into_data();
+        d
+    })
+    .ok()
+    .map(|d| (d, "wgpu".to_string()))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> Option<(Device, String)> {
+    None
+}

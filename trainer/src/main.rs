@@ -1,0 +1,299 @@
+//! `margan`: train margin-penalised GANs, sample and export generators, benchmark.
+
+mod bench;
+mod checkpoint;
+mod config;
+mod data;
+mod device;
+mod plot;
+mod presets;
+mod train;
+
+use clap::{Parser, Subcommand};
+use config::{DeviceChoice, RunConfig};
+use margan::gan::Gan;
+use margan::rng::Rng;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "margan", version, about = "Train GANs whose critics are maximum-margin classifiers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings that override the config file / preset.
+#[derive(clap::Args, Default)]
+struct Overrides {
+    /// GAN loss: sgan, lsgan, hinge, wgan, rpsgan, rplsgan, rphinge, rasgan, ralsgan, rahinge.
+    #[arg(long)]
+    loss: Option<String>,
+    /// Gradient norm of the penalty: none, l1, l2, linf.
+    #[arg(long)]
+    norm: Option<String>,
+    /// Penalty form: ls, hinge, squared-hinge, zero-centered.
+    #[arg(long)]
+    form: Option<String>,
+    /// Where the penalty is taken: interpolates, real-perturbed, real, fake.
+    #[arg(long)]
+    at: Option<String>,
+    /// Penalty weight λ.
+    #[arg(long)]
+    lambda: Option<f64>,
+    #[arg(long)]
+    lr_d: Option<f64>,
+    #[arg(long)]
+    lr_g: Option<f64>,
+    #[arg(long)]
+    beta1: Option<f64>,
+    #[arg(long)]
+    beta2: Option<f64>,
+    /// Critic updates per generator update.
+    #[arg(long)]
+    d_steps: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    iterations: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+    /// Data: shapes[:SIZE], toy:8gaussians|25gaussians|ring|swissroll, cifar10:DIR, folder:DIR[:SIZE], mnist:DIR[:SIZE].
+    #[arg(long)]
+    data: Option<String>,
+    /// Output folder of the run.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    log_every: Option<usize>,
+    #[arg(long)]
+    sample_every: Option<usize>,
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+}
+
+impl Overrides {
+    fn apply(&self, c: &mut RunConfig) -> Result<(), String> {
+        if let Some(l) = &self.loss {
+            c.loss = l.parse().map_err(|e: margan::MarganError| e.to_string())?;
+        }
+        if let Some(n) = &self.norm {
+            c.penalty = match config::parse_norm(n)? {
+                None => None,
+                Some(norm) => Some(margan::GradientPenalty { norm, ..c.penalty.clone().unwrap_or_default() }),
+            };
+        }
+        let penalty = |c: &mut RunConfig, what: &str| -> Result<margan::GradientPenalty, String> {
+            c.penalty.clone().ok_or_else(|| format!("--{what} needs a penalty; add --norm l1|l2|linf"))
+        };
+        if let Some(f) = &self.form {
+            c.penalty = Some(margan::GradientPenalty { form: config::parse_form(f)?, ..penalty(c, "form")? });
+        }
+        if let Some(a) = &self.at {
+            c.penalty = Some(margan::GradientPenalty { at: config::parse_where(a)?, ..penalty(c, "at")? });
+        }
+        if let Some(w) = self.lambda {
+            c.penalty = Some(margan::GradientPenalty { weight: w, ..penalty(c, "lambda")? });
+        }
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
+        }
+        set!(lr_d, lr_g, beta1, beta2, d_steps, batch_size, iterations, seed, device, out, log_every, sample_every, checkpoint_every);
+        if let Some(d) = &self.data {
+            c.data = config::parse_data(d)?;
+            // Image data sets decide the image size of the model where they can.
+            let [ch, size, _] = match &c.data {
+                config::DataConfig::Toy { .. } => [2, 1, 1],
+                config::DataConfig::Shapes { size } | config::DataConfig::Folder { size, .. } => [3, *size, *size],
+                config::DataConfig::Cifar10 { .. } => [3, 32, 32],
+                config::DataConfig::Mnist { size, .. } => [1, *size, *size],
+            };
+            if let margan::model::ModelSpec::Dcgan { size: s, channels, .. } = &mut c.model {
+                if ch != 2 {
+                    (*s, *channels) = (size, ch);
+                }
+            }
+        }
+        c.validate()
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a GAN (default: the embedded shapes data set, a few minutes on a CPU).
+    Train {
+        /// A TOML run config (see `margan train --print-config`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A named preset (`margan presets` lists them).
+        #[arg(long)]
+        preset: Option<String>,
+        /// Continue the run in this folder from its checkpoint.
+        #[arg(long)]
+        resume: Option<PathBuf>,
+        /// Print the resolved config as TOML and exit.
+        #[arg(long)]
+        print_config: bool,
+        /// No progress bar or summary.
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Write a PNG grid of samples from a run's generator.
+    Sample {
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output PNG (default: RUN/sample.png).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Export a run's generator for the browser app.
+    Export {
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Training iterations per second of a preset.
+    Bench {
+        #[arg(long, default_value = presets::DEFAULT)]
+        preset: String,
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+        device: DeviceChoice,
+        /// Batch sizes, comma separated (default: the preset's).
+        #[arg(long, value_delimiter = ',')]
+        batch: Vec<usize>,
+        /// Penalties to compare, comma separated: none, l1, l2, linf (hinge form, λ = 20, interpolates).
+        #[arg(long, value_delimiter = ',', default_value = "none,l2,linf")]
+        penalty: Vec<String>,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        #[arg(long, default_value_t = 10)]
+        iterations: usize,
+    },
+    /// List the presets.
+    Presets,
+}
+
+fn train(config: Option<PathBuf>, preset: Option<String>, resume: Option<PathBuf>, print_config: bool, quiet: bool, overrides: Overrides) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130); // second Ctrl-C: leave now (checkpoints are atomic)
+            }
+        });
+    }
+    if let Some(dir) = resume {
+        if config.is_some() || preset.is_some() {
+            return Err("--resume takes its config from the run folder; drop --config/--preset".into());
+        }
+        let device_choice = overrides.device.unwrap_or(DeviceChoice::Auto);
+        let (device, name) = device::select(device_choice)?;
+        let (mut cfg, mut gan) = checkpoint::load(&dir, &device)?;
+        let before = cfg.clone();
+        overrides.apply(&mut cfg)?;
+        cfg.out = dir.clone();
+        if (cfg.model.clone(), cfg.data.clone(), cfg.seed) != (before.model.clone(), before.data.clone(), before.seed) {
+            return Err("--resume can change iterations, intervals, learning rates and the device, not the model, data or seed".into());
+        }
+        gan.config = cfg.gan_config();
+        if !quiet {
+            eprintln!("resuming {} at iteration {} on {name}", dir.display(), gan.iteration);
+        }
+        train::run(&cfg, gan, stop, quiet)?;
+        return Ok(());
+    }
+    let mut cfg = match (&config, &preset) {
+        (Some(_), Some(_)) => return Err("give either --config or --preset, not both".into()),
+        (Some(file), None) => {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read ({e})", file.display()))?;
+            RunConfig::from_toml(&text, &file.display().to_string())?
+        }
+        (None, p) => presets::preset(p.as_deref().unwrap_or(presets::DEFAULT))?,
+    };
+    overrides.apply(&mut cfg)?;
+    if print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    if checkpoint::path(&cfg.out).exists() {
+        return Err(format!(
+            "{} already holds a run; continue it with `margan train --resume {}` or pick another --out",
+            cfg.out.display(),
+            cfg.out.display()
+        ));
+    }
+    let (device, name) = device::select(cfg.device)?;
+    if !quiet {
+        eprintln!("training on {name} → {}", cfg.out.display());
+    }
+    let mut rng = Rng::new(cfg.seed);
+    let g = cfg.model.init_generator(&device, &mut rng);
+    let d = cfg.model.init_discriminator(&device, &mut rng);
+    let gan = Gan::new(g, d, cfg.gan_config(), rng.fork(), device);
+    train::run(&cfg, gan, stop, quiet)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train { config, preset, resume, print_config, quiet, overrides } => train(config, preset, resume, print_config, quiet, overrides),
+        Command::Sample { run, n, seed, out } => (|| {
+            let (cfg, gan) = checkpoint::load(&run, &margan::device::cpu())?;
+            let z = Rng::new(seed).normal_tensor([n, cfg.model.z_dim(), 1, 1], 0.0, 1.0, &gan.device);
+            let imgs = margan::device::to_vec(gan.generate(z));
+            let [c, h, _] = cfg.model.sample_shape();
+            if h == 1 {
+                return Err("`margan sample` draws image grids; 2-D runs have their scatter plot in RUN/samples.png".to_string());
+            }
+            let out = out.unwrap_or_else(|| run.join("sample.png"));
+            plot::save(&plot::image_grid(&imgs, c, h, (n as f64).sqrt().ceil() as usize), &out)?;
+            println!("{}", out.display());
+            Ok(())
+        })(),
+        Command::Export { run, out } => (|| {
+            let (cfg, gan) = checkpoint::load(&run, &margan::device::cpu())?;
+            let info = checkpoint::export(&cfg, &gan, &out)?;
+            let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            println!("{} ({} bytes, iteration {}, model {:?})", out.display(), size, info.iteration, info.model);
+            Ok(())
+        })(),
+        Command::Bench { preset, device, batch, penalty, warmup, iterations } => (|| {
+            let cfg = presets::preset(&preset)?;
+            let (dev, name) = device::select(device)?;
+            let batches = if batch.is_empty() { vec![cfg.batch_size] } else { batch };
+            let penalties = penalty
+                .iter()
+                .map(|p| config::parse_norm(p).map(|n| n.map(|norm| margan::GradientPenalty { norm, ..Default::default() })))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows = bench::run(&cfg, &dev, &batches, &penalties, warmup, iterations);
+            bench::print(&preset, &name, &rows);
+            Ok(())
+        })(),
+        Command::Presets => {
+            for n in presets::names() {
+                println!("{n}");
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The training loop: progress bar, metrics, samples, plots, checkpoints, Ctrl-C, resume.
+
+use crate::checkpoint;
+use crate::config::RunConfig;
+use crate::data::{Prefetch, Source};
+use crate::plot;
+use margan::gan::{Gan, StepStats};
+use margan::layers::Mode;
+use margan::rng::Rng;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One line of `metrics.jsonl`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Metric {
+    pub iteration: usize,
+    #[serde(flatten)]
+    pub stats: StepStats,
+    pub it_per_s: f64,
+}
+
+/// Latents of the sample grid: fixed by the seed for the whole run.
+pub fn fixed_latents(config: &RunConfig, n: usize, device: &Device) -> Tensor<4> {
+    Rng::new(config.seed ^ 0x5A3D_1E00).normal_tensor([n, config.model.z_dim(), 1, 1], 0.0, 1.0, device)
+}
+
+fn to_points(v: &[f32]) -> Vec<[f64; 2]> {
+    v.chunks(2).map(|p| [p[0] as f64, p[1] as f64]).collect()
+}
+
+/// Writes the sample grid (images) or the scatter plot over the critic (2-D) to `file`.
+pub fn write_samples(config: &RunConfig, gan: &Gan, source: Option<&Source>, file: &Path) -> Result<(), String> {
+    let device = &gan.device;
+    let [c, h, _] = config.model.sample_shape();
+    if c == 2 && h == 1 {
+        let fake = margan::device::to_vec(gan.generate(fixed_latents(config, 512, device)));
+        let real = source.map(|s| s.batch(config.seed, u64::MAX, 512)).unwrap_or_default();
+        let (res, lo, hi) = (96usize, -3.0, 3.0);
+        let grid: Vec<f32> = (0..res * res)
+            .flat_map(|k| {
+                let (gx, gy) = (k % res, k / res);
+                let x = lo + (gx as f64 + 0.5) / res as f64 * (hi - lo);
+                let y = hi - (gy as f64 + 0.5) / res as f64 * (hi - lo);
+                [x as f32, y as f32]
+            })
+            .collect();
+        let grid = Tensor::from_data(TensorData::new(grid, [res * res, 2, 1, 1]), device);
+        let values = margan::device::to_vec(gan.d.forward(grid, Mode::Eval).detach());
+        let title = format!("iteration {}", gan.iteration);
+        plot::save(&plot::scatter(&to_points(&real), &to_points(&fake), &values, res, lo, hi, &title), file)
+    } else {
+        let imgs = margan::device::to_vec(gan.generate(fixed_latents(config, 64, device)));
+        plot::save(&plot::image_grid(&imgs, c, h, 8), file)
+    }
+}
+
+/// Reads `metrics.jsonl`, keeping lines up to `max_iteration`.
+pub fn read_metrics(file: &Path, max_iteration: usize) -> Vec<Metric> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Metric>(l).ok())
+        .filter(|m| m.iteration <= max_iteration)
+        .collect()
+}
+
+pub fn write_loss_plot(metrics: &[Metric], file: &Path) -> Result<(), String> {
+    let s = |f: fn(&Metric) -> f64| metrics.iter().map(|m| (m.iteration as f64, f(m))).collect::<Vec<_>>();
+    let panels = [
+        plot::Panel { title: "losses", series: vec![("D loss", s(|m| m.stats.d_loss)), ("G loss", s(|m| m.stats.g_loss))] },
+        plot::Panel { title: "gradient penalty", series: vec![("penalty", s(|m| m.stats.penalty))] },
+        plot::Panel {
+            title: "critic gradient norm",
+            series: vec![("at real", s(|m| m.stats.grad_norm_real)), ("at fake", s(|m| m.stats.grad_norm_fake))],
+        },
+    ];
+    plot::save(&plot::curves(&panels), file)
+}
+
+/// Trains `gan` to `config.iterations`, writing everything under `config.out`.
+pub fn run(config: &RunConfig, mut gan: Gan, stop: Arc<AtomicBool>, quiet: bool) -> Result<Gan, String> {
+    let out = &config.out;
+    std::fs::create_dir_all(out.join("samples")).map_err(|e| format!("{}: cannot create ({e})", out.display()))?;
+    std::fs::write(out.join("config.toml"), config.to_toml()).map_err(|e| format!("{}: cannot write config ({e})", out.display()))?;
+    let source = Source::open(&config.data)?;
+    if source.shape() != config.model.sample_shape() {
+        return Err(format!("data are {:?} per sample, the model expects {:?}", source.shape(), config.model.sample_shape()));
+    }
+    // Keep the metrics of the iterations the checkpoint covers (an interrupted run may have
+    // logged a few more).
+    let metrics_file = out.join("metrics.jsonl");
+    let kept = read_metrics(&metrics_file, gan.iteration);
+    let mut log = std::fs::File::create(&metrics_file).map_err(|e| format!("{}: {e}", metrics_file.display()))?;
+    for m in &kept {
+        writeln!(log, "{}", serde_json::to_string(m).unwrap()).map_err(|e| e.to_string())?;
+    }
+
+    let batch = config.batch_size;
+    let [c, h, w] = source.shape();
+    let per_step = (config.d_steps + 1) as u64;
+    let prefetch = Prefetch::new(Source::open(&config.data)?, config.seed, gan.iteration as u64 * per_step, batch);
+    let device = gan.device.clone();
+    let to_tensor = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [batch, c, h, w]), &device);
+
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(config.iterations as u64) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}")
+            .unwrap(),
+    );
+    bar.set_position(gan.iteration as u64);
+    let started = Instant::now();
+    let start_iter = gan.iteration;
+    let mut window = Instant::now();
+    let mut window_start = gan.iteration;
+    while gan.iteration < config.iterations {
+        if stop.load(Ordering::SeqCst) {
+            checkpoint::save(config, &gan)?;
+            bar.abandon();
+            return Err(format!(
+                "interrupted at iteration {}; checkpoint saved. Continue with: margan train --resume {}",
+                gan.iteration,
+                out.display()
+            ));
+        }
+        let stats = match gan.step(|_| to_tensor(prefetch.next())) {
+            Ok(s) => s,
+            Err(e) => {
+                bar.abandon();
+                return Err(format!(
+                    "{e}: training diverged. The last good checkpoint is {} (iteration ≤ {}); lower the learning rates or the penalty weight and resume with `margan train --resume {}`",
+                    checkpoint::path(out).display(),
+                    gan.iteration - 1,
+                    out.display()
+                ));
+            }
+        };
+        let it = gan.iteration;
+        bar.set_position(it as u64);
+        bar.set_message(format!(
+            "D {:.3} G {:.3} GP {:.3} |∇| real {:.3} fake {:.3}",
+            stats.d_loss, stats.g_loss, stats.penalty, stats.grad_norm_real, stats.grad_norm_fake
+        ));
+        if it % config.log_every == 0 || it == config.iterations {
+            let it_per_s = (it - window_start) as f64 / window.elapsed().as_secs_f64().max(1e-9);
+            (window, window_start) = (Instant::now(), it);
+            let m = Metric { iteration: it, stats, it_per_s };
+            writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| e.to_string())?;
+        }
+        if it % config.sample_every == 0 || it == config.iterations {
+            write_samples(config, &gan, Some(&source), &out.join("samples").join(format!("iter_{it:07}.png")))?;
+            write_samples(config, &gan, Some(&source), &out.join("samples.png"))?;
+        }
+        if it % config.checkpoint_every == 0 || it == config.iterations {
+            checkpoint::save(config, &gan)?;
+        }
+    }
+    log.flush().map_err(|e| e.to_string())?;
+    bar.finish();
+    write_loss_plot(&read_metrics(&metrics_file, usize::MAX), &out.join("losses.png"))?;
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "trained {} iterations in {secs:.1} s ({:.2} it/s) → {}",
+            gan.iteration - start_iter,
+            (gan.iteration - start_iter) as f64 / secs.max(1e-9),
+            out.display()
+        );
+        eprintln!("  samples:    {}", out.join("samples.png").display());
+        eprintln!("  losses:     {}", out.join("losses.png").display());
+        eprintln!("  metrics:    {}", metrics_file.display());
+        eprintln!("  checkpoint: {}", checkpoint::path(out).display());
+    }
+    Ok(gan)
+}
