@@ -6,19 +6,30 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub enum MarganError {
     /// A tensor had another shape than the operation needs.
-    Shape { what: String, expected: String, got: Vec<usize> },
+    Shape {
+        what: String,
+        expected: String,
+        got: Vec<usize>,
+    },
     /// A configuration value is out of its valid range or unknown.
     Config { field: String, problem: String },
     /// A file or byte buffer is not what it should be.
     Corrupt { what: String, problem: String },
     /// A loss or penalty became NaN or infinite.
-    NonFinite { what: String, iteration: Option<usize> },
+    NonFinite {
+        what: String,
+        iteration: Option<usize>,
+    },
 }
 
 impl fmt::Display for MarganError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MarganError::Shape { what, expected, got } => {
+            MarganError::Shape {
+                what,
+                expected,
+                got,
+            } => {
                 write!(f, "{what}: expected shape {expected}, got {got:?}")
             }
             MarganError::Config { field, problem } => write!(f, "config `{field}`: {problem}"),

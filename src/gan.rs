@@ -50,7 +50,11 @@ impl Default for GanConfig {
 
 /// Adam as the paper's code uses it (PyTorch's ε = 1e-8).
 pub fn adam(beta1: f64, beta2: f64) -> ModuleOptimizer {
-    AdamConfig::new().with_beta_1(beta1 as f32).with_beta_2(beta2 as f32).with_epsilon(1e-8).init()
+    AdamConfig::new()
+        .with_beta_1(beta1 as f32)
+        .with_beta_2(beta2 as f32)
+        .with_epsilon(1e-8)
+        .init()
 }
 
 /// Figures of one step (critic figures from its last update).
@@ -68,9 +72,16 @@ pub struct StepStats {
 
 impl StepStats {
     pub fn check_finite(&self, iteration: usize) -> Result<(), MarganError> {
-        for (what, v) in [("critic loss", self.d_loss), ("generator loss", self.g_loss), ("gradient penalty", self.penalty)] {
+        for (what, v) in [
+            ("critic loss", self.d_loss),
+            ("generator loss", self.g_loss),
+            ("gradient penalty", self.penalty),
+        ] {
             if !v.is_finite() {
-                return Err(MarganError::NonFinite { what: what.into(), iteration: Some(iteration) });
+                return Err(MarganError::NonFinite {
+                    what: what.into(),
+                    iteration: Some(iteration),
+                });
             }
         }
         Ok(())
@@ -93,12 +104,22 @@ impl Gan {
     pub fn new(g: Network, d: Network, config: GanConfig, rng: Rng, device: Device) -> Self {
         let opt_g = adam(config.beta1, config.beta2);
         let opt_d = adam(config.beta1, config.beta2);
-        Gan { g, d, opt_g, opt_d, config, rng, iteration: 0, device }
+        Gan {
+            g,
+            d,
+            opt_g,
+            opt_d,
+            config,
+            rng,
+            iteration: 0,
+            device,
+        }
     }
 
     /// `n` latents `N(0, I)`.
     pub fn latents(&mut self, n: usize) -> Tensor<4> {
-        self.rng.normal_tensor([n, self.config.z_dim, 1, 1], 0.0, 1.0, &self.device)
+        self.rng
+            .normal_tensor([n, self.config.z_dim, 1, 1], 0.0, 1.0, &self.device)
     }
 
     /// Generator samples for the given latents, evaluation mode, no graph.
@@ -118,10 +139,17 @@ impl Gan {
         let (total, penalty, norms) = match &self.config.penalty {
             Some(p) => {
                 let out = p.compute(&self.d, &tr, &tf, &mut self.rng);
-                (loss.clone() + out.value.clone(), Some(out.value), [out.grad_norm_real, out.grad_norm_fake])
+                (
+                    loss.clone() + out.value.clone(),
+                    Some(out.value),
+                    [out.grad_norm_real, out.grad_norm_fake],
+                )
             }
             None => {
-                let diag = GradientPenalty { weight: 0.0, ..GradientPenalty::default() };
+                let diag = GradientPenalty {
+                    weight: 0.0,
+                    ..GradientPenalty::default()
+                };
                 let norm = |t: &crate::layers::Trace| {
                     let g = self.d.backward_input(t, t.output().ones_like()).detach();
                     crate::penalty::sample_norms(g, diag.norm).mean()
@@ -133,7 +161,12 @@ impl Gan {
         let grads = GradientsParams::from_grads(total.backward(), &self.d);
         self.d = self.opt_d.step(self.config.lr_d, self.d.clone(), grads);
         let [nr, nf] = norms;
-        [scalar(loss), penalty.map(scalar).unwrap_or(0.0), scalar(nr), scalar(nf)]
+        [
+            scalar(loss),
+            penalty.map(scalar).unwrap_or(0.0),
+            scalar(nr),
+            scalar(nf),
+        ]
     }
 
     /// One generator update; `real` is used by relativistic losses only.
@@ -143,7 +176,10 @@ impl Gan {
         let fake = self.g.forward(z, Mode::Train);
         let cf = self.d.forward(fake, Mode::Train).reshape([n]);
         let cr = if self.config.loss.is_relativistic() {
-            self.d.forward(real.detach(), Mode::Train).reshape([n]).detach()
+            self.d
+                .forward(real.detach(), Mode::Train)
+                .reshape([n])
+                .detach()
         } else {
             cf.zeros_like().detach()
         };
@@ -154,12 +190,21 @@ impl Gan {
     }
 
     /// `d_steps` critic updates and one generator update; `real_batch` draws a real batch.
-    pub fn step(&mut self, mut real_batch: impl FnMut(&mut Rng) -> Tensor<4>) -> Result<StepStats, MarganError> {
+    pub fn step(
+        &mut self,
+        mut real_batch: impl FnMut(&mut Rng) -> Tensor<4>,
+    ) -> Result<StepStats, MarganError> {
         let mut stats = StepStats::default();
         for _ in 0..self.config.d_steps.max(1) {
             let real = real_batch(&mut self.rng);
             let [d, p, nr, nf] = self.d_step(real);
-            stats = StepStats { d_loss: d, penalty: p, grad_norm_real: nr, grad_norm_fake: nf, ..stats };
+            stats = StepStats {
+                d_loss: d,
+                penalty: p,
+                grad_norm_real: nr,
+                grad_norm_fake: nf,
+                ..stats
+            };
         }
         let real = real_batch(&mut self.rng);
         stats.g_loss = self.g_step(real);

@@ -83,10 +83,12 @@ pub fn g_rasgan(real: Tensor<1>, fake: Tensor<1>) -> Tensor<1> {
     bce_zero(centred(real.clone(), fake.clone())) + bce_one(centred(fake, real))
 }
 pub fn d_ralsgan(real: Tensor<1>, fake: Tensor<1>) -> Tensor<1> {
-    mean_sq(centred(real.clone(), fake.clone()).sub_scalar(1.0)) + mean_sq(centred(fake, real).add_scalar(1.0))
+    mean_sq(centred(real.clone(), fake.clone()).sub_scalar(1.0))
+        + mean_sq(centred(fake, real).add_scalar(1.0))
 }
 pub fn g_ralsgan(real: Tensor<1>, fake: Tensor<1>) -> Tensor<1> {
-    mean_sq(centred(real.clone(), fake.clone()).add_scalar(1.0)) + mean_sq(centred(fake, real).sub_scalar(1.0))
+    mean_sq(centred(real.clone(), fake.clone()).add_scalar(1.0))
+        + mean_sq(centred(fake, real).sub_scalar(1.0))
 }
 pub fn d_rahinge(real: Tensor<1>, fake: Tensor<1>) -> Tensor<1> {
     hinge(centred(real.clone(), fake.clone())) + hinge(centred(fake, real).neg())
@@ -161,7 +163,10 @@ impl GanLoss {
 
     /// Whether the generator's loss needs the critic's values at real samples.
     pub fn is_relativistic(self) -> bool {
-        !matches!(self, GanLoss::Sgan | GanLoss::Lsgan | GanLoss::Hinge | GanLoss::Wgan)
+        !matches!(
+            self,
+            GanLoss::Sgan | GanLoss::Lsgan | GanLoss::Hinge | GanLoss::Wgan
+        )
     }
 
     /// The name used in configs and on the command line.
@@ -185,13 +190,20 @@ impl std::str::FromStr for GanLoss {
     type Err = MarganError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.to_ascii_lowercase().replace(['-', '_'], "");
-        let s = if s == "hingegan" { "hinge".to_string() } else { s };
-        GanLoss::ALL.into_iter().find(|l| l.name() == s).ok_or_else(|| MarganError::Config {
-            field: "loss".into(),
-            problem: format!(
-                "unknown loss `{s}`; expected one of {}",
-                GanLoss::ALL.map(|l| l.name()).join(", ")
-            ),
-        })
+        let s = if s == "hingegan" {
+            "hinge".to_string()
+        } else {
+            s
+        };
+        GanLoss::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| MarganError::Config {
+                field: "loss".into(),
+                problem: format!(
+                    "unknown loss `{s}`; expected one of {}",
+                    GanLoss::ALL.map(|l| l.name()).join(", ")
+                ),
+            })
     }
 }

@@ -24,12 +24,18 @@ impl Pack {
     }
 
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.sections.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice())
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
     }
 
     /// The section `name`, or an error naming the file and the missing section.
     pub fn require(&self, name: &str, what: &str) -> Result<&[u8], MarganError> {
-        self.get(name).ok_or_else(|| MarganError::Corrupt { what: what.into(), problem: format!("section `{name}` is missing") })
+        self.get(name).ok_or_else(|| MarganError::Corrupt {
+            what: what.into(),
+            problem: format!("section `{name}` is missing"),
+        })
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -48,7 +54,10 @@ impl Pack {
 
     /// Parses a pack; `what` names the file in errors.
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Pack, MarganError> {
-        let err = |problem: String| MarganError::Corrupt { what: what.into(), problem };
+        let err = |problem: String| MarganError::Corrupt {
+            what: what.into(),
+            problem,
+        };
         let mut r = Reader { bytes, pos: 0 };
         if r.take(8).ok() != Some(MAGIC.as_slice()) {
             return Err(err("not a margan file (bad magic); expected a checkpoint or an export written by `margan`".into()));
@@ -56,19 +65,30 @@ impl Pack {
         let truncated = |_| err("truncated file".into());
         let version = r.u32().map_err(truncated)?;
         if version != VERSION {
-            return Err(err(format!("format version {version}, this margan reads version {VERSION}")));
+            return Err(err(format!(
+                "format version {version}, this margan reads version {VERSION}"
+            )));
         }
         let count = r.u32().map_err(truncated)?;
         let mut pack = Pack::new();
         for _ in 0..count {
             let n = r.u32().map_err(truncated)? as usize;
-            let name = std::str::from_utf8(r.take(n).map_err(truncated)?).map_err(|_| err("section name is not UTF-8".into()))?.to_string();
+            let name = std::str::from_utf8(r.take(n).map_err(truncated)?)
+                .map_err(|_| err("section name is not UTF-8".into()))?
+                .to_string();
             let len = r.u64().map_err(truncated)? as usize;
-            let data = r.take(len).map_err(|_| err(format!("truncated file: section `{name}` needs {len} bytes")))?;
+            let data = r.take(len).map_err(|_| {
+                err(format!(
+                    "truncated file: section `{name}` needs {len} bytes"
+                ))
+            })?;
             pack.add(&name, data.to_vec());
         }
         if r.pos != bytes.len() {
-            return Err(err(format!("{} unexpected bytes after the last section", bytes.len() - r.pos)));
+            return Err(err(format!(
+                "{} unexpected bytes after the last section",
+                bytes.len() - r.pos
+            )));
         }
         Ok(pack)
     }
@@ -106,11 +126,22 @@ mod tests {
         let bytes = p.to_bytes();
         assert_eq!(Pack::from_bytes(&bytes, "f").unwrap(), p);
         for cut in [0, 5, 12, 20, bytes.len() - 1] {
-            let e = Pack::from_bytes(&bytes[..cut], "ckpt.bin").unwrap_err().to_string();
-            assert!(e.contains("ckpt.bin") && (e.contains("truncated") || e.contains("magic")), "{e}");
+            let e = Pack::from_bytes(&bytes[..cut], "ckpt.bin")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("ckpt.bin") && (e.contains("truncated") || e.contains("magic")),
+                "{e}"
+            );
         }
-        let e = Pack::from_bytes(b"hello world, not a pack", "x.png").unwrap_err().to_string();
+        let e = Pack::from_bytes(b"hello world, not a pack", "x.png")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad magic"), "{e}");
-        assert!(p.require("missing", "f").unwrap_err().to_string().contains("`missing`"));
+        assert!(p
+            .require("missing", "f")
+            .unwrap_err()
+            .to_string()
+            .contains("`missing`"));
     }
 }

@@ -38,7 +38,12 @@ pub enum Where {
 }
 
 impl Form {
-    pub const ALL: [Form; 4] = [Form::Ls, Form::Hinge, Form::SquaredHinge, Form::ZeroCentered];
+    pub const ALL: [Form; 4] = [
+        Form::Ls,
+        Form::Hinge,
+        Form::SquaredHinge,
+        Form::ZeroCentered,
+    ];
 
     /// `F(n)` elementwise.
     pub fn apply(self, n: Tensor<1>) -> Tensor<1> {
@@ -74,7 +79,12 @@ pub struct PenaltyOutput {
 impl Default for GradientPenalty {
     /// The paper's best setting: L∞ gradient norm (L1 margin), hinge form, at interpolates, λ = 20.
     fn default() -> Self {
-        GradientPenalty { norm: Norm::Linf, form: Form::Hinge, at: Where::Interpolates, weight: 20.0 }
+        GradientPenalty {
+            norm: Norm::Linf,
+            form: Form::Hinge,
+            at: Where::Interpolates,
+            weight: 20.0,
+        }
     }
 }
 
@@ -94,7 +104,11 @@ impl GradientPenalty {
             Where::Real => real,
             Where::Fake => fake,
             Where::Interpolates => {
-                assert_eq!(real.dims(), fake.dims(), "interpolates need paired real and fake batches");
+                assert_eq!(
+                    real.dims(),
+                    fake.dims(),
+                    "interpolates need paired real and fake batches"
+                );
                 let u = rng.uniform_tensor([n, 1, 1, 1], 0.0, 1.0, &device);
                 real * u.clone() + fake * u.neg().add_scalar(1.0)
             }
@@ -102,9 +116,16 @@ impl GradientPenalty {
                 let std = {
                     let flat = real.clone().reshape([n * c * h * w]);
                     let mean = flat.clone().mean();
-                    (flat - mean).square().sum().div_scalar(((n * c * h * w) as f64 - 1.0).max(1.0)).sqrt()
+                    (flat - mean)
+                        .square()
+                        .sum()
+                        .div_scalar(((n * c * h * w) as f64 - 1.0).max(1.0))
+                        .sqrt()
                 };
-                let delta = rng.uniform_tensor([n, c, h, w], 0.0, 1.0, &device).mul_scalar(0.5) * std.reshape([1, 1, 1, 1]);
+                let delta = rng
+                    .uniform_tensor([n, c, h, w], 0.0, 1.0, &device)
+                    .mul_scalar(0.5)
+                    * std.reshape([1, 1, 1, 1]);
                 let u = rng.uniform_tensor([n, 1, 1, 1], 0.0, 1.0, &device);
                 real + delta * u.neg().add_scalar(1.0)
             }
@@ -114,13 +135,25 @@ impl GradientPenalty {
     /// `λ · mean F(‖∇ₓ C(x̂)‖)` over the given input gradient `g = ∇ₓ C(x̂)`.
     pub fn from_input_grad(&self, g: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
         let norms = sample_norms(g, self.norm);
-        (self.form.apply(norms.clone()).mean().mul_scalar(self.weight), norms)
+        (
+            self.form
+                .apply(norms.clone())
+                .mean()
+                .mul_scalar(self.weight),
+            norms,
+        )
     }
 
     /// The penalty on `critic`, given the traces of its forward passes on the real and the fake
     /// batch (as computed for the critic's loss). R1/R2 reuse those traces; interpolates and
     /// DRAGAN run one more forward pass in the traces' mode.
-    pub fn compute(&self, critic: &Network, real: &Trace, fake: &Trace, rng: &mut Rng) -> PenaltyOutput {
+    pub fn compute(
+        &self,
+        critic: &Network,
+        real: &Trace,
+        fake: &Trace,
+        rng: &mut Rng,
+    ) -> PenaltyOutput {
         let input_grad = |trace: &Trace| {
             let y = trace.output();
             critic.backward_input(trace, y.ones_like())
@@ -139,6 +172,10 @@ impl GradientPenalty {
             }
         };
         let (value, _) = self.from_input_grad(g);
-        PenaltyOutput { value, grad_norm_real, grad_norm_fake }
+        PenaltyOutput {
+            value,
+            grad_norm_real,
+            grad_norm_fake,
+        }
     }
 }

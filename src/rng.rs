@@ -25,7 +25,12 @@ impl Rng {
     /// A generator seeded from `seed` (any value, zero included).
     pub fn new(seed: u64) -> Self {
         let mut s = seed;
-        let state = [splitmix64(&mut s), splitmix64(&mut s), splitmix64(&mut s), splitmix64(&mut s)];
+        let state = [
+            splitmix64(&mut s),
+            splitmix64(&mut s),
+            splitmix64(&mut s),
+            splitmix64(&mut s),
+        ];
         Rng { state }
     }
 
@@ -65,23 +70,45 @@ impl Rng {
     }
 
     pub fn normal_vec(&mut self, n: usize, mean: f64, std: f64) -> Vec<f32> {
-        (0..n).map(|_| (mean + std * self.normal()) as f32).collect()
+        (0..n)
+            .map(|_| (mean + std * self.normal()) as f32)
+            .collect()
     }
 
     pub fn uniform_vec(&mut self, n: usize, low: f64, high: f64) -> Vec<f32> {
-        (0..n).map(|_| (low + (high - low) * self.uniform()) as f32).collect()
+        (0..n)
+            .map(|_| (low + (high - low) * self.uniform()) as f32)
+            .collect()
     }
 
     /// A tensor of i.i.d. `N(mean, std²)` values.
-    pub fn normal_tensor<const D: usize>(&mut self, shape: [usize; D], mean: f64, std: f64, device: &Device) -> Tensor<D> {
+    pub fn normal_tensor<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        mean: f64,
+        std: f64,
+        device: &Device,
+    ) -> Tensor<D> {
         let n = shape.iter().product();
-        Tensor::from_data(TensorData::new(self.normal_vec(n, mean, std), shape), device)
+        Tensor::from_data(
+            TensorData::new(self.normal_vec(n, mean, std), shape),
+            device,
+        )
     }
 
     /// A tensor of i.i.d. `U[low, high)` values.
-    pub fn uniform_tensor<const D: usize>(&mut self, shape: [usize; D], low: f64, high: f64, device: &Device) -> Tensor<D> {
+    pub fn uniform_tensor<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        low: f64,
+        high: f64,
+        device: &Device,
+    ) -> Tensor<D> {
         let n = shape.iter().product();
-        Tensor::from_data(TensorData::new(self.uniform_vec(n, low, high), shape), device)
+        Tensor::from_data(
+            TensorData::new(self.uniform_vec(n, low, high), shape),
+            device,
+        )
     }
 
     /// A random permutation of `0..n` (Fisher–Yates).

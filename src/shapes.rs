@@ -46,8 +46,14 @@ fn draw(out: &mut [f32], size: usize, rng: &mut Rng) {
             0 => (px - cx).powi(2) + (py - cy).powi(2) <= r * r,
             1 => (px - cx).abs() <= r && (py - cy).abs() <= r,
             _ => {
-                let sign = |(ax, ay): (f64, f64), (bx, by): (f64, f64)| (px - bx) * (ay - by) - (ax - bx) * (py - by);
-                let d = [sign(tri[0], tri[1]), sign(tri[1], tri[2]), sign(tri[2], tri[0])];
+                let sign = |(ax, ay): (f64, f64), (bx, by): (f64, f64)| {
+                    (px - bx) * (ay - by) - (ax - bx) * (py - by)
+                };
+                let d = [
+                    sign(tri[0], tri[1]),
+                    sign(tri[1], tri[2]),
+                    sign(tri[2], tri[0]),
+                ];
                 d.iter().all(|v| *v >= 0.0) || d.iter().all(|v| *v <= 0.0)
             }
         }
@@ -75,7 +81,10 @@ pub fn sample(n: usize, size: usize, rng: &mut Rng) -> Vec<f32> {
 
 /// `n` images as a `[n, 3, size, size]` tensor.
 pub fn sample_tensor(n: usize, size: usize, rng: &mut Rng, device: &Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(sample(n, size, rng), [n, 3, size, size]), device)
+    Tensor::from_data(
+        TensorData::new(sample(n, size, rng), [n, 3, size, size]),
+        device,
+    )
 }
 
 /// Pixel statistics of a batch of NCHW images: per-channel mean and standard deviation, the
@@ -98,8 +107,12 @@ impl ImageStats {
         let mut tv = 0.0;
         let mut tv_count = 0usize;
         for c in 0..channels.min(3) {
-            let vals = (0..n).flat_map(|i| images[(i * channels + c) * plane..(i * channels + c + 1) * plane].iter());
-            let (s, s2, k) = vals.fold((0.0, 0.0, 0usize), |(s, s2, k), v| (s + *v as f64, s2 + (*v as f64).powi(2), k + 1));
+            let vals = (0..n).flat_map(|i| {
+                images[(i * channels + c) * plane..(i * channels + c + 1) * plane].iter()
+            });
+            let (s, s2, k) = vals.fold((0.0, 0.0, 0usize), |(s, s2, k), v| {
+                (s + *v as f64, s2 + (*v as f64).powi(2), k + 1)
+            });
             mean[c] = s / k as f64;
             std[c] = (s2 / k as f64 - mean[c].powi(2)).max(0.0).sqrt();
         }
@@ -120,12 +133,19 @@ impl ImageStats {
                 }
             }
         }
-        ImageStats { mean, std, tv: tv / tv_count.max(1) as f64 }
+        ImageStats {
+            mean,
+            std,
+            tv: tv / tv_count.max(1) as f64,
+        }
     }
 
     /// A distance between two sets of statistics (sum of absolute differences).
     pub fn distance(&self, other: &ImageStats) -> f64 {
-        (0..3).map(|c| (self.mean[c] - other.mean[c]).abs() + (self.std[c] - other.std[c]).abs()).sum::<f64>() + (self.tv - other.tv).abs()
+        (0..3)
+            .map(|c| (self.mean[c] - other.mean[c]).abs() + (self.std[c] - other.std[c]).abs())
+            .sum::<f64>()
+            + (self.tv - other.tv).abs()
     }
 }
 
@@ -139,12 +159,17 @@ mod tests {
         let imgs = sample(64, 32, &mut rng);
         assert!(imgs.iter().all(|v| (-1.0..=1.0).contains(v)));
         let real = ImageStats::of(&imgs, 3, 32);
-        let noise: Vec<f32> = (0..imgs.len()).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
+        let noise: Vec<f32> = (0..imgs.len())
+            .map(|_| rng.uniform() as f32 * 2.0 - 1.0)
+            .collect();
         let noise = ImageStats::of(&noise, 3, 32);
         assert!(real.tv < 0.1, "shapes are mostly flat: tv {}", real.tv);
         assert!(noise.tv > 0.5, "noise is not: tv {}", noise.tv);
         assert!(real.distance(&noise) > 0.5);
         // Same seed, same images.
-        assert_eq!(sample(2, 16, &mut Rng::new(5)), sample(2, 16, &mut Rng::new(5)));
+        assert_eq!(
+            sample(2, 16, &mut Rng::new(5)),
+            sample(2, 16, &mut Rng::new(5))
+        );
     }
 }

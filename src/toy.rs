@@ -30,7 +30,9 @@ impl Toy {
                     [2.0 * a.cos(), 2.0 * a.sin()]
                 })
                 .collect(),
-            Toy::TwentyFiveGaussians => (0..25).map(|k| [(k / 5) as f64 - 2.0, (k % 5) as f64 - 2.0]).collect(),
+            Toy::TwentyFiveGaussians => (0..25)
+                .map(|k| [(k / 5) as f64 - 2.0, (k % 5) as f64 - 2.0])
+                .collect(),
             Toy::Ring | Toy::SwissRoll => Vec::new(),
         }
     }
@@ -51,7 +53,10 @@ impl Toy {
                 }
                 Toy::SwissRoll => {
                     let t = std::f64::consts::PI * (1.5 + 3.0 * rng.uniform());
-                    [t * t.cos() / 5.0 + STD * rng.normal(), t * t.sin() / 5.0 + STD * rng.normal()]
+                    [
+                        t * t.cos() / 5.0 + STD * rng.normal(),
+                        t * t.sin() / 5.0 + STD * rng.normal(),
+                    ]
                 }
             })
             .collect()
@@ -65,13 +70,21 @@ impl Toy {
 
 /// Points as a `[n, 2, 1, 1]` tensor.
 pub fn points_tensor(points: &[[f64; 2]], device: &Device) -> Tensor<4> {
-    let flat: Vec<f32> = points.iter().flat_map(|p| [p[0] as f32, p[1] as f32]).collect();
+    let flat: Vec<f32> = points
+        .iter()
+        .flat_map(|p| [p[0] as f32, p[1] as f32])
+        .collect();
     Tensor::from_data(TensorData::new(flat, [points.len(), 2, 1, 1]), device)
 }
 
 /// Mean Euclidean distance from each point to its nearest mode.
 pub fn mean_distance_to_modes(points: &[[f64; 2]], modes: &[[f64; 2]]) -> f64 {
-    let nearest = |p: &[f64; 2]| modes.iter().map(|m| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt()).fold(f64::INFINITY, f64::min);
+    let nearest = |p: &[f64; 2]| {
+        modes
+            .iter()
+            .map(|m| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt())
+            .fold(f64::INFINITY, f64::min)
+    };
     points.iter().map(nearest).sum::<f64>() / points.len() as f64
 }
 
@@ -79,7 +92,11 @@ pub fn mean_distance_to_modes(points: &[[f64; 2]], modes: &[[f64; 2]]) -> f64 {
 pub fn mode_coverage(points: &[[f64; 2]], modes: &[[f64; 2]], radius: f64) -> f64 {
     let covered = modes
         .iter()
-        .filter(|m| points.iter().any(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt() < radius))
+        .filter(|m| {
+            points
+                .iter()
+                .any(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt() < radius)
+        })
         .count();
     covered as f64 / modes.len() as f64
 }

@@ -19,11 +19,20 @@ fn check<L: Layer + Module>(layer: &L, input: [usize; 4], mode: Mode, what: &str
     let grads = (y.clone() * gy.clone()).sum().backward();
     let expected_gx = x.grad(&grads).expect("x has a gradient");
     let gx = layer.backward_input(&x, &y, gy.clone(), mode);
-    assert_close(gx.detach(), expected_gx.clone(), 1e-4, &format!("{what}: input VJP"));
+    assert_close(
+        gx.detach(),
+        expected_gx.clone(),
+        1e-4,
+        &format!("{what}: input VJP"),
+    );
     let mut ours = burn::optim::GradientsParams::new();
     layer.backward_params(&x, &y, gy, mode, &mut ours);
     let checked = compare_param_grads(layer, &grads, &ours, 1e-4, what);
-    assert_eq!(checked, ours.len(), "{what}: gradients for parameters the module does not have");
+    assert_eq!(
+        checked,
+        ours.len(),
+        "{what}: gradients for parameters the module does not have"
+    );
     checked
 }
 
@@ -35,10 +44,23 @@ fn rng() -> Rng {
 fn linear_vjps_match_autodiff() {
     let dev = device();
     for (bias, sn) in [(true, false), (false, false), (true, true)] {
-        let l = LinearConfig::new(12, 7).with_bias(bias).with_spectral(sn).init(&dev, &mut rng());
-        let n = check(&l, [5, 12, 1, 1], Mode::Train, &format!("linear bias={bias} sn={sn}"));
+        let l = LinearConfig::new(12, 7)
+            .with_bias(bias)
+            .with_spectral(sn)
+            .init(&dev, &mut rng());
+        let n = check(
+            &l,
+            [5, 12, 1, 1],
+            Mode::Train,
+            &format!("linear bias={bias} sn={sn}"),
+        );
         assert_eq!(n, 1 + bias as usize);
-        check(&l, [5, 3, 2, 2], Mode::Eval, &format!("linear on images bias={bias} sn={sn}"));
+        check(
+            &l,
+            [5, 3, 2, 2],
+            Mode::Eval,
+            &format!("linear on images bias={bias} sn={sn}"),
+        );
     }
 }
 
@@ -56,8 +78,17 @@ fn conv2d_vjps_match_autodiff() {
     ];
     for (ci, co, k, s, p, h, w, n) in cases {
         for sn in [false, true] {
-            let l = Conv2dConfig::new(ci, co, k).with_stride(s).with_padding(p).with_spectral(sn).init(&dev, &mut rng());
-            let checked = check(&l, [n, ci, h, w], Mode::Train, &format!("conv2d {ci}->{co} k{k} s{s} p{p} {h}x{w} n{n} sn={sn}"));
+            let l = Conv2dConfig::new(ci, co, k)
+                .with_stride(s)
+                .with_padding(p)
+                .with_spectral(sn)
+                .init(&dev, &mut rng());
+            let checked = check(
+                &l,
+                [n, ci, h, w],
+                Mode::Train,
+                &format!("conv2d {ci}->{co} k{k} s{s} p{p} {h}x{w} n{n} sn={sn}"),
+            );
             assert_eq!(checked, 2);
         }
     }
@@ -82,7 +113,12 @@ fn conv_transpose2d_vjps_match_autodiff() {
                 .with_output_padding(op)
                 .with_spectral(sn)
                 .init(&dev, &mut rng());
-            let checked = check(&l, [n, ci, h, w], Mode::Train, &format!("convT {ci}->{co} k{k} s{s} p{p} op{op} {h}x{w} sn={sn}"));
+            let checked = check(
+                &l,
+                [n, ci, h, w],
+                Mode::Train,
+                &format!("convT {ci}->{co} k{k} s{s} p{p} op{op} {h}x{w} sn={sn}"),
+            );
             assert_eq!(checked, 2);
         }
     }
@@ -91,17 +127,32 @@ fn conv_transpose2d_vjps_match_autodiff() {
 #[test]
 fn activation_vjps_match_autodiff() {
     assert_eq!(check(&Relu, [3, 4, 5, 2], Mode::Train, "relu"), 0);
-    check(&LeakyRelu::new(0.2), [3, 4, 5, 2], Mode::Train, "leaky relu");
+    check(
+        &LeakyRelu::new(0.2),
+        [3, 4, 5, 2],
+        Mode::Train,
+        "leaky relu",
+    );
     check(&Tanh, [3, 4, 5, 2], Mode::Train, "tanh");
-    check(&Reshape::new([2, 5, 4]), [3, 4, 5, 2], Mode::Train, "reshape");
+    check(
+        &Reshape::new([2, 5, 4]),
+        [3, 4, 5, 2],
+        Mode::Train,
+        "reshape",
+    );
     check(&Reshape::flatten(), [3, 4, 5, 2], Mode::Train, "flatten");
 }
 
 #[test]
 fn batch_norm_vjps_match_autodiff_in_both_modes() {
     let dev = device();
-    let bn = BatchNormConfig::new(4).with_init_std(Some(0.3)).init(&dev, &mut rng());
-    assert_eq!(check(&bn, [5, 4, 3, 2], Mode::Train, "batch norm (train)"), 2);
+    let bn = BatchNormConfig::new(4)
+        .with_init_std(Some(0.3))
+        .init(&dev, &mut rng());
+    assert_eq!(
+        check(&bn, [5, 4, 3, 2], Mode::Train, "batch norm (train)"),
+        2
+    );
     check(&bn, [6, 4, 1, 1], Mode::Train, "batch norm 1d (train)");
     // After a few training passes the running statistics are non-trivial.
     let mut r = Rng::new(3);
@@ -122,13 +173,16 @@ fn batch_norm_running_statistics_follow_pytorch() {
     let var = margan::device::to_vec(bn.running_var.value_sync());
     // batch mean 3, unbiased variance (4+1+0+9)/3 = 14/3
     assert!((mean[0] - 0.3).abs() < 1e-6, "running mean {mean:?}");
-    assert!((var[0] - (0.9 + 0.1 * 14.0 / 3.0)).abs() < 1e-5, "running var {var:?}");
+    assert!(
+        (var[0] - (0.9 + 0.1 * 14.0 / 3.0)).abs() < 1e-5,
+        "running var {var:?}"
+    );
 }
 
 #[test]
 fn layer_norm_vjps_match_autodiff() {
     let dev = device();
-    let mut ln = LayerNormConfig::new([4, 3, 2]).init(&dev);
+    let mut ln = LayerNormConfig::new([4, 3, 2]).init(&dev, &mut rng());
     // non-trivial affine parameters
     let mut r = Rng::new(9);
     ln.gamma = burn::module::Param::from_tensor(r.normal_tensor([4, 3, 2], 1.0, 0.5, &dev));

@@ -32,13 +32,31 @@ fn closed_form(loss: GanLoss) -> (f64, f64) {
     let (mr, mf) = (mean(r()), mean(f()));
     let relu = |x: f64| x.max(0.0);
     match loss {
-        GanLoss::Sgan => (mean(r().map(|x| sp(-x))) + mean(f().map(sp)), mean(f().map(|x| sp(-x)))),
-        GanLoss::Lsgan => (mean(r().map(|x| (x - 1.0).powi(2))) + mean(f().map(|x| x * x)), mean(f().map(|x| (x - 1.0).powi(2)))),
-        GanLoss::Hinge => (mean(r().map(|x| relu(1.0 - x))) + mean(f().map(|x| relu(1.0 + x))), -mf),
+        GanLoss::Sgan => (
+            mean(r().map(|x| sp(-x))) + mean(f().map(sp)),
+            mean(f().map(|x| sp(-x))),
+        ),
+        GanLoss::Lsgan => (
+            mean(r().map(|x| (x - 1.0).powi(2))) + mean(f().map(|x| x * x)),
+            mean(f().map(|x| (x - 1.0).powi(2))),
+        ),
+        GanLoss::Hinge => (
+            mean(r().map(|x| relu(1.0 - x))) + mean(f().map(|x| relu(1.0 + x))),
+            -mf,
+        ),
         GanLoss::Wgan => (mf - mr, -mf),
-        GanLoss::RpSgan => (2.0 * mean(pairs().map(|(a, b)| sp(-(a - b)))), mean(pairs().map(|(a, b)| sp(-(b - a))))),
-        GanLoss::RpLsgan => (2.0 * mean(pairs().map(|(a, b)| (a - b - 1.0).powi(2))), mean(pairs().map(|(a, b)| (b - a - 1.0).powi(2)))),
-        GanLoss::RpHinge => (2.0 * mean(pairs().map(|(a, b)| relu(1.0 - (a - b)))), mean(pairs().map(|(a, b)| relu(1.0 - (b - a))))),
+        GanLoss::RpSgan => (
+            2.0 * mean(pairs().map(|(a, b)| sp(-(a - b)))),
+            mean(pairs().map(|(a, b)| sp(-(b - a)))),
+        ),
+        GanLoss::RpLsgan => (
+            2.0 * mean(pairs().map(|(a, b)| (a - b - 1.0).powi(2))),
+            mean(pairs().map(|(a, b)| (b - a - 1.0).powi(2))),
+        ),
+        GanLoss::RpHinge => (
+            2.0 * mean(pairs().map(|(a, b)| relu(1.0 - (a - b)))),
+            mean(pairs().map(|(a, b)| relu(1.0 - (b - a)))),
+        ),
         GanLoss::RaSgan => (
             mean(r().map(|x| sp(-(x - mf)))) + mean(f().map(|x| sp(x - mr))),
             mean(r().map(|x| sp(x - mf))) + mean(f().map(|x| sp(-(x - mr)))),
@@ -60,9 +78,18 @@ fn every_loss_equals_its_closed_form() {
     let t = |v: [f64; 4]| Tensor::<1>::from_floats(v.map(|x| x as f32), &dev);
     for loss in GanLoss::ALL {
         let (d, g) = closed_form(loss);
-        let (dd, gg) = (scalar(loss.d_loss(t(REAL), t(FAKE))), scalar(loss.g_loss(t(REAL), t(FAKE))));
-        assert!((dd - d).abs() < 1e-5 * d.abs().max(1.0), "{loss:?} D: {dd} vs {d}");
-        assert!((gg - g).abs() < 1e-5 * g.abs().max(1.0), "{loss:?} G: {gg} vs {g}");
+        let (dd, gg) = (
+            scalar(loss.d_loss(t(REAL), t(FAKE))),
+            scalar(loss.g_loss(t(REAL), t(FAKE))),
+        );
+        assert!(
+            (dd - d).abs() < 1e-5 * d.abs().max(1.0),
+            "{loss:?} D: {dd} vs {d}"
+        );
+        assert!(
+            (gg - g).abs() < 1e-5 * g.abs().max(1.0),
+            "{loss:?} G: {gg} vs {g}"
+        );
     }
 }
 
@@ -81,5 +108,8 @@ fn names_round_trip_and_unknown_names_are_rejected() {
     }
     assert_eq!("HingeGAN".parse::<GanLoss>().unwrap(), GanLoss::Hinge);
     let err = "hingee".parse::<GanLoss>().unwrap_err().to_string();
-    assert!(err.contains("unknown loss") && err.contains("rahinge"), "{err}");
+    assert!(
+        err.contains("unknown loss") && err.contains("rahinge"),
+        "{err}"
+    );
 }

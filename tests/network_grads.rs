@@ -17,24 +17,60 @@ fn networks() -> Vec<(String, Network, [usize; 4])> {
     let mut nets = Vec::new();
     for sn in [false, true] {
         let mlp = MlpConfig::new(2, 1).with_width(16).with_spectral(sn);
-        nets.push((format!("mlp critic sn={sn}"), mlp.init(&dev, &mut rng), [6, 2, 1, 1]));
+        nets.push((
+            format!("mlp critic sn={sn}"),
+            mlp.init(&dev, &mut rng),
+            [6, 2, 1, 1],
+        ));
     }
-    nets.push(("mlp generator".into(), MlpConfig::new(4, 2).with_width(16).init(&dev, &mut rng), [6, 4, 1, 1]));
+    nets.push((
+        "mlp generator".into(),
+        MlpConfig::new(4, 2).with_width(16).init(&dev, &mut rng),
+        [6, 4, 1, 1],
+    ));
     for size in [DcganSize::S32, DcganSize::S64] {
         for sn in [false, true] {
-            let cfg = DcganConfig::new().with_size(size).with_width(4).with_z_dim(8).with_spectral_d(sn);
+            let cfg = DcganConfig::new()
+                .with_size(size)
+                .with_width(4)
+                .with_z_dim(8)
+                .with_spectral_d(sn);
             let s = cfg.image_size();
-            nets.push((format!("dcgan {s} D sn={sn}"), cfg.init_discriminator(&dev, &mut rng), [3, 3, s, s]));
+            nets.push((
+                format!("dcgan {s} D sn={sn}"),
+                cfg.init_discriminator(&dev, &mut rng),
+                [3, 3, s, s],
+            ));
         }
-        let cfg = DcganConfig::new().with_size(size).with_width(4).with_z_dim(8);
-        nets.push((format!("dcgan {} G", cfg.image_size()), cfg.init_generator(&dev, &mut rng), [3, 8, 1, 1]));
+        let cfg = DcganConfig::new()
+            .with_size(size)
+            .with_width(4)
+            .with_z_dim(8);
+        nets.push((
+            format!("dcgan {} G", cfg.image_size()),
+            cfg.init_generator(&dev, &mut rng),
+            [3, 8, 1, 1],
+        ));
     }
     for sn in [false, true] {
-        let cfg = StandardCnnConfig::new().with_width_scale(1.0 / 16.0).with_z_dim(8).with_spectral_d(sn);
-        nets.push((format!("standard cnn D sn={sn}"), cfg.init_discriminator(&dev, &mut rng), [3, 3, 32, 32]));
+        let cfg = StandardCnnConfig::new()
+            .with_width_scale(1.0 / 16.0)
+            .with_z_dim(8)
+            .with_spectral_d(sn);
+        nets.push((
+            format!("standard cnn D sn={sn}"),
+            cfg.init_discriminator(&dev, &mut rng),
+            [3, 3, 32, 32],
+        ));
     }
-    let cfg = StandardCnnConfig::new().with_width_scale(1.0 / 16.0).with_z_dim(8);
-    nets.push(("standard cnn G".into(), cfg.init_generator(&dev, &mut rng), [3, 8, 1, 1]));
+    let cfg = StandardCnnConfig::new()
+        .with_width_scale(1.0 / 16.0)
+        .with_z_dim(8);
+    nets.push((
+        "standard cnn G".into(),
+        cfg.init_generator(&dev, &mut rng),
+        [3, 8, 1, 1],
+    ));
     nets
 }
 
@@ -50,7 +86,12 @@ fn input_grad_equals_autodiff_for_every_network_in_both_modes() {
             let y = trace.output();
             let ours = net.backward_input(&trace, y.ones_like());
             let expected = x.grad(&y.sum().backward()).expect("x has a gradient");
-            assert_close(ours.detach(), expected, 1e-4, &format!("{name} {mode:?}: input_grad"));
+            assert_close(
+                ours.detach(),
+                expected,
+                1e-4,
+                &format!("{name} {mode:?}: input_grad"),
+            );
         }
     }
 }
@@ -58,8 +99,12 @@ fn input_grad_equals_autodiff_for_every_network_in_both_modes() {
 #[test]
 fn input_grad_helper_matches_composed_trace() {
     let dev = device_f64();
-    let net = MlpConfig::new(2, 1).with_width(8).init(&dev, &mut Rng::new(4));
-    let x = Rng::new(5).normal_tensor([4, 2, 1, 1], 0.0, 1.0, &dev).require_grad();
+    let net = MlpConfig::new(2, 1)
+        .with_width(8)
+        .init(&dev, &mut Rng::new(4));
+    let x = Rng::new(5)
+        .normal_tensor([4, 2, 1, 1], 0.0, 1.0, &dev)
+        .require_grad();
     let (y, g) = net.input_grad(x.clone(), Mode::Eval);
     let expected = x.grad(&y.sum().backward()).unwrap();
     assert_close(g.detach(), expected, 1e-5, "input_grad");
@@ -77,8 +122,14 @@ fn parameter_vjp_equals_autodiff_for_every_network_in_both_modes() {
             let gy = rng.normal_tensor::<4>(y.dims(), 0.0, 1.0, &dev);
             let (ours, gx) = net.backward_params(&trace, gy.clone());
             let grads = (y * gy).sum().backward();
-            assert_close(gx.detach(), x.grad(&grads).unwrap(), 1e-4, &format!("{name} {mode:?}: input VJP"));
-            let checked = compare_param_grads(&net, &grads, &ours, 1e-4, &format!("{name} {mode:?}"));
+            assert_close(
+                gx.detach(),
+                x.grad(&grads).unwrap(),
+                1e-4,
+                &format!("{name} {mode:?}: input VJP"),
+            );
+            let checked =
+                compare_param_grads(&net, &grads, &ours, 1e-4, &format!("{name} {mode:?}"));
             assert!(checked >= 2, "{name}: only {checked} parameters checked");
             assert_eq!(checked, ours.len(), "{name}: stray gradients");
         }
@@ -94,13 +145,22 @@ fn dcgan32_matches_the_paper() {
     let g = cfg.init_generator(&dev, &mut rng);
     let d = cfg.init_discriminator(&dev, &mut rng);
     // G: ConvT 128→512 (4×4), BN, 512→256, BN, 256→128, BN, 128→3, no biases.
-    let g_params = 128 * 512 * 16 + 2 * 512 + 512 * 256 * 16 + 2 * 256 + 256 * 128 * 16 + 2 * 128 + 128 * 3 * 16;
+    let g_params = 128 * 512 * 16
+        + 2 * 512
+        + 512 * 256 * 16
+        + 2 * 256
+        + 256 * 128 * 16
+        + 2 * 128
+        + 128 * 3 * 16;
     // D: Conv 3→128, 128→256 + BN, 256→512 + BN, 512→1, no biases.
     let d_params = 3 * 128 * 16 + 128 * 256 * 16 + 2 * 256 + 256 * 512 * 16 + 2 * 512 + 512 * 16;
     let trainable = |n: &Network| {
         struct Count(usize);
         impl burn::module::ModuleVisitor for Count {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<burn::tensor::Tensor<D>>) {
+            fn visit_float<const D: usize>(
+                &mut self,
+                p: &burn::module::Param<burn::tensor::Tensor<D>>,
+            ) {
                 if p.val().is_require_grad() {
                     self.0 += p.val().shape().num_elements();
                 }

@@ -48,7 +48,11 @@ impl ModuleMapper for Perturb {
         let (dims, device) = (t.dims(), t.device());
         let mut v = to_vec64(t);
         v[self.index] += self.delta;
-        Param::from_mapped_value(id, Tensor::from_data(TensorData::new(v, dims), &device).require_grad(), mapper)
+        Param::from_mapped_value(
+            id,
+            Tensor::from_data(TensorData::new(v, dims), &device).require_grad(),
+            mapper,
+        )
     }
 }
 
@@ -97,7 +101,12 @@ fn well_posed(net: &Network, x: &Tensor<4>, norm: Norm) -> bool {
 fn check_all_combinations(name: &str, make: impl Fn(&mut Rng) -> (Network, Tensor<4>)) {
     for norm in Norm::ALL {
         for form in Form::ALL {
-            let p = GradientPenalty { norm, form, at: Where::Real, weight: 3.0 };
+            let p = GradientPenalty {
+                norm,
+                form,
+                at: Where::Real,
+                weight: 3.0,
+            };
             // Deterministic search for a well-posed draw.
             let (net, x) = (0..200)
                 .map(|s| make(&mut Rng::new(1000 + s)))
@@ -118,13 +127,22 @@ fn check_all_combinations(name: &str, make: impl Fn(&mut Rng) -> (Network, Tenso
                     })
                     .collect();
                 let e = rel_err(&analytic, &fd);
-                if e >= 1e-5 { eprintln!("param {numel}: analytic {:?}\n fd {:?}", &analytic[..numel.min(8)], &fd[..numel.min(8)]); }
+                if e >= 1e-5 {
+                    eprintln!(
+                        "param {numel}: analytic {:?}\n fd {:?}",
+                        &analytic[..numel.min(8)],
+                        &fd[..numel.min(8)]
+                    );
+                }
                 assert!(e < 1e-5, "{name} {norm:?} {form:?}: penalty gradient vs finite differences, relative error {e:.2e}");
                 checked += numel;
             }
             assert!(checked > 20, "{name}: checked only {checked} parameters");
             let total: f64 = margan::device::scalar(penalty_value(&net, &x, &p));
-            assert!(total > 0.0, "{name} {norm:?} {form:?}: trivial (zero) penalty");
+            assert!(
+                total > 0.0,
+                "{name} {norm:?} {form:?}: trivial (zero) penalty"
+            );
         }
     }
 }
@@ -133,7 +151,13 @@ fn check_all_combinations(name: &str, make: impl Fn(&mut Rng) -> (Network, Tenso
 fn penalty_gradient_matches_finite_differences_on_an_mlp() {
     let dev = device_f64();
     check_all_combinations("mlp", |rng| {
-        let lin = |i, o, rng: &mut Rng| LayerKind::Linear(LinearConfig::new(i, o).with_init_std(Some(0.8)).init(&dev, rng));
+        let lin = |i, o, rng: &mut Rng| {
+            LayerKind::Linear(
+                LinearConfig::new(i, o)
+                    .with_init_std(Some(0.8))
+                    .init(&dev, rng),
+            )
+        };
         let net = Network::new(vec![
             lin(3, 6, rng),
             LayerKind::Relu(Relu),
@@ -151,7 +175,12 @@ fn penalty_gradient_matches_finite_differences_on_a_conv_critic() {
     let dev = device_f64();
     check_all_combinations("conv", |rng| {
         let net = Network::new(vec![
-            LayerKind::Conv2d(Conv2dConfig::new(2, 3, 3).with_stride(2).with_padding(1).init(&dev, rng)),
+            LayerKind::Conv2d(
+                Conv2dConfig::new(2, 3, 3)
+                    .with_stride(2)
+                    .with_padding(1)
+                    .init(&dev, rng),
+            ),
             LayerKind::LeakyRelu(LeakyRelu::new(0.2)),
             LayerKind::Conv2d(Conv2dConfig::new(3, 2, 2).init(&dev, rng)),
             LayerKind::Tanh(Tanh),
@@ -181,22 +210,42 @@ fn penalty_points_and_diagnostics() {
     let real = rng.normal_tensor([16, 2, 1, 1], 1.0, 1.0, &dev);
     let fake = rng.normal_tensor([16, 2, 1, 1], -1.0, 1.0, &dev);
     let (r, f) = (to_vec64(real.clone()), to_vec64(fake.clone()));
-    let base = GradientPenalty { norm: Norm::L2, form: Form::Ls, at: Where::Interpolates, weight: 1.0 };
+    let base = GradientPenalty {
+        norm: Norm::L2,
+        form: Form::Ls,
+        at: Where::Interpolates,
+        weight: 1.0,
+    };
     // Interpolates: x̂ = u r + (1 − u) f with one u ∈ [0, 1] per pair.
     let xi = to_vec64(base.points(real.clone(), fake.clone(), &mut rng));
     for i in 0..16 {
         let u = (xi[2 * i] - f[2 * i]) / (r[2 * i] - f[2 * i]);
-        assert!((-1e-9..=1.0 + 1e-9).contains(&u), "interpolation weight {u}");
+        assert!(
+            (-1e-9..=1.0 + 1e-9).contains(&u),
+            "interpolation weight {u}"
+        );
         let second = f[2 * i + 1] + u * (r[2 * i + 1] - f[2 * i + 1]);
-        assert!((xi[2 * i + 1] - second).abs() < 1e-9, "both coordinates share u");
+        assert!(
+            (xi[2 * i + 1] - second).abs() < 1e-9,
+            "both coordinates share u"
+        );
     }
     // DRAGAN: x̂ − r ∈ [0, ½ std(r)].
-    let dragan = GradientPenalty { at: Where::RealPerturbed, ..base.clone() };
+    let dragan = GradientPenalty {
+        at: Where::RealPerturbed,
+        ..base.clone()
+    };
     let xd = to_vec64(dragan.points(real.clone(), fake.clone(), &mut rng));
     let mean = r.iter().sum::<f64>() / r.len() as f64;
     let std = (r.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (r.len() - 1) as f64).sqrt();
-    assert!(xd.iter().zip(&r).all(|(a, b)| a - b >= -1e-12 && a - b <= 0.5 * std + 1e-12));
-    assert!(xd.iter().zip(&r).any(|(a, b)| a - b > 1e-3), "DRAGAN perturbs");
+    assert!(xd
+        .iter()
+        .zip(&r)
+        .all(|(a, b)| a - b >= -1e-12 && a - b <= 0.5 * std + 1e-12));
+    assert!(
+        xd.iter().zip(&r).any(|(a, b)| a - b > 1e-3),
+        "DRAGAN perturbs"
+    );
     // R1 / R2 reuse the loss traces; diagnostics are the mean norms at real and fake samples.
     let tr = net.trace(real.clone(), Mode::Train);
     let tf = net.trace(fake.clone(), Mode::Train);
@@ -206,7 +255,9 @@ fn penalty_points_and_diagnostics() {
         let x = if at == Where::Real { &real } else { &fake };
         let (_, g) = net.input_grad(x.clone(), Mode::Train);
         let expected = p.from_input_grad(g).0;
-        assert!((margan::device::scalar(out.value) - margan::device::scalar(expected)).abs() < 1e-12);
+        assert!(
+            (margan::device::scalar(out.value) - margan::device::scalar(expected)).abs() < 1e-12
+        );
         let (_, gr) = net.input_grad(real.clone(), Mode::Train);
         let (_, gf) = net.input_grad(fake.clone(), Mode::Train);
         let nr = margan::device::scalar(sample_norms(gr, Norm::L2).mean());
@@ -219,14 +270,29 @@ fn penalty_points_and_diagnostics() {
 #[test]
 fn linf_norm_takes_absolute_values() {
     let dev = device_f64();
-    let g = Tensor::<2>::from_data(TensorData::new(vec![-3.0f64, 2.0, 0.5, -0.25, 0.0, 0.0], [3, 2]), &dev);
-    assert_eq!(to_vec64(margan::norms::row_norm_reference(g.clone(), Norm::Linf)), vec![3.0, 0.5, 0.0]);
-    assert_eq!(to_vec64(margan::norms::row_norm_reference(g.clone(), Norm::L1)), vec![5.0, 0.75, 0.0]);
+    let g = Tensor::<2>::from_data(
+        TensorData::new(vec![-3.0f64, 2.0, 0.5, -0.25, 0.0, 0.0], [3, 2]),
+        &dev,
+    );
+    assert_eq!(
+        to_vec64(margan::norms::row_norm_reference(g.clone(), Norm::Linf)),
+        vec![3.0, 0.5, 0.0]
+    );
+    assert_eq!(
+        to_vec64(margan::norms::row_norm_reference(g.clone(), Norm::L1)),
+        vec![5.0, 0.75, 0.0]
+    );
     let l2 = to_vec64(margan::norms::row_norm_reference(g.clone(), Norm::L2));
-    assert!((l2[0] - 13f64.sqrt()).abs() < 1e-12 && (l2[1] - 0.3125f64.sqrt()).abs() < 1e-12 && l2[2] < 1e-11);
+    assert!(
+        (l2[0] - 13f64.sqrt()).abs() < 1e-12
+            && (l2[1] - 0.3125f64.sqrt()).abs() < 1e-12
+            && l2[2] < 1e-11
+    );
     // A zero row has a finite (zero) L2 gradient, as in PyTorch.
     let g = g.require_grad();
-    let grads = margan::norms::row_norm_reference(g.clone(), Norm::L2).sum().backward();
+    let grads = margan::norms::row_norm_reference(g.clone(), Norm::L2)
+        .sum()
+        .backward();
     let d = to_vec64(g.grad(&grads).unwrap());
     assert!(d.iter().all(|v| v.is_finite()) && d[4] == 0.0 && d[5] == 0.0);
 }

@@ -29,17 +29,37 @@ impl Layer for Relu {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
         activation::relu(x)
     }
-    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         gy.mask_fill(x.clone().lower_equal_elem(0.0), 0.0)
     }
-    fn backward_params(&self, _: &Tensor<4>, _: &Tensor<4>, _: Tensor<4>, _: Mode, _: &mut GradientsParams) {}
+    fn backward_params(
+        &self,
+        _: &Tensor<4>,
+        _: &Tensor<4>,
+        _: Tensor<4>,
+        _: Mode,
+        _: &mut GradientsParams,
+    ) {
+    }
 }
 
 impl Layer for LeakyRelu {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
         activation::leaky_relu(x, self.slope)
     }
-    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         // slope where x <= 0, 1 elsewhere: a constant mask, so second derivatives are exact (zero).
         let factor = x
             .clone()
@@ -50,15 +70,37 @@ impl Layer for LeakyRelu {
             .detach();
         gy * factor
     }
-    fn backward_params(&self, _: &Tensor<4>, _: &Tensor<4>, _: Tensor<4>, _: Mode, _: &mut GradientsParams) {}
+    fn backward_params(
+        &self,
+        _: &Tensor<4>,
+        _: &Tensor<4>,
+        _: Tensor<4>,
+        _: Mode,
+        _: &mut GradientsParams,
+    ) {
+    }
 }
 
 impl Layer for Tanh {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
         x.tanh()
     }
-    fn backward_input(&self, _x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        _x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         gy * (y.clone().square().neg().add_scalar(1.0))
     }
-    fn backward_params(&self, _: &Tensor<4>, _: &Tensor<4>, _: Tensor<4>, _: Mode, _: &mut GradientsParams) {}
+    fn backward_params(
+        &self,
+        _: &Tensor<4>,
+        _: &Tensor<4>,
+        _: Tensor<4>,
+        _: Mode,
+        _: &mut GradientsParams,
+    ) {
+    }
 }

@@ -2,6 +2,7 @@
 //! `[N, F, 1, 1]` get BatchNorm1d.
 
 use super::{accumulate, Layer, Mode};
+use super::{param, state};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param, RunningState};
@@ -43,10 +44,10 @@ impl BatchNormConfig {
             None => Tensor::ones([c], device),
         };
         BatchNorm {
-            gamma: Param::from_tensor(gamma),
-            beta: Param::from_tensor(Tensor::zeros([c], device)),
-            running_mean: RunningState::new(Tensor::zeros([c], device)),
-            running_var: RunningState::new(Tensor::ones([c], device)),
+            gamma: param(gamma, rng),
+            beta: param(Tensor::zeros([c], device), rng),
+            running_mean: state(Tensor::zeros([c], device), rng),
+            running_var: state(Tensor::ones([c], device), rng),
             momentum: self.momentum,
             eps: self.eps,
         }
@@ -84,11 +85,24 @@ impl BatchNorm {
         let count = (n * h * w) as f64;
         let x = x.clone().detach();
         let mean = x.clone().mean_dims(&[0, 2, 3]);
-        let var = (x - mean.clone()).square().mean_dims(&[0, 2, 3]).mul_scalar(count / (count - 1.0).max(1.0));
+        let var = (x - mean.clone())
+            .square()
+            .mean_dims(&[0, 2, 3])
+            .mul_scalar(count / (count - 1.0).max(1.0));
         let m = self.momentum;
         let device = mean.device();
-        let rm = self.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - m) + mean.reshape([c]).mul_scalar(m);
-        let rv = self.running_var.value_sync().to_device(&device).mul_scalar(1.0 - m) + var.reshape([c]).mul_scalar(m);
+        let rm = self
+            .running_mean
+            .value_sync()
+            .to_device(&device)
+            .mul_scalar(1.0 - m)
+            + mean.reshape([c]).mul_scalar(m);
+        let rv = self
+            .running_var
+            .value_sync()
+            .to_device(&device)
+            .mul_scalar(1.0 - m)
+            + var.reshape([c]).mul_scalar(m);
         self.running_mean.update(rm.detach());
         self.running_var.update(rv.detach());
     }
@@ -103,7 +117,13 @@ impl Layer for BatchNorm {
         xhat * channel(self.gamma.val()) + channel(self.beta.val())
     }
 
-    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+    ) -> Tensor<4> {
         let (xhat, inv_std) = self.normalise(x, mode);
         let gh = gy * channel(self.gamma.val());
         match mode {
@@ -118,10 +138,21 @@ impl Layer for BatchNorm {
         }
     }
 
-    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, mode: Mode, grads: &mut GradientsParams) {
+    fn backward_params(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
         let (xhat, _) = self.normalise(x, mode);
         let c = self.gamma.val().dims()[0];
-        accumulate(grads, self.gamma.id, (gy.clone() * xhat).sum_dims(&[0, 2, 3]).reshape([c]));
+        accumulate(
+            grads,
+            self.gamma.id,
+            (gy.clone() * xhat).sum_dims(&[0, 2, 3]).reshape([c]),
+        );
         accumulate(grads, self.beta.id, gy.sum_dims(&[0, 2, 3]).reshape([c]));
     }
 }

@@ -1,5 +1,6 @@
 //! 2-D convolution with differentiable input and weight gradients.
 
+use super::param;
 use super::spectral::{conv_chain, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use crate::rng::Rng;
@@ -44,7 +45,12 @@ impl Conv2dConfig {
     pub fn init(&self, device: &Device, rng: &mut Rng) -> Conv2d {
         let fan_in = self.channels_in * self.kernel * self.kernel;
         let bound = 1.0 / (fan_in as f64).sqrt();
-        let shape = [self.channels_out, self.channels_in, self.kernel, self.kernel];
+        let shape = [
+            self.channels_out,
+            self.channels_in,
+            self.kernel,
+            self.kernel,
+        ];
         let weight = match self.init_std {
             Some(s) => rng.normal_tensor(shape, 0.0, s, device),
             None => rng.uniform_tensor(shape, -bound, bound, device),
@@ -58,8 +64,8 @@ impl Conv2dConfig {
             SpectralNormConfig::new().init(&m, device, rng)
         });
         Conv2d {
-            weight: Param::from_tensor(weight),
-            bias: bias.map(Param::from_tensor),
+            weight: param(weight, rng),
+            bias: bias.map(|b| param(b, rng)),
             sn,
             stride: self.stride,
             padding: self.padding,
@@ -68,30 +74,64 @@ impl Conv2dConfig {
 }
 
 pub(crate) fn conv_options(stride: usize, padding: usize, dilation: usize) -> ConvOptions<2> {
-    ConvOptions::new([stride, stride], [padding, padding], [dilation, dilation], 1)
+    ConvOptions::new(
+        [stride, stride],
+        [padding, padding],
+        [dilation, dilation],
+        1,
+    )
 }
 
 /// Output padding that makes a transposed convolution of `out` (spatial) give back `size`.
-pub(crate) fn output_padding(size: usize, out: usize, kernel: usize, stride: usize, padding: usize) -> usize {
+pub(crate) fn output_padding(
+    size: usize,
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> usize {
     size + 2 * padding - ((out - 1) * stride + kernel)
 }
 
 /// `∂L/∂W` of `y = conv2d(x, W)` as a differentiable convolution: batch and channels swap
 /// roles and the stride becomes a dilation. Returns `[C_out, C_in, kh, kw]`.
-pub(crate) fn conv2d_weight_grad(x: Tensor<4>, gy: Tensor<4>, kernel: [usize; 2], stride: usize, padding: usize) -> Tensor<4> {
+pub(crate) fn conv2d_weight_grad(
+    x: Tensor<4>,
+    gy: Tensor<4>,
+    kernel: [usize; 2],
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
     let [c_in, c_out] = [x.dims()[1], gy.dims()[1]];
-    let g = conv2d(x.swap_dims(0, 1), gy.swap_dims(0, 1), None, conv_options(1, padding, stride));
+    let g = conv2d(
+        x.swap_dims(0, 1),
+        gy.swap_dims(0, 1),
+        None,
+        conv_options(1, padding, stride),
+    );
     // [C_in, C_out, ≥kh, ≥kw]; the rows past the kernel come from zero padding + stride rounding.
-    g.slice([0..c_in, 0..c_out, 0..kernel[0], 0..kernel[1]]).swap_dims(0, 1)
+    g.slice([0..c_in, 0..c_out, 0..kernel[0], 0..kernel[1]])
+        .swap_dims(0, 1)
 }
 
 impl Layer for Conv2d {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
         let (w, _) = conv_weight(self.weight.val(), &self.sn, false, mode);
-        conv2d(x, w, self.bias.as_ref().map(|b| b.val()), conv_options(self.stride, self.padding, 1))
+        conv2d(
+            x,
+            w,
+            self.bias.as_ref().map(|b| b.val()),
+            conv_options(self.stride, self.padding, 1),
+        )
     }
 
-    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         let (w, _) = conv_weight(self.weight.val(), &self.sn, false, Mode::Eval);
         let [_, _, h, wd] = x.dims();
         let [_, _, ho, wo] = gy.dims();
@@ -100,20 +140,38 @@ impl Layer for Conv2d {
         let options = ConvTransposeOptions::new(
             [s, s],
             [p, p],
-            [output_padding(h, ho, k, s, p), output_padding(wd, wo, k, s, p)],
+            [
+                output_padding(h, ho, k, s, p),
+                output_padding(wd, wo, k, s, p),
+            ],
             [1, 1],
             1,
         );
         conv_transpose2d(gy, w, None, options)
     }
 
-    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode, grads: &mut GradientsParams) {
+    fn backward_params(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
         let (w_sn, sigma) = conv_weight(self.weight.val(), &self.sn, false, Mode::Eval);
         let [_, _, kh, kw] = w_sn.dims();
         let g_w = conv2d_weight_grad(x.clone(), gy.clone(), [kh, kw], self.stride, self.padding);
-        accumulate(grads, self.weight.id, conv_chain(g_w, w_sn, sigma, &self.sn, false));
+        accumulate(
+            grads,
+            self.weight.id,
+            conv_chain(g_w, w_sn, sigma, &self.sn, false),
+        );
         if let Some(b) = &self.bias {
-            accumulate(grads, b.id, gy.sum_dims(&[0, 2, 3]).reshape([b.val().dims()[0]]));
+            accumulate(
+                grads,
+                b.id,
+                gy.sum_dims(&[0, 2, 3]).reshape([b.val().dims()[0]]),
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! 2-D transposed convolution with differentiable input and weight gradients.
 
 use super::conv::{conv2d_weight_grad, conv_options};
+use super::param;
 use super::spectral::{conv_chain, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use crate::rng::Rng;
@@ -50,7 +51,12 @@ impl ConvTranspose2dConfig {
     pub fn init(&self, device: &Device, rng: &mut Rng) -> ConvTranspose2d {
         let fan_in = self.channels_out * self.kernel * self.kernel;
         let bound = 1.0 / (fan_in as f64).sqrt();
-        let shape = [self.channels_in, self.channels_out, self.kernel, self.kernel];
+        let shape = [
+            self.channels_in,
+            self.channels_out,
+            self.kernel,
+            self.kernel,
+        ];
         let weight = match self.init_std {
             Some(s) => rng.normal_tensor(shape, 0.0, s, device),
             None => rng.uniform_tensor(shape, -bound, bound, device),
@@ -60,12 +66,15 @@ impl ConvTranspose2dConfig {
             None => rng.uniform_tensor([self.channels_out], -bound, bound, device),
         });
         let sn = self.spectral.then(|| {
-            let m = weight.clone().swap_dims(0, 1).reshape([self.channels_out, self.channels_in * self.kernel * self.kernel]);
+            let m = weight.clone().swap_dims(0, 1).reshape([
+                self.channels_out,
+                self.channels_in * self.kernel * self.kernel,
+            ]);
             SpectralNormConfig::new().init(&m, device, rng)
         });
         ConvTranspose2d {
-            weight: Param::from_tensor(weight),
-            bias: bias.map(Param::from_tensor),
+            weight: param(weight, rng),
+            bias: bias.map(|b| param(b, rng)),
             sn,
             stride: self.stride,
             padding: self.padding,
@@ -82,21 +91,42 @@ impl Layer for ConvTranspose2d {
         conv_transpose2d(x, w, self.bias.as_ref().map(|b| b.val()), options)
     }
 
-    fn backward_input(&self, _x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        _x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         // The adjoint of a transposed convolution is the convolution with the same weight.
         let (w, _) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
         conv2d(gy, w, None, conv_options(self.stride, self.padding, 1))
     }
 
-    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode, grads: &mut GradientsParams) {
+    fn backward_params(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
         let (w_sn, sigma) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
         let [_, _, kh, kw] = w_sn.dims();
         // y = conv_transpose(x, W) ⇔ x is the input gradient of a convolution of y with W, so
         // ∂L/∂W is the convolution weight gradient with the roles of x and gy exchanged.
         let g_w = conv2d_weight_grad(gy.clone(), x.clone(), [kh, kw], self.stride, self.padding);
-        accumulate(grads, self.weight.id, conv_chain(g_w, w_sn, sigma, &self.sn, true));
+        accumulate(
+            grads,
+            self.weight.id,
+            conv_chain(g_w, w_sn, sigma, &self.sn, true),
+        );
         if let Some(b) = &self.bias {
-            accumulate(grads, b.id, gy.sum_dims(&[0, 2, 3]).reshape([b.val().dims()[0]]));
+            accumulate(
+                grads,
+                b.id,
+                gy.sum_dims(&[0, 2, 3]).reshape([b.val().dims()[0]]),
+            );
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Layer normalisation of each sample over all of its `[C, H, W]` values, with an elementwise
 //! affine transform of shape `[C, H, W]` (PyTorch's `LayerNorm([C, H, W])`).
 
+use super::param;
 use super::{accumulate, Layer, Mode};
+use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
@@ -26,10 +28,10 @@ pub struct LayerNorm {
 }
 
 impl LayerNormConfig {
-    pub fn init(&self, device: &Device) -> LayerNorm {
+    pub fn init(&self, device: &Device, rng: &mut Rng) -> LayerNorm {
         LayerNorm {
-            gamma: Param::from_tensor(Tensor::ones(self.shape, device)),
-            beta: Param::from_tensor(Tensor::zeros(self.shape, device)),
+            gamma: param(Tensor::ones(self.shape, device), rng),
+            beta: param(Tensor::zeros(self.shape, device), rng),
             eps: self.eps,
         }
     }
@@ -51,7 +53,13 @@ impl Layer for LayerNorm {
         xhat * self.gamma.val().unsqueeze_dim(0) + self.beta.val().unsqueeze_dim(0)
     }
 
-    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         let (xhat, inv_std) = self.normalise(x);
         let gh = gy * self.gamma.val().unsqueeze_dim(0);
         let mean_g = gh.clone().mean_dims(&[1, 2, 3]);
@@ -59,10 +67,21 @@ impl Layer for LayerNorm {
         (gh - mean_g - xhat * mean_gx) * inv_std
     }
 
-    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode, grads: &mut GradientsParams) {
+    fn backward_params(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
         let (xhat, _) = self.normalise(x);
         let shape = self.gamma.val().dims();
-        accumulate(grads, self.gamma.id, (gy.clone() * xhat).sum_dim(0).reshape(shape));
+        accumulate(
+            grads,
+            self.gamma.id,
+            (gy.clone() * xhat).sum_dim(0).reshape(shape),
+        );
         accumulate(grads, self.beta.id, gy.sum_dim(0).reshape(shape));
     }
 }

@@ -1,5 +1,6 @@
 //! Fully connected layer on `[N, F, 1, 1]` activations (any `[N, C, H, W]` input is flattened).
 
+use super::param;
 use super::{accumulate, as_matrix, as_vector, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use crate::rng::Rng;
 use burn::config::Config;
@@ -44,8 +45,14 @@ impl LinearConfig {
             Some(_) => Tensor::zeros([self.d_output], device),
             None => rng.uniform_tensor([self.d_output], -bound, bound, device),
         });
-        let sn = self.spectral.then(|| SpectralNormConfig::new().init(&weight, device, rng));
-        Linear { weight: Param::from_tensor(weight), bias: bias.map(Param::from_tensor), sn }
+        let sn = self
+            .spectral
+            .then(|| SpectralNormConfig::new().init(&weight, device, rng));
+        Linear {
+            weight: param(weight, rng),
+            bias: bias.map(|b| param(b, rng)),
+            sn,
+        }
     }
 }
 
@@ -78,12 +85,25 @@ impl Layer for Linear {
         as_vector(y)
     }
 
-    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         let (w, _) = self.backward_weight();
         as_matrix(gy).matmul(w.transpose()).reshape(x.dims())
     }
 
-    fn backward_params(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode, grads: &mut GradientsParams) {
+    fn backward_params(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
         let gy = as_matrix(gy);
         let g_w = as_matrix(x.clone()).transpose().matmul(gy.clone());
         let g_w = match (&self.sn, self.backward_weight()) {

@@ -54,7 +54,14 @@ pub trait Layer {
     fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4>;
 
     /// Adds `∂L/∂θ` for every trainable parameter `θ` of the layer to `grads`.
-    fn backward_params(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode, grads: &mut GradientsParams);
+    fn backward_params(
+        &self,
+        x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        grads: &mut GradientsParams,
+    );
 }
 
 /// Every layer of the kit, so that a network is a plain `Vec<LayerKind>`.
@@ -94,7 +101,14 @@ impl Layer for LayerKind {
     fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
         dispatch!(self, l => l.backward_input(x, y, gy, mode))
     }
-    fn backward_params(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode, grads: &mut GradientsParams) {
+    fn backward_params(
+        &self,
+        x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
         dispatch!(self, l => l.backward_params(x, y, gy, mode, grads))
     }
 }
@@ -118,4 +132,23 @@ pub(crate) fn as_matrix(x: Tensor<4>) -> Tensor<2> {
 pub(crate) fn as_vector(x: Tensor<2>) -> Tensor<4> {
     let [n, f] = x.dims();
     x.reshape([n, f, 1, 1])
+}
+
+/// A trainable parameter with an id drawn from `rng`: ids (which key the optimiser state and
+/// appear in saved records) are then reproducible from the seed.
+pub(crate) fn param<const D: usize>(
+    t: Tensor<D>,
+    rng: &mut crate::rng::Rng,
+) -> burn::module::Param<Tensor<D>> {
+    let mut p = burn::module::Param::from_tensor(t);
+    p.id = ParamId::from(rng.next_u64());
+    p
+}
+
+/// Running (non-trained) state with an id drawn from `rng`.
+pub(crate) fn state<const D: usize>(
+    t: Tensor<D>,
+    rng: &mut crate::rng::Rng,
+) -> burn::module::RunningState<Tensor<D>> {
+    burn::module::RunningState::with_id(ParamId::from(rng.next_u64()), t)
 }

@@ -23,7 +23,10 @@ pub struct Trace {
 impl Trace {
     /// The network's output.
     pub fn output(&self) -> Tensor<4> {
-        self.acts.last().expect("a trace holds at least the input").clone()
+        self.acts
+            .last()
+            .expect("a trace holds at least the input")
+            .clone()
     }
 }
 

@@ -25,7 +25,11 @@ impl Layer for Reshape {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
         let [n, c, h, w] = x.dims();
         let [tc, th, tw] = self.shape;
-        let target = if tc == 0 { [n, c * h * w, 1, 1] } else { [n, tc, th, tw] };
+        let target = if tc == 0 {
+            [n, c * h * w, 1, 1]
+        } else {
+            [n, tc, th, tw]
+        };
         assert_eq!(
             c * h * w,
             target[1] * target[2] * target[3],
@@ -34,8 +38,22 @@ impl Layer for Reshape {
         );
         x.reshape(target)
     }
-    fn backward_input(&self, x: &Tensor<4>, _y: &Tensor<4>, gy: Tensor<4>, _mode: Mode) -> Tensor<4> {
+    fn backward_input(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+    ) -> Tensor<4> {
         gy.reshape(x.dims())
     }
-    fn backward_params(&self, _: &Tensor<4>, _: &Tensor<4>, _: Tensor<4>, _: Mode, _: &mut GradientsParams) {}
+    fn backward_params(
+        &self,
+        _: &Tensor<4>,
+        _: &Tensor<4>,
+        _: Tensor<4>,
+        _: Mode,
+        _: &mut GradientsParams,
+    ) {
+    }
 }

@@ -4,6 +4,7 @@
 //! As in PyTorch, `u` and `v` are constants for differentiation: `σ = uᵀ W v` is differentiated
 //! in `W` only, so `∂σ/∂W = u vᵀ`.
 
+use super::state;
 use super::Mode;
 use crate::rng::Rng;
 use burn::config::Config;
@@ -40,8 +41,8 @@ impl SpectralNormConfig {
         let u = normalize(rng.normal_tensor([rows], 0.0, 1.0, device), self.eps);
         let v = normalize(rng.normal_tensor([cols], 0.0, 1.0, device), self.eps);
         let sn = SpectralNorm {
-            u: RunningState::new(u.detach()),
-            v: RunningState::new(v.detach()),
+            u: state(u.detach(), rng),
+            v: state(v.detach(), rng),
             iterations: self.iterations,
             eps: self.eps,
         };
@@ -67,8 +68,19 @@ impl SpectralNorm {
         let mut v = self.v.value_sync().to_device(&device);
         for _ in 0..n {
             // v ← Wᵀu / ‖Wᵀu‖, u ← W v / ‖W v‖
-            v = normalize(w.clone().transpose().matmul(u.unsqueeze_dim::<2>(1)).flatten(0, 1), self.eps);
-            u = normalize(w.clone().matmul(v.clone().unsqueeze_dim::<2>(1)).flatten(0, 1), self.eps);
+            v = normalize(
+                w.clone()
+                    .transpose()
+                    .matmul(u.unsqueeze_dim::<2>(1))
+                    .flatten(0, 1),
+                self.eps,
+            );
+            u = normalize(
+                w.clone()
+                    .matmul(v.clone().unsqueeze_dim::<2>(1))
+                    .flatten(0, 1),
+                self.eps,
+            );
         }
         self.u.update(u.detach());
         self.v.update(v.detach());
@@ -116,14 +128,20 @@ fn conv_matrix(w: Tensor<4>, transposed: bool) -> Tensor<2> {
 
 fn conv_unmatrix(m: Tensor<2>, dims: [usize; 4], transposed: bool) -> Tensor<4> {
     if transposed {
-        m.reshape([dims[1], dims[0], dims[2], dims[3]]).swap_dims(0, 1)
+        m.reshape([dims[1], dims[0], dims[2], dims[3]])
+            .swap_dims(0, 1)
     } else {
         m.reshape(dims)
     }
 }
 
 /// A convolution weight as used by the layer: `W / σ(W)` when `sn` is set, with `σ`.
-pub(crate) fn conv_weight(w: Tensor<4>, sn: &Option<SpectralNorm>, transposed: bool, mode: Mode) -> (Tensor<4>, Option<Tensor<1>>) {
+pub(crate) fn conv_weight(
+    w: Tensor<4>,
+    sn: &Option<SpectralNorm>,
+    transposed: bool,
+    mode: Mode,
+) -> (Tensor<4>, Option<Tensor<1>>) {
     match sn {
         None => (w, None),
         Some(sn) => {
@@ -134,11 +152,21 @@ pub(crate) fn conv_weight(w: Tensor<4>, sn: &Option<SpectralNorm>, transposed: b
 }
 
 /// Chain rule of [`SpectralNorm::chain`] for a convolution weight gradient.
-pub(crate) fn conv_chain(g: Tensor<4>, w_sn: Tensor<4>, sigma: Option<Tensor<1>>, sn: &Option<SpectralNorm>, transposed: bool) -> Tensor<4> {
+pub(crate) fn conv_chain(
+    g: Tensor<4>,
+    w_sn: Tensor<4>,
+    sigma: Option<Tensor<1>>,
+    sn: &Option<SpectralNorm>,
+    transposed: bool,
+) -> Tensor<4> {
     match (sn, sigma) {
         (Some(sn), Some(sigma)) => {
             let dims = g.dims();
-            let m = sn.chain(conv_matrix(g, transposed), conv_matrix(w_sn, transposed), sigma);
+            let m = sn.chain(
+                conv_matrix(g, transposed),
+                conv_matrix(w_sn, transposed),
+                sigma,
+            );
             conv_unmatrix(m, dims, transposed)
         }
         _ => g,

@@ -4,7 +4,9 @@
 //!
 //! DCGAN-32 (z = 128, width = 128): G 128→512→256→128→3, D 3→128→256→512→1.
 
-use crate::layers::{BatchNormConfig, Conv2dConfig, ConvTranspose2dConfig, LayerKind, LeakyRelu, Network, Relu, Tanh};
+use crate::layers::{
+    BatchNormConfig, Conv2dConfig, ConvTranspose2dConfig, LayerKind, LeakyRelu, Network, Relu, Tanh,
+};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::tensor::Device;
@@ -61,14 +63,29 @@ impl DcganConfig {
 
     /// Generator: `[N, z, 1, 1]` → `[N, channels, size, size]` in `[-1, 1]`.
     pub fn init_generator(&self, device: &Device, rng: &mut Rng) -> Network {
-        let bn = |c: usize, rng: &mut Rng| LayerKind::BatchNorm(BatchNormConfig::new(c).with_init_std(Some(STD)).init(device, rng));
+        let bn = |c: usize, rng: &mut Rng| {
+            LayerKind::BatchNorm(
+                BatchNormConfig::new(c)
+                    .with_init_std(Some(STD))
+                    .init(device, rng),
+            )
+        };
         let convt = |i: usize, o: usize, s: usize, p: usize, rng: &mut Rng| {
             LayerKind::ConvTranspose2d(
-                ConvTranspose2dConfig::new(i, o, 4).with_stride(s).with_padding(p).with_bias(false).with_init_std(Some(STD)).init(device, rng),
+                ConvTranspose2dConfig::new(i, o, 4)
+                    .with_stride(s)
+                    .with_padding(p)
+                    .with_bias(false)
+                    .with_init_std(Some(STD))
+                    .init(device, rng),
             )
         };
         let mut mult = self.mult();
-        let mut layers = vec![convt(self.z_dim, self.width * mult, 1, 0, rng), bn(self.width * mult, rng), LayerKind::Relu(Relu)];
+        let mut layers = vec![
+            convt(self.z_dim, self.width * mult, 1, 0, rng),
+            bn(self.width * mult, rng),
+            LayerKind::Relu(Relu),
+        ];
         while mult > 1 {
             layers.push(convt(self.width * mult, self.width * mult / 2, 2, 1, rng));
             layers.push(bn(self.width * mult / 2, rng));
@@ -100,7 +117,11 @@ impl DcganConfig {
         while size > 4 {
             layers.push(conv(self.width * mult, self.width * mult * 2, 2, 1, rng));
             if self.batch_norm_d && !self.spectral_d {
-                layers.push(LayerKind::BatchNorm(BatchNormConfig::new(self.width * mult * 2).with_init_std(Some(STD)).init(device, rng)));
+                layers.push(LayerKind::BatchNorm(
+                    BatchNormConfig::new(self.width * mult * 2)
+                        .with_init_std(Some(STD))
+                        .init(device, rng),
+                ));
             }
             layers.push(act());
             size /= 2;

@@ -29,8 +29,16 @@ impl MlpConfig {
         let mut layers = Vec::new();
         let mut d = self.d_input;
         for i in 0..self.layers {
-            let out = if i + 1 == self.layers { self.d_output } else { self.width };
-            layers.push(LayerKind::Linear(LinearConfig::new(d, out).with_spectral(self.spectral).init(device, rng)));
+            let out = if i + 1 == self.layers {
+                self.d_output
+            } else {
+                self.width
+            };
+            layers.push(LayerKind::Linear(
+                LinearConfig::new(d, out)
+                    .with_spectral(self.spectral)
+                    .init(device, rng),
+            ));
             if i + 1 < self.layers {
                 layers.push(LayerKind::Relu(Relu));
             }

@@ -4,7 +4,10 @@
 //! → Conv 3×3 → Tanh. D: Conv 3×3 / 4×4-s2 pairs 3→64→64→128→128→256→256→512 with
 //! LeakyReLU(0.1), then Linear(4·4·512 → 1). Optional spectral norm in D.
 
-use crate::layers::{BatchNormConfig, Conv2dConfig, ConvTranspose2dConfig, LayerKind, LeakyRelu, LinearConfig, Network, Relu, Reshape, Tanh};
+use crate::layers::{
+    BatchNormConfig, Conv2dConfig, ConvTranspose2dConfig, LayerKind, LeakyRelu, LinearConfig,
+    Network, Relu, Reshape, Tanh,
+};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::tensor::Device;
@@ -45,11 +48,22 @@ impl StandardCnnConfig {
         ];
         let chans = [top, self.w(256), self.w(128), self.w(64)];
         for pair in chans.windows(2) {
-            layers.push(LayerKind::ConvTranspose2d(ConvTranspose2dConfig::new(pair[0], pair[1], 4).with_stride(2).with_padding(1).init(device, rng)));
-            layers.push(LayerKind::BatchNorm(BatchNormConfig::new(pair[1]).init(device, rng)));
+            layers.push(LayerKind::ConvTranspose2d(
+                ConvTranspose2dConfig::new(pair[0], pair[1], 4)
+                    .with_stride(2)
+                    .with_padding(1)
+                    .init(device, rng),
+            ));
+            layers.push(LayerKind::BatchNorm(
+                BatchNormConfig::new(pair[1]).init(device, rng),
+            ));
             layers.push(LayerKind::Relu(Relu));
         }
-        layers.push(LayerKind::Conv2d(Conv2dConfig::new(chans[3], self.channels, 3).with_padding(1).init(device, rng)));
+        layers.push(LayerKind::Conv2d(
+            Conv2dConfig::new(chans[3], self.channels, 3)
+                .with_padding(1)
+                .init(device, rng),
+        ));
         layers.push(LayerKind::Tanh(Tanh));
         Network::new(layers)
     }
@@ -68,11 +82,21 @@ impl StandardCnnConfig {
         ];
         let mut layers = Vec::new();
         for (i, o, k, s, p) in spec {
-            layers.push(LayerKind::Conv2d(Conv2dConfig::new(i, o, k).with_stride(s).with_padding(p).with_spectral(sn).init(device, rng)));
+            layers.push(LayerKind::Conv2d(
+                Conv2dConfig::new(i, o, k)
+                    .with_stride(s)
+                    .with_padding(p)
+                    .with_spectral(sn)
+                    .init(device, rng),
+            ));
             layers.push(LayerKind::LeakyRelu(LeakyRelu::new(self.slope)));
         }
         layers.push(LayerKind::Reshape(Reshape::flatten()));
-        layers.push(LayerKind::Linear(LinearConfig::new(4 * 4 * self.w(512), 1).with_spectral(sn).init(device, rng)));
+        layers.push(LayerKind::Linear(
+            LinearConfig::new(4 * 4 * self.w(512), 1)
+                .with_spectral(sn)
+                .init(device, rng),
+        ));
         Network::new(layers)
     }
 }

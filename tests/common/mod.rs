@@ -16,25 +16,38 @@ pub fn device_f64() -> burn::tensor::Device {
     static CONFIGURED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     CONFIGURED.get_or_init(|| {
         let mut d = burn::tensor::Device::flex();
-        d.configure(burn::tensor::DeviceConfig::default().float_dtype(burn::tensor::FloatDType::F64))
-            .expect("the flex device takes f64 before its first use");
+        d.configure(
+            burn::tensor::DeviceConfig::default().float_dtype(burn::tensor::FloatDType::F64),
+        )
+        .expect("the flex device takes f64 before its first use");
     });
     let d = burn::tensor::Device::flex().autodiff();
     let probe = margan::rng::Rng::new(0).normal_tensor([1], 0.0, 1.0, &d);
-    assert_eq!(probe.dtype(), burn::tensor::DType::F64, "host f32 data lands as f64");
+    assert_eq!(
+        probe.dtype(),
+        burn::tensor::DType::F64,
+        "host f32 data lands as f64"
+    );
     d
 }
 
 /// `max |a − b| / max |b|` (with a floor on the denominator).
 pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    let num = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let num = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
     let den = b.iter().map(|y| y.abs()).fold(0.0, f64::max).max(1e-6);
     num / den
 }
 
 pub fn to_vec64<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .unwrap()
 }
 
 pub fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f64, what: &str) {
@@ -42,7 +55,10 @@ pub fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f64, what: 
     let (a, b) = (to_vec64(a), to_vec64(b));
     let e = rel_err(&a, &b);
     let bmax = b.iter().map(|y| y.abs()).fold(0.0, f64::max);
-    assert!(e <= tol, "{what}: relative error {e:.3e} > {tol:.0e} (max |expected| {bmax:.3e})");
+    assert!(
+        e <= tol,
+        "{what}: relative error {e:.3e} > {tol:.0e} (max |expected| {bmax:.3e})"
+    );
 }
 
 /// Compares, for every float parameter of a module, burn's autodiff gradient with ours.
@@ -59,18 +75,41 @@ impl ModuleVisitor for CompareGrads<'_> {
         if !param.val().is_require_grad() {
             return; // running statistics, spectral-norm vectors
         }
-        let expected = param.val().grad(self.burn).expect("burn has a gradient for every parameter");
-        let ours = self
-            .ours
-            .get::<D>(param.id)
-            .unwrap_or_else(|| panic!("{}: our backward_params has no gradient for a parameter of shape {:?}", self.what, expected.dims()));
-        assert_close(ours.detach(), expected, self.tol, &format!("{} param {:?}", self.what, param.val().dims()));
+        let expected = param
+            .val()
+            .grad(self.burn)
+            .expect("burn has a gradient for every parameter");
+        let ours = self.ours.get::<D>(param.id).unwrap_or_else(|| {
+            panic!(
+                "{}: our backward_params has no gradient for a parameter of shape {:?}",
+                self.what,
+                expected.dims()
+            )
+        });
+        assert_close(
+            ours.detach(),
+            expected,
+            self.tol,
+            &format!("{} param {:?}", self.what, param.val().dims()),
+        );
         self.checked += 1;
     }
 }
 
-pub fn compare_param_grads<M: Module>(module: &M, burn: &Gradients, ours: &GradientsParams, tol: f64, what: &str) -> usize {
-    let mut v = CompareGrads { burn, ours, tol, what: what.to_string(), checked: 0 };
+pub fn compare_param_grads<M: Module>(
+    module: &M,
+    burn: &Gradients,
+    ours: &GradientsParams,
+    tol: f64,
+    what: &str,
+) -> usize {
+    let mut v = CompareGrads {
+        burn,
+        ours,
+        tol,
+        what: what.to_string(),
+        checked: 0,
+    };
     module.visit(&mut v);
     v.checked
 }

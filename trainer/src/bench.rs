@@ -1,10 +1,10 @@
 //! `margan bench`: training iterations per second of a preset, after warm-up.
 
 use crate::config::RunConfig;
+use burn::tensor::Device;
 use margan::gan::Gan;
 use margan::rng::Rng;
 use margan::GradientPenalty;
-use burn::tensor::Device;
 use std::time::Instant;
 
 pub struct BenchRow {
@@ -16,7 +16,14 @@ pub struct BenchRow {
 
 /// Times `iterations` full steps (`d_steps` critic updates + 1 generator update) per
 /// (batch, penalty) after `warmup` untimed ones, on synthetic data already on the device.
-pub fn run(config: &RunConfig, device: &Device, batches: &[usize], penalties: &[Option<GradientPenalty>], warmup: usize, iterations: usize) -> Vec<BenchRow> {
+pub fn run(
+    config: &RunConfig,
+    device: &Device,
+    batches: &[usize],
+    penalties: &[Option<GradientPenalty>],
+    warmup: usize,
+    iterations: usize,
+) -> Vec<BenchRow> {
     let mut rows = Vec::new();
     for &batch in batches {
         for penalty in penalties {
@@ -42,7 +49,12 @@ pub fn run(config: &RunConfig, device: &Device, batches: &[usize], penalties: &[
                 None => "none".to_string(),
                 Some(p) => format!("{} {:?} λ={}", p.norm.name(), p.form, p.weight),
             };
-            rows.push(BenchRow { batch, penalty: name, it_per_s: iterations as f64 / secs, ms_per_it: 1e3 * secs / iterations as f64 });
+            rows.push(BenchRow {
+                batch,
+                penalty: name,
+                it_per_s: iterations as f64 / secs,
+                ms_per_it: 1e3 * secs / iterations as f64,
+            });
         }
     }
     rows
@@ -50,10 +62,21 @@ pub fn run(config: &RunConfig, device: &Device, batches: &[usize], penalties: &[
 
 pub fn print(preset: &str, device: &str, rows: &[BenchRow]) {
     println!("margan bench: preset {preset}, device {device}");
-    println!("{:>6}  {:<24} {:>10} {:>10} {:>12}", "batch", "penalty", "it/s", "ms/it", "vs none");
+    println!(
+        "{:>6}  {:<24} {:>10} {:>10} {:>12}",
+        "batch", "penalty", "it/s", "ms/it", "vs none"
+    );
     for r in rows {
-        let base = rows.iter().find(|b| b.batch == r.batch && b.penalty == "none").map(|b| r.it_per_s / b.it_per_s);
-        let ratio = base.map(|x| format!("{x:.2}×")).unwrap_or_else(|| "-".into());
-        println!("{:>6}  {:<24} {:>10.2} {:>10.1} {:>12}", r.batch, r.penalty, r.it_per_s, r.ms_per_it, ratio);
+        let base = rows
+            .iter()
+            .find(|b| b.batch == r.batch && b.penalty == "none")
+            .map(|b| r.it_per_s / b.it_per_s);
+        let ratio = base
+            .map(|x| format!("{x:.2}×"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:>6}  {:<24} {:>10.2} {:>10.1} {:>12}",
+            r.batch, r.penalty, r.it_per_s, r.ms_per_it, ratio
+        );
     }
 }

@@ -60,18 +60,34 @@ fn e2s(e: impl std::fmt::Display) -> String {
 pub fn save(config: &RunConfig, gan: &Gan) -> Result<(), String> {
     let mut pack = Pack::new();
     pack.add("config.toml", config.to_toml().into_bytes());
-    let state = State { iteration: gan.iteration, rng: gan.rng.clone() };
+    let state = State {
+        iteration: gan.iteration,
+        rng: gan.rng.clone(),
+    };
     pack.add("state.json", serde_json::to_vec(&state).map_err(e2s)?);
     pack.add("g", network_to_bytes(&gan.g).map_err(e2s)?);
     pack.add("d", network_to_bytes(&gan.d).map_err(e2s)?);
-    pack.add("opt_g", gan.opt_g.into_bytes().map_err(|e| format!("optimiser state: {e:?}"))?.to_vec());
-    pack.add("opt_d", gan.opt_d.into_bytes().map_err(|e| format!("optimiser state: {e:?}"))?.to_vec());
+    pack.add(
+        "opt_g",
+        gan.opt_g
+            .into_bytes()
+            .map_err(|e| format!("optimiser state: {e:?}"))?
+            .to_vec(),
+    );
+    pack.add(
+        "opt_d",
+        gan.opt_d
+            .into_bytes()
+            .map_err(|e| format!("optimiser state: {e:?}"))?
+            .to_vec(),
+    );
     write_atomic(&path(&config.out), &pack.to_bytes())
 }
 
 /// Reads a pack file with errors that name it.
 pub fn read_pack(file: &Path) -> Result<Pack, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read ({e})", file.display()))?;
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("{}: cannot read ({e})", file.display()))?;
     Pack::from_bytes(&bytes, &file.display().to_string()).map_err(e2s)
 }
 
@@ -79,22 +95,38 @@ pub fn read_pack(file: &Path) -> Result<Pack, String> {
 pub fn load(dir: &Path, device: &burn::tensor::Device) -> Result<(RunConfig, Gan), String> {
     let file = path(dir);
     if !file.exists() {
-        return Err(format!("{}: no checkpoint; expected a run folder written by `margan train`", file.display()));
+        return Err(format!(
+            "{}: no checkpoint; expected a run folder written by `margan train`",
+            file.display()
+        ));
     }
     let what = file.display().to_string();
     let pack = read_pack(&file)?;
-    let text = String::from_utf8(pack.require("config.toml", &what).map_err(e2s)?.to_vec()).map_err(|_| format!("{what}: config is not UTF-8"))?;
+    let text = String::from_utf8(pack.require("config.toml", &what).map_err(e2s)?.to_vec())
+        .map_err(|_| format!("{what}: config is not UTF-8"))?;
     let mut config = RunConfig::from_toml(&text, &what)?;
     config.out = dir.to_path_buf();
-    let state: State = serde_json::from_slice(pack.require("state.json", &what).map_err(e2s)?).map_err(|e| format!("{what}: bad state ({e})"))?;
+    let state: State = serde_json::from_slice(pack.require("state.json", &what).map_err(e2s)?)
+        .map_err(|e| format!("{what}: bad state ({e})"))?;
     let mut init_rng = Rng::new(0);
-    let g = network_from_bytes(config.model.init_generator(device, &mut init_rng), pack.require("g", &what).map_err(e2s)?, &format!("{what} (generator)")).map_err(e2s)?;
-    let d = network_from_bytes(config.model.init_discriminator(device, &mut init_rng), pack.require("d", &what).map_err(e2s)?, &format!("{what} (critic)")).map_err(e2s)?;
+    let g = network_from_bytes(
+        config.model.init_generator(device, &mut init_rng),
+        pack.require("g", &what).map_err(e2s)?,
+        &format!("{what} (generator)"),
+    )
+    .map_err(e2s)?;
+    let d = network_from_bytes(
+        config.model.init_discriminator(device, &mut init_rng),
+        pack.require("d", &what).map_err(e2s)?,
+        &format!("{what} (critic)"),
+    )
+    .map_err(e2s)?;
     let mut gan = Gan::new(g, d, config.gan_config(), state.rng, device.clone());
     gan.iteration = state.iteration;
     let opt = |name: &str, o: burn::optim::ModuleOptimizer| {
         let bytes = pack.require(name, &what).map_err(e2s)?;
-        o.from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| format!("{what}: optimiser state `{name}` is corrupt ({e:?})"))
+        o.from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
+            .map_err(|e| format!("{what}: optimiser state `{name}` is corrupt ({e:?})"))
     };
     gan.opt_g = opt("opt_g", gan.opt_g)?;
     gan.opt_d = opt("opt_d", gan.opt_d)?;
@@ -113,7 +145,10 @@ pub fn export(config: &RunConfig, gan: &Gan, out: &Path) -> Result<ExportInfo, S
         data: format!("{:?}", config.data),
     };
     let mut pack = Pack::new();
-    pack.add("export.json", serde_json::to_vec_pretty(&info).map_err(e2s)?);
+    pack.add(
+        "export.json",
+        serde_json::to_vec_pretty(&info).map_err(e2s)?,
+    );
     pack.add("g", network_to_bytes(&gan.g).map_err(e2s)?);
     write_atomic(out, &pack.to_bytes())?;
     Ok(info)

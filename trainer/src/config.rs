@@ -85,7 +85,8 @@ impl RunConfig {
 
     /// Parses TOML; unknown keys and bad values give a message naming the key.
     pub fn from_toml(text: &str, what: &str) -> Result<RunConfig, String> {
-        let c: RunConfig = toml::from_str(text).map_err(|e| format!("{what}: {}", e.to_string().trim()))?;
+        let c: RunConfig =
+            toml::from_str(text).map_err(|e| format!("{what}: {}", e.to_string().trim()))?;
         c.validate()?;
         Ok(c)
     }
@@ -97,7 +98,13 @@ impl RunConfig {
     /// Checks ranges and that the data fit the model.
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate().map_err(|e| e.to_string())?;
-        let positive = [("batch_size", self.batch_size), ("d_steps", self.d_steps), ("log_every", self.log_every), ("sample_every", self.sample_every), ("checkpoint_every", self.checkpoint_every)];
+        let positive = [
+            ("batch_size", self.batch_size),
+            ("d_steps", self.d_steps),
+            ("log_every", self.log_every),
+            ("sample_every", self.sample_every),
+            ("checkpoint_every", self.checkpoint_every),
+        ];
         for (k, v) in positive {
             if v == 0 {
                 return Err(err(k, "must be at least 1"));
@@ -115,10 +122,21 @@ impl RunConfig {
         }
         if let Some(p) = &self.penalty {
             if !(p.weight >= 0.0 && p.weight.is_finite()) {
-                return Err(err("penalty.weight", format!("must be ≥ 0, got {}", p.weight)));
+                return Err(err(
+                    "penalty.weight",
+                    format!("must be ≥ 0, got {}", p.weight),
+                ));
             }
         }
-        if self.batch_size < 2 && matches!(self.model, ModelSpec::Dcgan { batch_norm_d: true, .. } | ModelSpec::StandardCnn { .. }) {
+        if self.batch_size < 2
+            && matches!(
+                self.model,
+                ModelSpec::Dcgan {
+                    batch_norm_d: true,
+                    ..
+                } | ModelSpec::StandardCnn { .. }
+            )
+        {
             return Err(err("batch_size", "BatchNorm needs batches of at least 2"));
         }
         let [c, h, _] = self.model.sample_shape();
@@ -142,7 +160,9 @@ pub fn parse_norm(s: &str) -> Result<Option<Norm>, String> {
         "l1" => Ok(Some(Norm::L1)),
         "l2" => Ok(Some(Norm::L2)),
         "linf" | "l-inf" | "inf" => Ok(Some(Norm::Linf)),
-        other => Err(format!("unknown gradient norm `{other}`; expected none, l1, l2 or linf")),
+        other => Err(format!(
+            "unknown gradient norm `{other}`; expected none, l1, l2 or linf"
+        )),
     }
 }
 
@@ -152,7 +172,9 @@ pub fn parse_form(s: &str) -> Result<Form, String> {
         "hinge" => Ok(Form::Hinge),
         "squared-hinge" | "hinge2" => Ok(Form::SquaredHinge),
         "zero-centered" | "zero" | "r1" => Ok(Form::ZeroCentered),
-        other => Err(format!("unknown penalty form `{other}`; expected ls, hinge, squared-hinge or zero-centered")),
+        other => Err(format!(
+            "unknown penalty form `{other}`; expected ls, hinge, squared-hinge or zero-centered"
+        )),
     }
 }
 
@@ -173,12 +195,15 @@ pub fn parse_data(s: &str) -> Result<DataConfig, String> {
         if v.is_empty() {
             Ok(default)
         } else {
-            v.parse().map_err(|_| format!("bad image size `{v}` in --data {s}"))
+            v.parse()
+                .map_err(|_| format!("bad image size `{v}` in --data {s}"))
         }
     };
     let dir_size = |rest: &str, default: usize| -> Result<(PathBuf, usize), String> {
         match rest.rsplit_once(':') {
-            Some((d, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => Ok((PathBuf::from(d), size(n, default)?)),
+            Some((d, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
+                Ok((PathBuf::from(d), size(n, default)?))
+            }
             _ => Ok((PathBuf::from(rest), default)),
         }
     };

@@ -19,7 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "margan", version, about = "Train GANs whose critics are maximum-margin classifiers")]
+#[command(
+    name = "margan",
+    version,
+    about = "Train GANs whose critics are maximum-margin classifiers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -84,35 +88,68 @@ impl Overrides {
         if let Some(n) = &self.norm {
             c.penalty = match config::parse_norm(n)? {
                 None => None,
-                Some(norm) => Some(margan::GradientPenalty { norm, ..c.penalty.clone().unwrap_or_default() }),
+                Some(norm) => Some(margan::GradientPenalty {
+                    norm,
+                    ..c.penalty.clone().unwrap_or_default()
+                }),
             };
         }
         let penalty = |c: &mut RunConfig, what: &str| -> Result<margan::GradientPenalty, String> {
-            c.penalty.clone().ok_or_else(|| format!("--{what} needs a penalty; add --norm l1|l2|linf"))
+            c.penalty
+                .clone()
+                .ok_or_else(|| format!("--{what} needs a penalty; add --norm l1|l2|linf"))
         };
         if let Some(f) = &self.form {
-            c.penalty = Some(margan::GradientPenalty { form: config::parse_form(f)?, ..penalty(c, "form")? });
+            c.penalty = Some(margan::GradientPenalty {
+                form: config::parse_form(f)?,
+                ..penalty(c, "form")?
+            });
         }
         if let Some(a) = &self.at {
-            c.penalty = Some(margan::GradientPenalty { at: config::parse_where(a)?, ..penalty(c, "at")? });
+            c.penalty = Some(margan::GradientPenalty {
+                at: config::parse_where(a)?,
+                ..penalty(c, "at")?
+            });
         }
         if let Some(w) = self.lambda {
-            c.penalty = Some(margan::GradientPenalty { weight: w, ..penalty(c, "lambda")? });
+            c.penalty = Some(margan::GradientPenalty {
+                weight: w,
+                ..penalty(c, "lambda")?
+            });
         }
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
         }
-        set!(lr_d, lr_g, beta1, beta2, d_steps, batch_size, iterations, seed, device, out, log_every, sample_every, checkpoint_every);
+        set!(
+            lr_d,
+            lr_g,
+            beta1,
+            beta2,
+            d_steps,
+            batch_size,
+            iterations,
+            seed,
+            device,
+            out,
+            log_every,
+            sample_every,
+            checkpoint_every
+        );
         if let Some(d) = &self.data {
             c.data = config::parse_data(d)?;
             // Image data sets decide the image size of the model where they can.
             let [ch, size, _] = match &c.data {
                 config::DataConfig::Toy { .. } => [2, 1, 1],
-                config::DataConfig::Shapes { size } | config::DataConfig::Folder { size, .. } => [3, *size, *size],
+                config::DataConfig::Shapes { size } | config::DataConfig::Folder { size, .. } => {
+                    [3, *size, *size]
+                }
                 config::DataConfig::Cifar10 { .. } => [3, 32, 32],
                 config::DataConfig::Mnist { size, .. } => [1, *size, *size],
             };
-            if let margan::model::ModelSpec::Dcgan { size: s, channels, .. } = &mut c.model {
+            if let margan::model::ModelSpec::Dcgan {
+                size: s, channels, ..
+            } = &mut c.model
+            {
                 if ch != 2 {
                     (*s, *channels) = (size, ch);
                 }
@@ -184,7 +221,14 @@ enum Command {
     Presets,
 }
 
-fn train(config: Option<PathBuf>, preset: Option<String>, resume: Option<PathBuf>, print_config: bool, quiet: bool, overrides: Overrides) -> Result<(), String> {
+fn train(
+    config: Option<PathBuf>,
+    preset: Option<String>,
+    resume: Option<PathBuf>,
+    print_config: bool,
+    quiet: bool,
+    overrides: Overrides,
+) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -196,7 +240,9 @@ fn train(config: Option<PathBuf>, preset: Option<String>, resume: Option<PathBuf
     }
     if let Some(dir) = resume {
         if config.is_some() || preset.is_some() {
-            return Err("--resume takes its config from the run folder; drop --config/--preset".into());
+            return Err(
+                "--resume takes its config from the run folder; drop --config/--preset".into(),
+            );
         }
         let device_choice = overrides.device.unwrap_or(DeviceChoice::Auto);
         let (device, name) = device::select(device_choice)?;
@@ -204,12 +250,18 @@ fn train(config: Option<PathBuf>, preset: Option<String>, resume: Option<PathBuf
         let before = cfg.clone();
         overrides.apply(&mut cfg)?;
         cfg.out = dir.clone();
-        if (cfg.model.clone(), cfg.data.clone(), cfg.seed) != (before.model.clone(), before.data.clone(), before.seed) {
+        if (cfg.model.clone(), cfg.data.clone(), cfg.seed)
+            != (before.model.clone(), before.data.clone(), before.seed)
+        {
             return Err("--resume can change iterations, intervals, learning rates and the device, not the model, data or seed".into());
         }
         gan.config = cfg.gan_config();
         if !quiet {
-            eprintln!("resuming {} at iteration {} on {name}", dir.display(), gan.iteration);
+            eprintln!(
+                "resuming {} at iteration {} on {name}",
+                dir.display(),
+                gan.iteration
+            );
         }
         train::run(&cfg, gan, stop, quiet)?;
         return Ok(());
@@ -217,7 +269,8 @@ fn train(config: Option<PathBuf>, preset: Option<String>, resume: Option<PathBuf
     let mut cfg = match (&config, &preset) {
         (Some(_), Some(_)) => return Err("give either --config or --preset, not both".into()),
         (Some(file), None) => {
-            let text = std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read ({e})", file.display()))?;
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("{}: cannot read ({e})", file.display()))?;
             RunConfig::from_toml(&text, &file.display().to_string())?
         }
         (None, p) => presets::preset(p.as_deref().unwrap_or(presets::DEFAULT))?,
@@ -249,17 +302,28 @@ fn train(config: Option<PathBuf>, preset: Option<String>, resume: Option<PathBuf
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train { config, preset, resume, print_config, quiet, overrides } => train(config, preset, resume, print_config, quiet, overrides),
+        Command::Train {
+            config,
+            preset,
+            resume,
+            print_config,
+            quiet,
+            overrides,
+        } => train(config, preset, resume, print_config, quiet, overrides),
         Command::Sample { run, n, seed, out } => (|| {
             let (cfg, gan) = checkpoint::load(&run, &margan::device::cpu())?;
-            let z = Rng::new(seed).normal_tensor([n, cfg.model.z_dim(), 1, 1], 0.0, 1.0, &gan.device);
+            let z =
+                Rng::new(seed).normal_tensor([n, cfg.model.z_dim(), 1, 1], 0.0, 1.0, &gan.device);
             let imgs = margan::device::to_vec(gan.generate(z));
             let [c, h, _] = cfg.model.sample_shape();
             if h == 1 {
                 return Err("`margan sample` draws image grids; 2-D runs have their scatter plot in RUN/samples.png".to_string());
             }
             let out = out.unwrap_or_else(|| run.join("sample.png"));
-            plot::save(&plot::image_grid(&imgs, c, h, (n as f64).sqrt().ceil() as usize), &out)?;
+            plot::save(
+                &plot::image_grid(&imgs, c, h, (n as f64).sqrt().ceil() as usize),
+                &out,
+            )?;
             println!("{}", out.display());
             Ok(())
         })(),
@@ -267,16 +331,40 @@ fn main() -> ExitCode {
             let (cfg, gan) = checkpoint::load(&run, &margan::device::cpu())?;
             let info = checkpoint::export(&cfg, &gan, &out)?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-            println!("{} ({} bytes, iteration {}, model {:?})", out.display(), size, info.iteration, info.model);
+            println!(
+                "{} ({} bytes, iteration {}, model {:?})",
+                out.display(),
+                size,
+                info.iteration,
+                info.model
+            );
             Ok(())
         })(),
-        Command::Bench { preset, device, batch, penalty, warmup, iterations } => (|| {
+        Command::Bench {
+            preset,
+            device,
+            batch,
+            penalty,
+            warmup,
+            iterations,
+        } => (|| {
             let cfg = presets::preset(&preset)?;
             let (dev, name) = device::select(device)?;
-            let batches = if batch.is_empty() { vec![cfg.batch_size] } else { batch };
+            let batches = if batch.is_empty() {
+                vec![cfg.batch_size]
+            } else {
+                batch
+            };
             let penalties = penalty
                 .iter()
-                .map(|p| config::parse_norm(p).map(|n| n.map(|norm| margan::GradientPenalty { norm, ..Default::default() })))
+                .map(|p| {
+                    config::parse_norm(p).map(|n| {
+                        n.map(|norm| margan::GradientPenalty {
+                            norm,
+                            ..Default::default()
+                        })
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let rows = bench::run(&cfg, &dev, &batches, &penalties, warmup, iterations);
             bench::print(&preset, &name, &rows);

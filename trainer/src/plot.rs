@@ -10,12 +10,19 @@ pub const WHITE: Colour = [255, 255, 255];
 pub const BLACK: Colour = [0, 0, 0];
 pub const GREY: Colour = [200, 200, 200];
 /// Series colours: blue, orange, green, red, purple.
-pub const PALETTE: [Colour; 5] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189]];
+pub const PALETTE: [Colour; 5] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+];
 
 /// Saves a PNG, writing a temporary file first and renaming it over the target.
 pub fn save(img: &RgbImage, path: &Path) -> Result<(), String> {
     let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png).map_err(|e| format!("{}: cannot write PNG ({e})", tmp.display()))?;
+    img.save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(|e| format!("{}: cannot write PNG ({e})", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: cannot rename ({e})", path.display()))
 }
 
@@ -34,7 +41,12 @@ pub fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, c: Colour, scale: i64) 
                     if bits & (1 << col) != 0 {
                         for dy in 0..scale {
                             for dx in 0..scale {
-                                put(img, x + (i as i64 * 8 + col) * scale + dx, y + row as i64 * scale + dy, c);
+                                put(
+                                    img,
+                                    x + (i as i64 * 8 + col) * scale + dx,
+                                    y + row as i64 * scale + dy,
+                                    c,
+                                );
                             }
                         }
                     }
@@ -48,7 +60,12 @@ fn line(img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: Colou
     let n = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
     for i in 0..=n {
         let t = i as f64 / n as f64;
-        put(img, (x0 + t * (x1 - x0)).round() as i64, (y0 + t * (y1 - y0)).round() as i64, c);
+        put(
+            img,
+            (x0 + t * (x1 - x0)).round() as i64,
+            (y0 + t * (y1 - y0)).round() as i64,
+            c,
+        );
     }
 }
 
@@ -71,7 +88,11 @@ pub fn image_grid(images: &[f32], channels: usize, size: usize, cols: usize) -> 
     let scale = (64 / size).max(1);
     let pad = 2;
     let cell = size * scale + pad;
-    let mut img = RgbImage::from_pixel((cols * cell + pad) as u32, (rows * cell + pad) as u32, Rgb([40, 40, 40]));
+    let mut img = RgbImage::from_pixel(
+        (cols * cell + pad) as u32,
+        (rows * cell + pad) as u32,
+        Rgb([40, 40, 40]),
+    );
     for i in 0..n {
         let (gx, gy) = ((i % cols) * cell + pad, (i / cols) * cell + pad);
         for y in 0..size * scale {
@@ -79,7 +100,9 @@ pub fn image_grid(images: &[f32], channels: usize, size: usize, cols: usize) -> 
                 let (sy, sx) = (y / scale, x / scale);
                 let v = |c: usize| {
                     let c = if channels == 1 { 0 } else { c };
-                    ((images[i * per + c * size * size + sy * size + sx].clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8
+                    ((images[i * per + c * size * size + sy * size + sx].clamp(-1.0, 1.0) + 1.0)
+                        * 127.5)
+                        .round() as u8
                 };
                 img.put_pixel((gx + x) as u32, (gy + y) as u32, Rgb([v(0), v(1), v(2)]));
             }
@@ -101,7 +124,15 @@ fn diverging(v: f32, scale: f32) -> Colour {
 
 /// Real (green) and generated (black) points over the critic's values on a `res`×`res` grid
 /// covering `[lo, hi]²` (row-major from the top), with the decision boundary `C = 0` drawn.
-pub fn scatter(real: &[[f64; 2]], fake: &[[f64; 2]], critic: &[f32], res: usize, lo: f64, hi: f64, title: &str) -> RgbImage {
+pub fn scatter(
+    real: &[[f64; 2]],
+    fake: &[[f64; 2]],
+    critic: &[f32],
+    res: usize,
+    lo: f64,
+    hi: f64,
+    title: &str,
+) -> RgbImage {
     let side = 512u32;
     let mut img = RgbImage::new(side, side);
     let scale = critic.iter().map(|v| v.abs()).fold(1e-6f32, f32::max);
@@ -120,11 +151,22 @@ pub fn scatter(real: &[[f64; 2]], fake: &[[f64; 2]], critic: &[f32], res: usize,
             let right = gx + 1 < res && (critic[gy * res + gx + 1] > 0.0) != (v > 0.0);
             let down = gy + 1 < res && (critic[(gy + 1) * res + gx] > 0.0) != (v > 0.0);
             if right || down {
-                disc(&mut img, (gx as f64 + 1.0) * cell, (gy as f64 + 1.0) * cell, 1, BLACK);
+                disc(
+                    &mut img,
+                    (gx as f64 + 1.0) * cell,
+                    (gy as f64 + 1.0) * cell,
+                    1,
+                    BLACK,
+                );
             }
         }
     }
-    let to_px = |p: &[f64; 2]| ((p[0] - lo) / (hi - lo) * side as f64, (hi - p[1]) / (hi - lo) * side as f64);
+    let to_px = |p: &[f64; 2]| {
+        (
+            (p[0] - lo) / (hi - lo) * side as f64,
+            (hi - p[1]) / (hi - lo) * side as f64,
+        )
+    };
     for p in real {
         let (x, y) = to_px(p);
         disc(&mut img, x, y, 2, PALETTE[2]);
@@ -159,8 +201,17 @@ pub fn curves(panels: &[Panel]) -> RgbImage {
     let mut img = RgbImage::from_pixel(w as u32, (ph * panels.len() as i64) as u32, Rgb(WHITE));
     for (k, panel) in panels.iter().enumerate() {
         let top = k as i64 * ph;
-        let (l, r, t, b) = (80.0, (w - 20) as f64, (top + 30) as f64, (top + ph - 30) as f64);
-        let pts = panel.series.iter().flat_map(|(_, s)| s.iter()).filter(|p| p.1.is_finite());
+        let (l, r, t, b) = (
+            80.0,
+            (w - 20) as f64,
+            (top + 30) as f64,
+            (top + ph - 30) as f64,
+        );
+        let pts = panel
+            .series
+            .iter()
+            .flat_map(|(_, s)| s.iter())
+            .filter(|p| p.1.is_finite());
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for p in pts {
             x0 = x0.min(p.0);
@@ -183,19 +234,43 @@ pub fn curves(panels: &[Panel]) -> RgbImage {
         text(&mut img, l as i64, top + 8, panel.title, BLACK, 1);
         text(&mut img, 4, t as i64, &fmt(y1), BLACK, 1);
         text(&mut img, 4, b as i64 - 8, &fmt(y0), BLACK, 1);
-        text(&mut img, l as i64, b as i64 + 6, &format!("iteration {}", x0 as i64), BLACK, 1);
+        text(
+            &mut img,
+            l as i64,
+            b as i64 + 6,
+            &format!("iteration {}", x0 as i64),
+            BLACK,
+            1,
+        );
         let last = format!("{}", x1 as i64);
-        text(&mut img, r as i64 - 8 * last.len() as i64, b as i64 + 6, &last, BLACK, 1);
+        text(
+            &mut img,
+            r as i64 - 8 * last.len() as i64,
+            b as i64 + 6,
+            &last,
+            BLACK,
+            1,
+        );
         let mut lx = l as i64 + 8 * panel.title.len() as i64 + 24;
         for (i, (name, s)) in panel.series.iter().enumerate() {
             let c = PALETTE[i % PALETTE.len()];
-            let px = |p: &(f64, f64)| (l + (p.0 - x0) / (x1 - x0) * (r - l), b - (p.1 - y0) / (y1 - y0) * (b - t));
+            let px = |p: &(f64, f64)| {
+                (
+                    l + (p.0 - x0) / (x1 - x0) * (r - l),
+                    b - (p.1 - y0) / (y1 - y0) * (b - t),
+                )
+            };
             for pair in s.windows(2) {
                 if pair[0].1.is_finite() && pair[1].1.is_finite() {
                     line(&mut img, px(&pair[0]), px(&pair[1]), c);
                 }
             }
-            line(&mut img, (lx as f64, top as f64 + 12.0), (lx as f64 + 16.0, top as f64 + 12.0), c);
+            line(
+                &mut img,
+                (lx as f64, top as f64 + 12.0),
+                (lx as f64 + 16.0, top as f64 + 12.0),
+                c,
+            );
             text(&mut img, lx + 20, top + 8, name, c, 1);
             lx += 20 + 8 * name.len() as i64 + 16;
         }

@@ -11,7 +11,12 @@ use std::path::PathBuf;
 pub const DEFAULT: &str = "shapes";
 
 fn paper_penalty(norm: Norm, form: Form) -> GradientPenalty {
-    GradientPenalty { norm, form, at: Where::Interpolates, weight: 20.0 }
+    GradientPenalty {
+        norm,
+        form,
+        at: Where::Interpolates,
+        weight: 20.0,
+    }
 }
 
 fn base(name: &str) -> RunConfig {
@@ -31,7 +36,9 @@ fn base(name: &str) -> RunConfig {
         log_every: 100,
         sample_every: 2_000,
         checkpoint_every: 5_000,
-        data: DataConfig::Cifar10 { dir: PathBuf::from("data/cifar-10-batches-bin") },
+        data: DataConfig::Cifar10 {
+            dir: PathBuf::from("data/cifar-10-batches-bin"),
+        },
         model: ModelSpec::dcgan32(),
     }
 }
@@ -58,7 +65,11 @@ pub fn names() -> Vec<String> {
     for loss in ["hinge", "wgan"] {
         for norm in Norm::ALL {
             for form in [Form::Ls, Form::Hinge] {
-                v.push(format!("cifar10-{loss}-{}-{}", norm_name(norm), form_name(form)));
+                v.push(format!(
+                    "cifar10-{loss}-{}-{}",
+                    norm_name(norm),
+                    form_name(form)
+                ));
             }
         }
         v.push(format!("cifar10-{loss}-none"));
@@ -75,11 +86,18 @@ pub fn preset(name: &str) -> Result<RunConfig, String> {
         // The embedded default: small enough for a few minutes on a 2-core CPU.
         "shapes" => {
             c.data = DataConfig::Shapes { size: 32 };
-            c.model = ModelSpec::Dcgan { size: 32, z_dim: 32, width: 16, channels: 3, batch_norm_d: true, spectral_d: false };
+            c.model = ModelSpec::Dcgan {
+                size: 32,
+                z_dim: 32,
+                width: 16,
+                channels: 3,
+                batch_norm_d: true,
+                spectral_d: false,
+            };
             c.batch_size = 32;
             c.lr_d = 5e-4;
             c.lr_g = 5e-4;
-            c.iterations = 1_200;
+            c.iterations = 800;
             c.log_every = 20;
             c.sample_every = 200;
             c.checkpoint_every = 200;
@@ -98,7 +116,12 @@ pub fn preset(name: &str) -> Result<RunConfig, String> {
                 _ => return Err(unknown(name)),
             };
             c.data = DataConfig::Toy { dataset };
-            c.model = ModelSpec::Mlp { z_dim: 8, width: 256, layers: 4, spectral_d: false };
+            c.model = ModelSpec::Mlp {
+                z_dim: 8,
+                width: 256,
+                layers: 4,
+                spectral_d: false,
+            };
             c.batch_size = 256;
             c.lr_d = 1e-3;
             c.lr_g = 1e-3;
@@ -110,7 +133,12 @@ pub fn preset(name: &str) -> Result<RunConfig, String> {
             c.device = DeviceChoice::Cpu;
         }
         "cifar10-standard-cnn" | "cifar10-standard-cnn-sn" => {
-            c.model = ModelSpec::StandardCnn { z_dim: 128, channels: 3, width_scale: 1.0, spectral_d: name.ends_with("-sn") };
+            c.model = ModelSpec::StandardCnn {
+                z_dim: 128,
+                channels: 3,
+                width_scale: 1.0,
+                spectral_d: name.ends_with("-sn"),
+            };
             c.batch_size = 64;
         }
         cifar if cifar.starts_with("cifar10-") => {
@@ -124,8 +152,12 @@ pub fn preset(name: &str) -> Result<RunConfig, String> {
             c.penalty = match &parts[1..] {
                 ["none"] => None,
                 [norm, form @ ..] => {
-                    let norm = crate::config::parse_norm(norm).ok().flatten().ok_or_else(|| unknown(name))?;
-                    let form = crate::config::parse_form(&form.join("-")).map_err(|_| unknown(name))?;
+                    let norm = crate::config::parse_norm(norm)
+                        .ok()
+                        .flatten()
+                        .ok_or_else(|| unknown(name))?;
+                    let form =
+                        crate::config::parse_form(&form.join("-")).map_err(|_| unknown(name))?;
                     if !matches!(form, Form::Ls | Form::Hinge) {
                         return Err(unknown(name));
                     }
@@ -152,13 +184,34 @@ mod tests {
     fn every_preset_builds_and_validates() {
         for n in names() {
             let c = preset(&n).unwrap_or_else(|e| panic!("{n}: {e}"));
-            assert_eq!(RunConfig::from_toml(&c.to_toml(), "x").unwrap(), c, "{n} round trip");
+            assert_eq!(
+                RunConfig::from_toml(&c.to_toml(), "x").unwrap(),
+                c,
+                "{n} round trip"
+            );
         }
-        assert_eq!(names().iter().filter(|n| n.starts_with("cifar10-hinge-") || n.starts_with("cifar10-wgan-")).count(), 14);
+        assert_eq!(
+            names()
+                .iter()
+                .filter(|n| n.starts_with("cifar10-hinge-") || n.starts_with("cifar10-wgan-"))
+                .count(),
+            14
+        );
         let p = preset("cifar10-wgan-l1-ls").unwrap();
         assert_eq!(p.loss, GanLoss::Wgan);
-        assert_eq!(p.penalty, Some(GradientPenalty { norm: Norm::L1, form: Form::Ls, at: Where::Interpolates, weight: 20.0 }));
-        assert_eq!((p.batch_size, p.iterations, p.lr_d, p.beta1, p.beta2), (32, 100_000, 2e-4, 0.5, 0.999));
+        assert_eq!(
+            p.penalty,
+            Some(GradientPenalty {
+                norm: Norm::L1,
+                form: Form::Ls,
+                at: Where::Interpolates,
+                weight: 20.0
+            })
+        );
+        assert_eq!(
+            (p.batch_size, p.iterations, p.lr_d, p.beta1, p.beta2),
+            (32, 100_000, 2e-4, 0.5, 0.999)
+        );
         assert_eq!(p.model, ModelSpec::dcgan32());
         assert!(preset("cifar10-hinge-none").unwrap().penalty.is_none());
         assert!(preset("nope").unwrap_err().contains("unknown preset"));

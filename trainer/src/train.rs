@@ -4,10 +4,10 @@ use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::data::{Prefetch, Source};
 use crate::plot;
+use burn::tensor::{Device, Tensor, TensorData};
 use margan::gan::{Gan, StepStats};
 use margan::layers::Mode;
 use margan::rng::Rng;
-use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -26,7 +26,12 @@ pub struct Metric {
 
 /// Latents of the sample grid: fixed by the seed for the whole run.
 pub fn fixed_latents(config: &RunConfig, n: usize, device: &Device) -> Tensor<4> {
-    Rng::new(config.seed ^ 0x5A3D_1E00).normal_tensor([n, config.model.z_dim(), 1, 1], 0.0, 1.0, device)
+    Rng::new(config.seed ^ 0x5A3D_1E00).normal_tensor(
+        [n, config.model.z_dim(), 1, 1],
+        0.0,
+        1.0,
+        device,
+    )
 }
 
 fn to_points(v: &[f32]) -> Vec<[f64; 2]> {
@@ -34,12 +39,19 @@ fn to_points(v: &[f32]) -> Vec<[f64; 2]> {
 }
 
 /// Writes the sample grid (images) or the scatter plot over the critic (2-D) to `file`.
-pub fn write_samples(config: &RunConfig, gan: &Gan, source: Option<&Source>, file: &Path) -> Result<(), String> {
+pub fn write_samples(
+    config: &RunConfig,
+    gan: &Gan,
+    source: Option<&Source>,
+    file: &Path,
+) -> Result<(), String> {
     let device = &gan.device;
     let [c, h, _] = config.model.sample_shape();
     if c == 2 && h == 1 {
         let fake = margan::device::to_vec(gan.generate(fixed_latents(config, 512, device)));
-        let real = source.map(|s| s.batch(config.seed, u64::MAX, 512)).unwrap_or_default();
+        let real = source
+            .map(|s| s.batch(config.seed, u64::MAX, 512))
+            .unwrap_or_default();
         let (res, lo, hi) = (96usize, -3.0, 3.0);
         let grid: Vec<f32> = (0..res * res)
             .flat_map(|k| {
@@ -52,7 +64,18 @@ pub fn write_samples(config: &RunConfig, gan: &Gan, source: Option<&Source>, fil
         let grid = Tensor::from_data(TensorData::new(grid, [res * res, 2, 1, 1]), device);
         let values = margan::device::to_vec(gan.d.forward(grid, Mode::Eval).detach());
         let title = format!("iteration {}", gan.iteration);
-        plot::save(&plot::scatter(&to_points(&real), &to_points(&fake), &values, res, lo, hi, &title), file)
+        plot::save(
+            &plot::scatter(
+                &to_points(&real),
+                &to_points(&fake),
+                &values,
+                res,
+                lo,
+                hi,
+                &title,
+            ),
+            file,
+        )
     } else {
         let imgs = margan::device::to_vec(gan.generate(fixed_latents(config, 64, device)));
         plot::save(&plot::image_grid(&imgs, c, h, 8), file)
@@ -70,32 +93,61 @@ pub fn read_metrics(file: &Path, max_iteration: usize) -> Vec<Metric> {
 }
 
 pub fn write_loss_plot(metrics: &[Metric], file: &Path) -> Result<(), String> {
-    let s = |f: fn(&Metric) -> f64| metrics.iter().map(|m| (m.iteration as f64, f(m))).collect::<Vec<_>>();
+    let s = |f: fn(&Metric) -> f64| {
+        metrics
+            .iter()
+            .map(|m| (m.iteration as f64, f(m)))
+            .collect::<Vec<_>>()
+    };
     let panels = [
-        plot::Panel { title: "losses", series: vec![("D loss", s(|m| m.stats.d_loss)), ("G loss", s(|m| m.stats.g_loss))] },
-        plot::Panel { title: "gradient penalty", series: vec![("penalty", s(|m| m.stats.penalty))] },
+        plot::Panel {
+            title: "losses",
+            series: vec![
+                ("D loss", s(|m| m.stats.d_loss)),
+                ("G loss", s(|m| m.stats.g_loss)),
+            ],
+        },
+        plot::Panel {
+            title: "gradient penalty",
+            series: vec![("penalty", s(|m| m.stats.penalty))],
+        },
         plot::Panel {
             title: "critic gradient norm",
-            series: vec![("at real", s(|m| m.stats.grad_norm_real)), ("at fake", s(|m| m.stats.grad_norm_fake))],
+            series: vec![
+                ("at real", s(|m| m.stats.grad_norm_real)),
+                ("at fake", s(|m| m.stats.grad_norm_fake)),
+            ],
         },
     ];
     plot::save(&plot::curves(&panels), file)
 }
 
 /// Trains `gan` to `config.iterations`, writing everything under `config.out`.
-pub fn run(config: &RunConfig, mut gan: Gan, stop: Arc<AtomicBool>, quiet: bool) -> Result<Gan, String> {
+pub fn run(
+    config: &RunConfig,
+    mut gan: Gan,
+    stop: Arc<AtomicBool>,
+    quiet: bool,
+) -> Result<Gan, String> {
     let out = &config.out;
-    std::fs::create_dir_all(out.join("samples")).map_err(|e| format!("{}: cannot create ({e})", out.display()))?;
-    std::fs::write(out.join("config.toml"), config.to_toml()).map_err(|e| format!("{}: cannot write config ({e})", out.display()))?;
+    std::fs::create_dir_all(out.join("samples"))
+        .map_err(|e| format!("{}: cannot create ({e})", out.display()))?;
+    std::fs::write(out.join("config.toml"), config.to_toml())
+        .map_err(|e| format!("{}: cannot write config ({e})", out.display()))?;
     let source = Source::open(&config.data)?;
     if source.shape() != config.model.sample_shape() {
-        return Err(format!("data are {:?} per sample, the model expects {:?}", source.shape(), config.model.sample_shape()));
+        return Err(format!(
+            "data are {:?} per sample, the model expects {:?}",
+            source.shape(),
+            config.model.sample_shape()
+        ));
     }
     // Keep the metrics of the iterations the checkpoint covers (an interrupted run may have
     // logged a few more).
     let metrics_file = out.join("metrics.jsonl");
     let kept = read_metrics(&metrics_file, gan.iteration);
-    let mut log = std::fs::File::create(&metrics_file).map_err(|e| format!("{}: {e}", metrics_file.display()))?;
+    let mut log = std::fs::File::create(&metrics_file)
+        .map_err(|e| format!("{}: {e}", metrics_file.display()))?;
     for m in &kept {
         writeln!(log, "{}", serde_json::to_string(m).unwrap()).map_err(|e| e.to_string())?;
     }
@@ -103,11 +155,25 @@ pub fn run(config: &RunConfig, mut gan: Gan, stop: Arc<AtomicBool>, quiet: bool)
     let batch = config.batch_size;
     let [c, h, w] = source.shape();
     let per_step = (config.d_steps + 1) as u64;
-    let prefetch = Prefetch::new(Source::open(&config.data)?, config.seed, gan.iteration as u64 * per_step, batch);
+    let prefetch = Prefetch::new(
+        Source::open(&config.data)?,
+        config.seed,
+        gan.iteration as u64 * per_step,
+        batch,
+    );
     let device = gan.device.clone();
-    let to_tensor = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [batch, c, h, w]), &device);
+    let to_tensor =
+        |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [batch, c, h, w]), &device);
 
-    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(config.iterations as u64) };
+    // The state before the first step is the first "last good" checkpoint.
+    if !checkpoint::path(out).exists() {
+        checkpoint::save(config, &gan)?;
+    }
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(config.iterations as u64)
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}")
             .unwrap(),
@@ -148,11 +214,20 @@ pub fn run(config: &RunConfig, mut gan: Gan, stop: Arc<AtomicBool>, quiet: bool)
         if it % config.log_every == 0 || it == config.iterations {
             let it_per_s = (it - window_start) as f64 / window.elapsed().as_secs_f64().max(1e-9);
             (window, window_start) = (Instant::now(), it);
-            let m = Metric { iteration: it, stats, it_per_s };
+            let m = Metric {
+                iteration: it,
+                stats,
+                it_per_s,
+            };
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| e.to_string())?;
         }
         if it % config.sample_every == 0 || it == config.iterations {
-            write_samples(config, &gan, Some(&source), &out.join("samples").join(format!("iter_{it:07}.png")))?;
+            write_samples(
+                config,
+                &gan,
+                Some(&source),
+                &out.join("samples").join(format!("iter_{it:07}.png")),
+            )?;
             write_samples(config, &gan, Some(&source), &out.join("samples.png"))?;
         }
         if it % config.checkpoint_every == 0 || it == config.iterations {
@@ -161,7 +236,10 @@ pub fn run(config: &RunConfig, mut gan: Gan, stop: Arc<AtomicBool>, quiet: bool)
     }
     log.flush().map_err(|e| e.to_string())?;
     bar.finish();
-    write_loss_plot(&read_metrics(&metrics_file, usize::MAX), &out.join("losses.png"))?;
+    write_loss_plot(
+        &read_metrics(&metrics_file, usize::MAX),
+        &out.join("losses.png"),
+    )?;
     if !quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(

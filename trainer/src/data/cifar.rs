@@ -28,7 +28,10 @@ pub fn load(dir: &Path) -> Result<ImageSet, String> {
     if found == 0 {
         return Err(format!("{}: no data_batch_*.bin files; expected the CIFAR-10 binary version (cifar-10-binary.tar.gz)", dir.display()));
     }
-    Ok(ImageSet { pixels, shape: [3, 32, 32] })
+    Ok(ImageSet {
+        pixels,
+        shape: [3, 32, 32],
+    })
 }
 
 /// Appends the images of one batch file.
@@ -42,7 +45,11 @@ pub fn parse(bytes: &[u8], path: &Path, pixels: &mut Vec<u8>) -> Result<(), Stri
     }
     for rec in bytes.chunks(RECORD) {
         if rec[0] > 9 {
-            return Err(format!("{}: label {} out of 0..=9; not a CIFAR-10 binary batch", path.display(), rec[0]));
+            return Err(format!(
+                "{}: label {} out of 0..=9; not a CIFAR-10 binary batch",
+                path.display(),
+                rec[0]
+            ));
         }
         pixels.extend_from_slice(&rec[1..]);
     }

@@ -5,12 +5,23 @@ use super::ImageSet;
 use std::path::{Path, PathBuf};
 
 fn images_in(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list ({e}); expected a folder of PNG/JPEG images", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "{}: cannot list ({e}); expected a folder of PNG/JPEG images",
+            dir.display()
+        )
+    })?;
     for entry in entries.flatten() {
         let p = entry.path();
         if p.is_dir() {
             images_in(&p, out)?;
-        } else if matches!(p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(), Some("png" | "jpg" | "jpeg")) {
+        } else if matches!(
+            p.extension()
+                .and_then(|e| e.to_str())
+                .map(|e| e.to_ascii_lowercase())
+                .as_deref(),
+            Some("png" | "jpg" | "jpeg")
+        ) {
             out.push(p);
         }
     }
@@ -22,20 +33,38 @@ pub fn load(dir: &Path, size: usize) -> Result<ImageSet, String> {
     images_in(dir, &mut files)?;
     files.sort();
     if files.is_empty() {
-        return Err(format!("{}: no .png/.jpg/.jpeg files; expected a folder of images", dir.display()));
+        return Err(format!(
+            "{}: no .png/.jpg/.jpeg files; expected a folder of images",
+            dir.display()
+        ));
     }
     let mut pixels = Vec::with_capacity(files.len() * 3 * size * size);
     for f in &files {
-        let img = image::open(f).map_err(|e| format!("{}: cannot decode ({e}); expected a PNG or JPEG image", f.display()))?.to_rgb8();
+        let img = image::open(f)
+            .map_err(|e| {
+                format!(
+                    "{}: cannot decode ({e}); expected a PNG or JPEG image",
+                    f.display()
+                )
+            })?
+            .to_rgb8();
         let (w, h) = img.dimensions();
         let s = w.min(h);
         let crop = image::imageops::crop_imm(&img, (w - s) / 2, (h - s) / 2, s, s).to_image();
-        let small = image::imageops::resize(&crop, size as u32, size as u32, image::imageops::FilterType::Triangle);
+        let small = image::imageops::resize(
+            &crop,
+            size as u32,
+            size as u32,
+            image::imageops::FilterType::Triangle,
+        );
         for c in 0..3 {
             pixels.extend(small.pixels().map(|p| p.0[c]));
         }
     }
-    Ok(ImageSet { pixels, shape: [3, size, size] })
+    Ok(ImageSet {
+        pixels,
+        shape: [3, size, size],
+    })
 }
 
 /// A `rows×cols` image of `channels` planes placed on a `size`×`size` canvas: centred with

@@ -15,7 +15,9 @@ pub fn load(dir: &Path, size: usize) -> Result<ImageSet, String> {
 pub fn parse(bytes: &[u8], path: &Path, size: usize) -> Result<ImageSet, String> {
     let bad = |m: String| format!("{}: {m}", path.display());
     if bytes.len() < 16 || bytes[..4] != [0, 0, 8, 3] {
-        return Err(bad("not an IDX3 unsigned-byte file (magic 0x00000803 expected)".into()));
+        return Err(bad(
+            "not an IDX3 unsigned-byte file (magic 0x00000803 expected)".into(),
+        ));
     }
     let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
     let (n, rows, cols) = (be(4), be(8), be(12));
@@ -31,5 +33,8 @@ pub fn parse(bytes: &[u8], path: &Path, size: usize) -> Result<ImageSet, String>
         let img = &bytes[16 + i * rows * cols..16 + (i + 1) * rows * cols];
         pixels.extend(super::folder::place(img, 1, rows, cols, size));
     }
-    Ok(ImageSet { pixels, shape: [1, size, size] })
+    Ok(ImageSet {
+        pixels,
+        shape: [1, size, size],
+    })
 }

@@ -53,16 +53,25 @@ impl Source {
 
     /// Batch number `index` of a run with `seed`: `n` samples, flat, values in `[-1, 1]` for images.
     pub fn batch(&self, seed: u64, index: u64, n: usize) -> Vec<f32> {
-        let mut rng = Rng::new(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ 0xDA7A);
+        let mut rng =
+            Rng::new(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ 0xDA7A);
         match self {
-            Source::Toy(t) => t.sample(n, &mut rng).into_iter().flat_map(|p| [p[0] as f32, p[1] as f32]).collect(),
+            Source::Toy(t) => t
+                .sample(n, &mut rng)
+                .into_iter()
+                .flat_map(|p| [p[0] as f32, p[1] as f32])
+                .collect(),
             Source::Shapes { size } => margan::shapes::sample(n, *size, &mut rng),
             Source::Images(set) => {
                 let per: usize = set.shape.iter().product();
                 let mut out = Vec::with_capacity(n * per);
                 for _ in 0..n {
                     let i = rng.below(set.len());
-                    out.extend(set.pixels[i * per..(i + 1) * per].iter().map(|b| *b as f32 / 127.5 - 1.0));
+                    out.extend(
+                        set.pixels[i * per..(i + 1) * per]
+                            .iter()
+                            .map(|b| *b as f32 / 127.5 - 1.0),
+                    );
                 }
                 out
             }
@@ -85,7 +94,10 @@ impl Prefetch {
                 index += 1;
             }
         });
-        Prefetch { rx, _worker: worker }
+        Prefetch {
+            rx,
+            _worker: worker,
+        }
     }
 
     pub fn next(&self) -> Vec<f32> {
@@ -95,5 +107,128 @@ impl Prefetch {
 
 /// Reads a file with an error that names it.
 pub(crate) fn read(path: &std::path::Path, expected: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{}: cannot read ({e}); expected {expected}", path.display()))
+    std::fs::read(path)
+        .map_err(|e| format!("{}: cannot read ({e}); expected {expected}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("margan-data-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn cifar10_fixture_loads_and_corrupt_files_are_named() {
+        let dir = tmp("cifar");
+        // Two records: label, then R, G, B planes.
+        let mut bytes = Vec::new();
+        for (label, v) in [(3u8, 0u8), (9, 255)] {
+            bytes.push(label);
+            bytes.extend(std::iter::repeat(v).take(3072));
+        }
+        std::fs::write(dir.join("data_batch_1.bin"), &bytes).unwrap();
+        std::fs::write(dir.join("data_batch_2.bin"), &bytes).unwrap();
+        let src = Source::open(&DataConfig::Cifar10 { dir: dir.clone() }).unwrap();
+        assert_eq!(src.shape(), [3, 32, 32]);
+        let Source::Images(set) = &src else { panic!() };
+        assert_eq!(set.len(), 4);
+        let b = src.batch(1, 0, 8);
+        assert_eq!(b.len(), 8 * 3072);
+        assert!(b.iter().all(|v| *v == -1.0 || *v == 1.0));
+        // Same (seed, index), same batch; another index, (very likely) another.
+        assert_eq!(b, src.batch(1, 0, 8));
+        std::fs::write(dir.join("data_batch_3.bin"), &bytes[..5000]).unwrap();
+        let e = Source::open(&DataConfig::Cifar10 { dir: dir.clone() })
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("data_batch_3.bin") && e.contains("truncated"),
+            "{e}"
+        );
+        let mut bad = bytes.clone();
+        bad[0] = 42;
+        std::fs::write(dir.join("data_batch_3.bin"), &bad).unwrap();
+        assert!(Source::open(&DataConfig::Cifar10 { dir })
+            .err()
+            .unwrap()
+            .contains("label 42"));
+    }
+
+    #[test]
+    fn image_folder_fixture_loads_png_and_jpeg() {
+        let dir = tmp("folder");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let red = image::RgbImage::from_pixel(40, 20, image::Rgb([255, 0, 0]));
+        red.save(dir.join("a.png")).unwrap();
+        let blue = image::RgbImage::from_pixel(16, 16, image::Rgb([0, 0, 255]));
+        blue.save(dir.join("sub").join("b.jpg")).unwrap();
+        let src = Source::open(&DataConfig::Folder {
+            dir: dir.clone(),
+            size: 8,
+        })
+        .unwrap();
+        let Source::Images(set) = &src else { panic!() };
+        assert_eq!((set.len(), set.shape), (2, [3, 8, 8]));
+        // a.png (sorted first) is red: R plane 255, G and B 0.
+        assert!(
+            set.pixels[..64].iter().all(|v| *v == 255)
+                && set.pixels[64..192].iter().all(|v| *v == 0)
+        );
+        // b.jpg is blue, up to JPEG error.
+        let b = &set.pixels[192..];
+        assert!(b[128..].iter().all(|v| *v > 200) && b[..64].iter().all(|v| *v < 60));
+    }
+
+    #[test]
+    fn mnist_fixture_loads_and_bad_headers_are_rejected() {
+        let dir = tmp("mnist");
+        let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
+        bytes.extend((0..2 * 28 * 28).map(|i| (i % 256) as u8));
+        std::fs::write(dir.join("train-images-idx3-ubyte"), &bytes).unwrap();
+        let src = Source::open(&DataConfig::Mnist {
+            dir: dir.clone(),
+            size: 32,
+        })
+        .unwrap();
+        let Source::Images(set) = &src else { panic!() };
+        assert_eq!((set.len(), set.shape), (2, [1, 32, 32]));
+        // Centred with a 2-pixel border.
+        assert_eq!(set.pixels[0], 0);
+        assert_eq!(set.pixels[2 * 32 + 2], bytes[16]);
+        std::fs::write(dir.join("train-images-idx3-ubyte"), &bytes[..100]).unwrap();
+        let e = Source::open(&DataConfig::Mnist {
+            dir: dir.clone(),
+            size: 32,
+        })
+        .err()
+        .unwrap();
+        assert!(e.contains("truncated"), "{e}");
+        std::fs::write(
+            dir.join("train-images-idx3-ubyte"),
+            b"not an idx file at all",
+        )
+        .unwrap();
+        assert!(Source::open(&DataConfig::Mnist { dir, size: 32 })
+            .err()
+            .unwrap()
+            .contains("magic"));
+    }
+
+    #[test]
+    fn embedded_sources_batch_by_index() {
+        let toy = Source::Toy(margan::toy::Toy::Ring);
+        assert_eq!(toy.batch(3, 7, 10), toy.batch(3, 7, 10));
+        assert_ne!(toy.batch(3, 7, 10), toy.batch(3, 8, 10));
+        let shapes = Source::Shapes { size: 16 };
+        assert_eq!(shapes.batch(1, 0, 2).len(), 2 * 3 * 16 * 16);
+        let p = Prefetch::new(Source::Toy(margan::toy::Toy::Ring), 3, 7, 10);
+        assert_eq!(p.next(), toy.batch(3, 7, 10));
+        assert_eq!(p.next(), toy.batch(3, 8, 10));
+    }
 }
