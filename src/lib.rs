@@ -12,6 +12,7 @@ pub mod error;
 pub mod gan;
 pub mod layers;
 pub mod losses;
+pub mod margins;
 pub mod model;
 pub mod nets;
 pub mod norms;
@@ -19,6 +20,7 @@ pub mod pack;
 pub mod penalty;
 pub mod rng;
 pub mod shapes;
+pub mod swiss;
 pub mod toy;
 
 pub use error::MarganError;

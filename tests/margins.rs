@@ -1,0 +1,110 @@
+//! The margin estimator against the closed form for a linear classifier, and the direction of
+//! the paper's effect on a small, seeded swiss-roll experiment.
+
+mod common;
+
+use common::device;
+use margan::device::to_vec;
+use margan::layers::{LayerKind, LinearConfig, Network};
+use margan::margins::{estimate, MarginConfig};
+use margan::rng::Rng;
+use margan::Norm;
+
+#[test]
+fn linear_classifier_margins_match_the_closed_form() {
+    let dev = device();
+    let mut rng = Rng::new(3);
+    let lin = LinearConfig::new(3, 1)
+        .with_init_std(Some(1.0))
+        .init(&dev, &mut rng);
+    let w = to_vec(lin.weight.val());
+    let b = 0.4f32;
+    let mut lin = lin;
+    lin.bias = Some(burn::module::Param::from_tensor(
+        burn::tensor::Tensor::from_floats([b], &dev),
+    ));
+    let net = Network::new(vec![LayerKind::Linear(lin)]);
+    let x = rng.normal_tensor([24, 3, 1, 1], 0.0, 1.5, &dev);
+    let xs = to_vec(x.clone());
+    for norm in Norm::ALL {
+        // ‖·‖ of the dual norm: L∞ margin ↔ ‖w‖₁, L2 ↔ ‖w‖₂, L1 ↔ ‖w‖∞.
+        let dual = match norm {
+            Norm::Linf => w.iter().map(|v| v.abs() as f64).sum::<f64>(),
+            Norm::L2 => w.iter().map(|v| (v * v) as f64).sum::<f64>().sqrt(),
+            Norm::L1 => w.iter().map(|v| v.abs() as f64).fold(0.0, f64::max),
+        };
+        // From δ = 0, the L1 path must zero all but the largest coordinate, which the proximal
+        // steps do only slowly when two |wᵢ| are close: there the (exact) linearised start is
+        // what the estimator uses; L2 and L∞ are also checked from δ = 0.
+        let inits: &[bool] = if norm == Norm::L1 {
+            &[true]
+        } else {
+            &[true, false]
+        };
+        for &linearised_init in inits {
+            let cfg = MarginConfig {
+                linearised_init,
+                max_iters: 2000,
+                ..MarginConfig::new(norm)
+            };
+            let m = estimate(&net, x.clone(), &cfg);
+            for i in 0..24 {
+                let f: f64 = (0..3)
+                    .map(|j| w[j] as f64 * xs[3 * i + j] as f64)
+                    .sum::<f64>()
+                    + b as f64;
+                let expected = f.abs() / dual;
+                let tol = if linearised_init { 1e-3 } else { 3e-2 };
+                assert!(
+                    (m.values[i] - expected).abs() <= tol * expected.max(0.05),
+                    "{norm:?} init={linearised_init} sample {i}: {} vs closed form {expected}",
+                    m.values[i]
+                );
+            }
+            if linearised_init {
+                assert!(m.converged.iter().all(|c| *c), "{norm:?}: not converged");
+            }
+        }
+    }
+}
+
+#[test]
+fn penalties_enlarge_the_swiss_roll_margins() {
+    use margan::swiss::{expected_margins, train, variants, SwissRollConfig};
+    let dev = device();
+    let cfg = SwissRollConfig {
+        width: 64,
+        iterations: 1500,
+        train_per_class: 128,
+        eval_per_class: 64,
+        margin_iters: 1500,
+        ..SwissRollConfig::full(11)
+    };
+    let all = variants(cfg.weight);
+    let (net, acc) = train(&cfg, None, &dev);
+    let (base, _) = expected_margins(&net, &cfg, &dev);
+    eprintln!("none: margins {base:?}, accuracy {acc:.3}");
+    assert!(
+        acc > 0.8,
+        "the unpenalised classifier separates the rolls: accuracy {acc}"
+    );
+    // Every minimal L∞ perturbation is at most as long as the minimal L2 one, and so on.
+    let ordered = |m: &[f64; 3]| m[2] <= m[1] * 1.001 && m[1] <= m[0] * 1.001;
+    assert!(ordered(&base), "inconsistent margins {base:?}");
+    // The paper's best penalty: L∞ gradient norm (L1 margin), hinge form.
+    for name in ["linf hinge"] {
+        let p = all.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        let (net, acc) = train(&cfg, p.as_ref(), &dev);
+        let (m, _) = expected_margins(&net, &cfg, &dev);
+        eprintln!("{name}: margins {m:?}, accuracy {acc:.3}");
+        assert!(ordered(&m), "inconsistent margins {m:?}");
+        for k in 0..3 {
+            assert!(
+                m[k] > 1.05 * base[k],
+                "{name}: margin {k} {:.3} not larger than without penalty {:.3}",
+                m[k],
+                base[k]
+            );
+        }
+    }
+}
