@@ -5,6 +5,7 @@ mod checkpoint;
 mod config;
 mod data;
 mod device;
+mod margins;
 mod plot;
 mod presets;
 mod train;
@@ -217,6 +218,17 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         iterations: usize,
     },
+    /// The paper's expected-margin experiment on the swiss roll (Table 1).
+    Margins {
+        /// A smaller network and fewer steps (minutes on a 2-core CPU).
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Folder for margins.csv and decision_boundaries.png.
+        #[arg(long, default_value = "runs/margins")]
+        out: PathBuf,
+    },
     /// List the presets.
     Presets,
 }
@@ -370,6 +382,7 @@ fn main() -> ExitCode {
             bench::print(&preset, &name, &rows);
             Ok(())
         })(),
+        Command::Margins { quick, seed, out } => margins::run(quick, seed, &out),
         Command::Presets => {
             for n in presets::names() {
                 println!("{n}");

@@ -122,7 +122,7 @@ fn diverging(v: f32, scale: f32) -> Colour {
     }
 }
 
-/// Real (green) and generated (black) points over the critic's values on a `res`×`res` grid
+/// Two point sets (green, black; `legend` names them) over the critic's values on a `res`×`res` grid
 /// covering `[lo, hi]²` (row-major from the top), with the decision boundary `C = 0` drawn.
 pub fn scatter(
     real: &[[f64; 2]],
@@ -132,6 +132,7 @@ pub fn scatter(
     lo: f64,
     hi: f64,
     title: &str,
+    legend: &str,
 ) -> RgbImage {
     let side = 512u32;
     let mut img = RgbImage::new(side, side);
@@ -176,7 +177,7 @@ pub fn scatter(
         disc(&mut img, x, y, 2, BLACK);
     }
     text(&mut img, 6, 6, title, BLACK, 1);
-    text(&mut img, 6, 18, "green: real  black: generated", BLACK, 1);
+    text(&mut img, 6, 18, legend, BLACK, 1);
     text(&mut img, 6, 30, "red: C>0  blue: C<0  line: C=0", BLACK, 1);
     img
 }

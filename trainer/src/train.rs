@@ -73,6 +73,7 @@ pub fn write_samples(
                 lo,
                 hi,
                 &title,
+                "green: real  black: generated",
             ),
             file,
         )
