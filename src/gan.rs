@@ -146,16 +146,11 @@ impl Gan {
                 )
             }
             None => {
-                let diag = GradientPenalty {
-                    weight: 0.0,
-                    ..GradientPenalty::default()
-                };
                 let norm = |t: &crate::layers::Trace| {
                     let g = self.d.backward_input(t, t.output().ones_like()).detach();
-                    crate::penalty::sample_norms(g, diag.norm).mean()
+                    crate::penalty::sample_norms(g, crate::norms::Norm::L2).mean()
                 };
-                let norms = [norm(&tr), norm(&tf)];
-                (loss.clone(), None, norms)
+                (loss.clone(), None, [norm(&tr), norm(&tf)])
             }
         };
         let grads = GradientsParams::from_grads(total.backward(), &self.d);

@@ -135,7 +135,7 @@ pub fn run(
         .map_err(|e| format!("{}: cannot create ({e})", out.display()))?;
     std::fs::write(out.join("config.toml"), config.to_toml())
         .map_err(|e| format!("{}: cannot write config ({e})", out.display()))?;
-    let source = Source::open(&config.data)?;
+    let source = Arc::new(Source::open(&config.data)?);
     if source.shape() != config.model.sample_shape() {
         return Err(format!(
             "data are {:?} per sample, the model expects {:?}",
@@ -157,7 +157,7 @@ pub fn run(
     let [c, h, w] = source.shape();
     let per_step = (config.d_steps + 1) as u64;
     let prefetch = Prefetch::new(
-        Source::open(&config.data)?,
+        source.clone(),
         config.seed,
         gan.iteration as u64 * per_step,
         batch,
@@ -223,13 +223,12 @@ pub fn run(
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| e.to_string())?;
         }
         if it % config.sample_every == 0 || it == config.iterations {
-            write_samples(
-                config,
-                &gan,
-                Some(&source),
-                &out.join("samples").join(format!("iter_{it:07}.png")),
-            )?;
-            write_samples(config, &gan, Some(&source), &out.join("samples.png"))?;
+            let file = out.join("samples").join(format!("iter_{it:07}.png"));
+            write_samples(config, &gan, Some(source.as_ref()), &file)?;
+            let (tmp, latest) = (out.join("samples.png.tmp"), out.join("samples.png"));
+            std::fs::copy(&file, &tmp)
+                .and_then(|_| std::fs::rename(&tmp, &latest))
+                .map_err(|e| format!("{}: cannot write ({e})", latest.display()))?;
         }
         if it % config.checkpoint_every == 0 || it == config.iterations {
             checkpoint::save(config, &gan)?;

@@ -9,6 +9,7 @@ mod mnist;
 use crate::config::DataConfig;
 use margan::rng::Rng;
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Images held in memory as bytes (CHW per image, `0..=255`).
@@ -86,7 +87,7 @@ pub struct Prefetch {
 }
 
 impl Prefetch {
-    pub fn new(source: Source, seed: u64, start: u64, batch: usize) -> Prefetch {
+    pub fn new(source: Arc<Source>, seed: u64, start: u64, batch: usize) -> Prefetch {
         let (tx, rx) = sync_channel(4);
         let worker = std::thread::spawn(move || {
             let mut index = start;
@@ -227,7 +228,7 @@ mod tests {
         assert_ne!(toy.batch(3, 7, 10), toy.batch(3, 8, 10));
         let shapes = Source::Shapes { size: 16 };
         assert_eq!(shapes.batch(1, 0, 2).len(), 2 * 3 * 16 * 16);
-        let p = Prefetch::new(Source::Toy(margan::toy::Toy::Ring), 3, 7, 10);
+        let p = Prefetch::new(Arc::new(Source::Toy(margan::toy::Toy::Ring)), 3, 7, 10);
         assert_eq!(p.next(), toy.batch(3, 7, 10));
         assert_eq!(p.next(), toy.batch(3, 8, 10));
     }
