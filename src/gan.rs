@@ -64,7 +64,8 @@ pub struct StepStats {
     pub g_loss: f64,
     /// Weighted penalty value (0 without penalty).
     pub penalty: f64,
-    /// Mean gradient norm of the critic at real samples (penalty's norm; L2 without penalty).
+    /// Mean gradient norm of the critic at real samples (penalty's norm; L2 without penalty;
+    /// NaN when [`Gan::diagnostics`] is off).
     pub grad_norm_real: f64,
     /// Mean gradient norm of the critic at fake samples.
     pub grad_norm_fake: f64,
@@ -98,6 +99,9 @@ pub struct Gan {
     pub rng: Rng,
     pub iteration: usize,
     pub device: Device,
+    /// Whether the next steps measure the critic's gradient norms at real and fake samples
+    /// (two extra backward passes per critic step); when off they are reported as NaN.
+    pub diagnostics: bool,
 }
 
 impl Gan {
@@ -113,6 +117,7 @@ impl Gan {
             rng,
             iteration: 0,
             device,
+            diagnostics: true,
         }
     }
 
@@ -136,32 +141,42 @@ impl Gan {
         let tf = self.d.trace(fake, Mode::Train);
         let (cr, cf) = (tr.output().reshape([n]), tf.output().reshape([n]));
         let loss = self.config.loss.d_loss(cr, cf);
-        let (total, penalty, norms) = match &self.config.penalty {
-            Some(p) => {
+        let diag_norm = self
+            .config
+            .penalty
+            .as_ref()
+            .map(|p| p.norm)
+            .unwrap_or(crate::norms::Norm::L2);
+        let (penalty, norms) = match (&self.config.penalty, self.diagnostics) {
+            (Some(p), true) => {
                 let out = p.compute(&self.d, &tr, &tf, &mut self.rng);
                 (
-                    loss.clone() + out.value.clone(),
                     Some(out.value),
-                    [out.grad_norm_real, out.grad_norm_fake],
+                    Some([out.grad_norm_real, out.grad_norm_fake]),
                 )
             }
-            None => {
+            (Some(p), false) => (
+                Some(p.compute_value(&self.d, &tr, &tf, &mut self.rng)),
+                None,
+            ),
+            (None, diagnostics) => {
                 let norm = |t: &crate::layers::Trace| {
                     let g = self.d.backward_input(t, t.output().ones_like()).detach();
-                    crate::penalty::sample_norms(g, crate::norms::Norm::L2).mean()
+                    crate::penalty::sample_norms(g, diag_norm).mean()
                 };
-                (loss.clone(), None, [norm(&tr), norm(&tf)])
+                (None, diagnostics.then(|| [norm(&tr), norm(&tf)]))
             }
+        };
+        let total = match &penalty {
+            Some(p) => loss.clone() + p.clone(),
+            None => loss.clone(),
         };
         let grads = GradientsParams::from_grads(total.backward(), &self.d);
         self.d = self.opt_d.step(self.config.lr_d, self.d.clone(), grads);
-        let [nr, nf] = norms;
-        [
-            scalar(loss),
-            penalty.map(scalar).unwrap_or(0.0),
-            scalar(nr),
-            scalar(nf),
-        ]
+        let [nr, nf] = norms
+            .map(|[a, b]| [scalar(a), scalar(b)])
+            .unwrap_or([f64::NAN; 2]);
+        [scalar(loss), penalty.map(scalar).unwrap_or(0.0), nr, nf]
     }
 
     /// One generator update; `real` is used by relativistic losses only.

@@ -145,8 +145,9 @@ impl GradientPenalty {
     }
 
     /// The penalty on `critic`, given the traces of its forward passes on the real and the fake
-    /// batch (as computed for the critic's loss). R1/R2 reuse those traces; interpolates and
-    /// DRAGAN run one more forward pass in the traces' mode.
+    /// batch (as computed for the critic's loss), with the mean gradient norms at real and fake
+    /// samples. R1/R2 reuse those traces; interpolates and DRAGAN run one more forward pass in
+    /// the traces' mode.
     pub fn compute(
         &self,
         critic: &Network,
@@ -154,28 +155,60 @@ impl GradientPenalty {
         fake: &Trace,
         rng: &mut Rng,
     ) -> PenaltyOutput {
+        let (value, norms) = self.evaluate(critic, real, fake, rng, true);
+        let [grad_norm_real, grad_norm_fake] = norms.expect("diagnostics were requested");
+        PenaltyOutput {
+            value,
+            grad_norm_real,
+            grad_norm_fake,
+        }
+    }
+
+    /// The penalty's value alone: skips the backward passes that only the diagnostics need.
+    pub fn compute_value(
+        &self,
+        critic: &Network,
+        real: &Trace,
+        fake: &Trace,
+        rng: &mut Rng,
+    ) -> Tensor<1> {
+        self.evaluate(critic, real, fake, rng, false).0
+    }
+
+    fn evaluate(
+        &self,
+        critic: &Network,
+        real: &Trace,
+        fake: &Trace,
+        rng: &mut Rng,
+        diagnostics: bool,
+    ) -> (Tensor<1>, Option<[Tensor<1>; 2]>) {
         let input_grad = |trace: &Trace| {
             let y = trace.output();
             critic.backward_input(trace, y.ones_like())
         };
-        let g_real = input_grad(real);
-        let g_fake = input_grad(fake);
         let mean_norm = |g: &Tensor<4>| sample_norms(g.clone().detach(), self.norm).mean();
-        let (grad_norm_real, grad_norm_fake) = (mean_norm(&g_real), mean_norm(&g_fake));
+        let (g_real, g_fake) = match (diagnostics, self.at) {
+            (true, _) => (Some(input_grad(real)), Some(input_grad(fake))),
+            (false, Where::Real) => (Some(input_grad(real)), None),
+            (false, Where::Fake) => (None, Some(input_grad(fake))),
+            (false, _) => (None, None),
+        };
+        let norms = diagnostics.then(|| {
+            [
+                mean_norm(g_real.as_ref().unwrap()),
+                mean_norm(g_fake.as_ref().unwrap()),
+            ]
+        });
         let g = match self.at {
-            Where::Real => g_real,
-            Where::Fake => g_fake,
+            Where::Real => g_real.unwrap(),
+            Where::Fake => g_fake.unwrap(),
             Where::Interpolates | Where::RealPerturbed => {
                 let x = self.points(real.acts[0].clone(), fake.acts[0].clone(), rng);
                 let trace = critic.trace(x, real.mode);
                 input_grad(&trace)
             }
         };
-        let (value, _) = self.from_input_grad(g);
-        PenaltyOutput {
-            value,
-            grad_norm_real,
-            grad_norm_fake,
-        }
+        (self.from_input_grad(g).0, norms)
     }
 }

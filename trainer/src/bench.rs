@@ -33,6 +33,8 @@ pub fn run(
             let mut gc = config.gan_config();
             gc.penalty = penalty.clone();
             let mut gan = Gan::new(g, d, gc, rng.fork(), device.clone());
+            // As in training, where gradient norms are measured only on logged iterations.
+            gan.diagnostics = false;
             let [c, h, w] = config.model.sample_shape();
             let real = rng.uniform_tensor([batch, c, h, w], -1.0, 1.0, device);
             for _ in 0..warmup {

@@ -194,6 +194,9 @@ pub fn run(
                 out.display()
             ));
         }
+        // Gradient norms are measured on the iterations that are logged.
+        let next = gan.iteration + 1;
+        gan.diagnostics = next % config.log_every == 0 || next == config.iterations;
         let stats = match gan.step(|_| to_tensor(prefetch.next())) {
             Ok(s) => s,
             Err(e) => {
@@ -208,10 +211,16 @@ pub fn run(
         };
         let it = gan.iteration;
         bar.set_position(it as u64);
-        bar.set_message(format!(
-            "D {:.3} G {:.3} GP {:.3} |∇| real {:.3} fake {:.3}",
-            stats.d_loss, stats.g_loss, stats.penalty, stats.grad_norm_real, stats.grad_norm_fake
-        ));
+        if gan.diagnostics {
+            bar.set_message(format!(
+                "D {:.3} G {:.3} GP {:.3} |∇| real {:.3} fake {:.3}",
+                stats.d_loss,
+                stats.g_loss,
+                stats.penalty,
+                stats.grad_norm_real,
+                stats.grad_norm_fake
+            ));
+        }
         if it % config.log_every == 0 || it == config.iterations {
             let it_per_s = (it - window_start) as f64 / window.elapsed().as_secs_f64().max(1e-9);
             (window, window_start) = (Instant::now(), it);
