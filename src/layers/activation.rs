@@ -2,7 +2,6 @@
 
 use super::{Layer, Mode};
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::{activation, Tensor};
 
 /// `max(0, x)`; its derivative is the step `[x > 0]` (0 at 0, as in PyTorch).
@@ -38,15 +37,6 @@ impl Layer for Relu {
     ) -> Tensor<4> {
         gy.mask_fill(x.clone().lower_equal_elem(0.0), 0.0)
     }
-    fn backward_params(
-        &self,
-        _: &Tensor<4>,
-        _: &Tensor<4>,
-        _: Tensor<4>,
-        _: Mode,
-        _: &mut GradientsParams,
-    ) {
-    }
 }
 
 impl Layer for LeakyRelu {
@@ -70,15 +60,6 @@ impl Layer for LeakyRelu {
             .detach();
         gy * factor
     }
-    fn backward_params(
-        &self,
-        _: &Tensor<4>,
-        _: &Tensor<4>,
-        _: Tensor<4>,
-        _: Mode,
-        _: &mut GradientsParams,
-    ) {
-    }
 }
 
 impl Layer for Tanh {
@@ -93,14 +74,5 @@ impl Layer for Tanh {
         _mode: Mode,
     ) -> Tensor<4> {
         gy * (y.clone().square().neg().add_scalar(1.0))
-    }
-    fn backward_params(
-        &self,
-        _: &Tensor<4>,
-        _: &Tensor<4>,
-        _: Tensor<4>,
-        _: Mode,
-        _: &mut GradientsParams,
-    ) {
     }
 }

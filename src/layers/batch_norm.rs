@@ -1,7 +1,7 @@
 //! Batch normalisation over `[N, C, H, W]` (statistics per channel over N, H, W); vectors
 //! `[N, F, 1, 1]` get BatchNorm1d.
 
-use super::{accumulate, Layer, Mode};
+use super::{accumulate, normalisation_backward, Layer, Mode};
 use super::{param, state};
 use crate::rng::Rng;
 use burn::config::Config;
@@ -128,13 +128,8 @@ impl Layer for BatchNorm {
         let gh = gy * channel(self.gamma.val());
         match mode {
             Mode::Eval => gh * inv_std,
-            Mode::Train => {
-                // The batch statistics depend on x as well:
-                // ∂L/∂x = (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)) / √(σ²+ε), ĝ = γ ∂L/∂y.
-                let mean_g = gh.clone().mean_dims(&[0, 2, 3]);
-                let mean_gx = (gh.clone() * xhat.clone()).mean_dims(&[0, 2, 3]);
-                (gh - mean_g - xhat * mean_gx) * inv_std
-            }
+            // The batch statistics depend on x as well.
+            Mode::Train => normalisation_backward(gh, xhat, inv_std, &[0, 2, 3]),
         }
     }
 

@@ -1,8 +1,8 @@
 //! 2-D convolution with differentiable input and weight gradients.
 
-use super::param;
 use super::spectral::{conv_chain, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
+use super::{init_weight_bias, param};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -44,21 +44,20 @@ pub struct Conv2d {
 impl Conv2dConfig {
     pub fn init(&self, device: &Device, rng: &mut Rng) -> Conv2d {
         let fan_in = self.channels_in * self.kernel * self.kernel;
-        let bound = 1.0 / (fan_in as f64).sqrt();
         let shape = [
             self.channels_out,
             self.channels_in,
             self.kernel,
             self.kernel,
         ];
-        let weight = match self.init_std {
-            Some(s) => rng.normal_tensor(shape, 0.0, s, device),
-            None => rng.uniform_tensor(shape, -bound, bound, device),
-        };
-        let bias = self.bias.then(|| match self.init_std {
-            Some(_) => Tensor::zeros([self.channels_out], device),
-            None => rng.uniform_tensor([self.channels_out], -bound, bound, device),
-        });
+        let (weight, bias) = init_weight_bias(
+            shape,
+            fan_in,
+            self.bias.then_some(self.channels_out),
+            self.init_std,
+            device,
+            rng,
+        );
         let sn = self.spectral.then(|| {
             let m = weight.clone().reshape([self.channels_out, fan_in]);
             SpectralNormConfig::new().init(&m, device, rng)

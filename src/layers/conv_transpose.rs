@@ -1,9 +1,9 @@
 //! 2-D transposed convolution with differentiable input and weight gradients.
 
 use super::conv::{conv2d_weight_grad, conv_options};
-use super::param;
 use super::spectral::{conv_chain, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
+use super::{init_weight_bias, param};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -50,21 +50,20 @@ pub struct ConvTranspose2d {
 impl ConvTranspose2dConfig {
     pub fn init(&self, device: &Device, rng: &mut Rng) -> ConvTranspose2d {
         let fan_in = self.channels_out * self.kernel * self.kernel;
-        let bound = 1.0 / (fan_in as f64).sqrt();
         let shape = [
             self.channels_in,
             self.channels_out,
             self.kernel,
             self.kernel,
         ];
-        let weight = match self.init_std {
-            Some(s) => rng.normal_tensor(shape, 0.0, s, device),
-            None => rng.uniform_tensor(shape, -bound, bound, device),
-        };
-        let bias = self.bias.then(|| match self.init_std {
-            Some(_) => Tensor::zeros([self.channels_out], device),
-            None => rng.uniform_tensor([self.channels_out], -bound, bound, device),
-        });
+        let (weight, bias) = init_weight_bias(
+            shape,
+            fan_in,
+            self.bias.then_some(self.channels_out),
+            self.init_std,
+            device,
+            rng,
+        );
         let sn = self.spectral.then(|| {
             let m = weight.clone().swap_dims(0, 1).reshape([
                 self.channels_out,

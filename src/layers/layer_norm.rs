@@ -2,7 +2,7 @@
 //! affine transform of shape `[C, H, W]` (PyTorch's `LayerNorm([C, H, W])`).
 
 use super::param;
-use super::{accumulate, Layer, Mode};
+use super::{accumulate, normalisation_backward, Layer, Mode};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -62,9 +62,7 @@ impl Layer for LayerNorm {
     ) -> Tensor<4> {
         let (xhat, inv_std) = self.normalise(x);
         let gh = gy * self.gamma.val().unsqueeze_dim(0);
-        let mean_g = gh.clone().mean_dims(&[1, 2, 3]);
-        let mean_gx = (gh.clone() * xhat.clone()).mean_dims(&[1, 2, 3]);
-        (gh - mean_g - xhat * mean_gx) * inv_std
+        normalisation_backward(gh, xhat, inv_std, &[1, 2, 3])
     }
 
     fn backward_params(

@@ -1,7 +1,7 @@
 //! Fully connected layer on `[N, F, 1, 1]` activations (any `[N, C, H, W]` input is flattened).
 
-use super::param;
 use super::{accumulate, as_matrix, as_vector, Layer, Mode, SpectralNorm, SpectralNormConfig};
+use super::{init_weight_bias, param};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -35,16 +35,15 @@ pub struct Linear {
 
 impl LinearConfig {
     pub fn init(&self, device: &Device, rng: &mut Rng) -> Linear {
-        let bound = 1.0 / (self.d_input as f64).sqrt();
         let shape = [self.d_input, self.d_output];
-        let weight = match self.init_std {
-            Some(s) => rng.normal_tensor(shape, 0.0, s, device),
-            None => rng.uniform_tensor(shape, -bound, bound, device),
-        };
-        let bias = self.bias.then(|| match self.init_std {
-            Some(_) => Tensor::zeros([self.d_output], device),
-            None => rng.uniform_tensor([self.d_output], -bound, bound, device),
-        });
+        let (weight, bias) = init_weight_bias(
+            shape,
+            self.d_input,
+            self.bias.then_some(self.d_output),
+            self.init_std,
+            device,
+            rng,
+        );
         let sn = self
             .spectral
             .then(|| SpectralNormConfig::new().init(&weight, device, rng));

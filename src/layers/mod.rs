@@ -53,15 +53,17 @@ pub trait Layer {
     /// `∂L/∂x` from `∂L/∂y`.
     fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4>;
 
-    /// Adds `∂L/∂θ` for every trainable parameter `θ` of the layer to `grads`.
+    /// Adds `∂L/∂θ` for every trainable parameter `θ` of the layer to `grads` (nothing for
+    /// layers without parameters).
     fn backward_params(
         &self,
-        x: &Tensor<4>,
-        y: &Tensor<4>,
-        gy: Tensor<4>,
-        mode: Mode,
-        grads: &mut GradientsParams,
-    );
+        _x: &Tensor<4>,
+        _y: &Tensor<4>,
+        _gy: Tensor<4>,
+        _mode: Mode,
+        _grads: &mut GradientsParams,
+    ) {
+    }
 }
 
 /// Every layer of the kit, so that a network is a plain `Vec<LayerKind>`.
@@ -151,4 +153,39 @@ pub(crate) fn state<const D: usize>(
     rng: &mut crate::rng::Rng,
 ) -> burn::module::RunningState<Tensor<D>> {
     burn::module::RunningState::with_id(ParamId::from(rng.next_u64()), t)
+}
+
+/// Initial weight (and bias of `bias` outputs): `N(0, s²)` and a zero bias when `init_std` is
+/// `Some(s)` (DCGAN), else PyTorch's default `U(±1/√fan_in)` for both.
+pub(crate) fn init_weight_bias<const D: usize>(
+    shape: [usize; D],
+    fan_in: usize,
+    bias: Option<usize>,
+    init_std: Option<f64>,
+    device: &burn::tensor::Device,
+    rng: &mut crate::rng::Rng,
+) -> (Tensor<D>, Option<Tensor<1>>) {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    let weight = match init_std {
+        Some(s) => rng.normal_tensor(shape, 0.0, s, device),
+        None => rng.uniform_tensor(shape, -bound, bound, device),
+    };
+    let bias = bias.map(|n| match init_std {
+        Some(_) => Tensor::zeros([n], device),
+        None => rng.uniform_tensor([n], -bound, bound, device),
+    });
+    (weight, bias)
+}
+
+/// Input gradient of a normalisation `x̂ = (x − μ)/σ` whose statistics are taken over `dims`:
+/// `(ĝ − mean(ĝ) − x̂·mean(ĝ x̂)) / σ`, with `ĝ = γ·∂L/∂y`.
+pub(crate) fn normalisation_backward(
+    gh: Tensor<4>,
+    xhat: Tensor<4>,
+    inv_std: Tensor<4>,
+    dims: &[usize],
+) -> Tensor<4> {
+    let mean_g = gh.clone().mean_dims(dims);
+    let mean_gx = (gh.clone() * xhat.clone()).mean_dims(dims);
+    (gh - mean_g - xhat * mean_gx) * inv_std
 }

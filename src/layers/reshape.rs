@@ -2,7 +2,6 @@
 
 use super::{Layer, Mode};
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
 /// Reshapes each sample to `[C, H, W]`; `Reshape::flatten()` gives `[C·H·W, 1, 1]`.
@@ -46,14 +45,5 @@ impl Layer for Reshape {
         _mode: Mode,
     ) -> Tensor<4> {
         gy.reshape(x.dims())
-    }
-    fn backward_params(
-        &self,
-        _: &Tensor<4>,
-        _: &Tensor<4>,
-        _: Tensor<4>,
-        _: Mode,
-        _: &mut GradientsParams,
-    ) {
     }
 }
