@@ -159,13 +159,12 @@ impl Gan {
                 Some(p.compute_value(&self.d, &tr, &tf, &mut self.rng)),
                 None,
             ),
-            (None, diagnostics) => {
-                let norm = |t: &crate::layers::Trace| {
-                    let g = self.d.backward_input(t, t.output().ones_like()).detach();
-                    crate::penalty::sample_norms(g, diag_norm).mean()
-                };
-                (None, diagnostics.then(|| [norm(&tr), norm(&tf)]))
-            }
+            (None, diagnostics) => (
+                None,
+                diagnostics.then(|| {
+                    [&tr, &tf].map(|t| crate::penalty::mean_grad_norm(&self.d, t, diag_norm))
+                }),
+            ),
         };
         let total = match &penalty {
             Some(p) => loss.clone() + p.clone(),

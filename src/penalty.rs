@@ -94,6 +94,17 @@ pub fn sample_norms(g: Tensor<4>, norm: Norm) -> Tensor<1> {
     row_norm(g.reshape([n, c * h * w]), norm)
 }
 
+/// `∇ₓ Σ C(x)` at the input of a traced forward pass (differentiable).
+pub fn traced_input_grad(critic: &Network, trace: &Trace) -> Tensor<4> {
+    critic.backward_input(trace, trace.output().ones_like())
+}
+
+/// Mean per-sample norm of the critic's input gradient at the traced batch (detached): the
+/// paper's diagnostic of vanishing gradients.
+pub fn mean_grad_norm(critic: &Network, trace: &Trace, norm: Norm) -> Tensor<1> {
+    sample_norms(traced_input_grad(critic, trace).detach(), norm).mean()
+}
+
 impl GradientPenalty {
     /// The points `x̂` where the gradient is taken (detached), from paired real and fake batches.
     pub fn points(&self, real: Tensor<4>, fake: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
@@ -183,10 +194,7 @@ impl GradientPenalty {
         rng: &mut Rng,
         diagnostics: bool,
     ) -> (Tensor<1>, Option<[Tensor<1>; 2]>) {
-        let input_grad = |trace: &Trace| {
-            let y = trace.output();
-            critic.backward_input(trace, y.ones_like())
-        };
+        let input_grad = |trace: &Trace| traced_input_grad(critic, trace);
         let mean_norm = |g: &Tensor<4>| sample_norms(g.clone().detach(), self.norm).mean();
         let (g_real, g_fake) = match (diagnostics, self.at) {
             (true, _) => (Some(input_grad(real)), Some(input_grad(fake))),
