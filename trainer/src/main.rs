@@ -292,6 +292,22 @@ fn train(
         print!("{}", cfg.to_toml());
         return Ok(());
     }
+    // A preset's default folder is never overwritten: the next free `NAME-2`, `NAME-3`, … is
+    // used instead. An explicit --out (or a config file's `out`) that holds a run is an error.
+    if config.is_none() && overrides.out.is_none() && checkpoint::path(&cfg.out).exists() {
+        let base = cfg.out.clone();
+        cfg.out = (2..)
+            .map(|k| PathBuf::from(format!("{}-{k}", base.display())))
+            .find(|p| !checkpoint::path(p).exists())
+            .expect("a free folder name");
+        if !quiet {
+            eprintln!(
+                "{} already holds a run; writing to {}",
+                base.display(),
+                cfg.out.display()
+            );
+        }
+    }
     if checkpoint::path(&cfg.out).exists() {
         return Err(format!(
             "{} already holds a run; continue it with `margan train --resume {}` or pick another --out",

@@ -404,3 +404,22 @@ fn export_and_sample_write_files_and_reject_bad_runs() {
         &["no checkpoint"],
     );
 }
+
+#[test]
+fn a_second_default_run_does_not_overwrite_the_first() {
+    let cwd = tmp("twice");
+    for _ in 0..2 {
+        ok(margan().current_dir(&cwd).args([
+            "train",
+            "--quiet",
+            "--preset",
+            "toy-8gaussians",
+            "--iterations",
+            "2",
+            "--batch-size",
+            "8",
+        ]));
+    }
+    assert!(cwd.join("runs/toy-8gaussians/checkpoint.bin").exists());
+    assert!(cwd.join("runs/toy-8gaussians-2/checkpoint.bin").exists());
+}
