@@ -15,7 +15,7 @@ fn default_preset_learns_shape_statistics() {
     let bin = env!("CARGO_BIN_EXE_margan");
     // A shortened default run (the README's runs 800 iterations).
     let st = Command::new(bin)
-        .args(["train", "--quiet", "--iterations", "400", "--out"])
+        .args(["train", "--quiet", "--iterations", "600", "--out"])
         .arg(dir.join("run"))
         .status()
         .unwrap();
