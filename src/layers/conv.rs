@@ -1,6 +1,6 @@
 //! 2-D convolution with differentiable input and weight gradients.
 
-use super::spectral::{conv_chain, conv_weight};
+use super::spectral::{conv_chain, conv_matrix, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use super::{init_weight_bias, param};
 use crate::rng::Rng;
@@ -59,8 +59,7 @@ impl Conv2dConfig {
             rng,
         );
         let sn = self.spectral.then(|| {
-            let m = weight.clone().reshape([self.channels_out, fan_in]);
-            SpectralNormConfig::new().init(&m, device, rng)
+            SpectralNormConfig::new().init(&conv_matrix(weight.clone(), false), device, rng)
         });
         Conv2d {
             weight: param(weight, rng),

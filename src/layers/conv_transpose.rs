@@ -1,7 +1,7 @@
 //! 2-D transposed convolution with differentiable input and weight gradients.
 
 use super::conv::{conv2d_weight_grad, conv_options};
-use super::spectral::{conv_chain, conv_weight};
+use super::spectral::{conv_chain, conv_matrix, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use super::{init_weight_bias, param};
 use crate::rng::Rng;
@@ -65,11 +65,7 @@ impl ConvTranspose2dConfig {
             rng,
         );
         let sn = self.spectral.then(|| {
-            let m = weight.clone().swap_dims(0, 1).reshape([
-                self.channels_out,
-                self.channels_in * self.kernel * self.kernel,
-            ]);
-            SpectralNormConfig::new().init(&m, device, rng)
+            SpectralNormConfig::new().init(&conv_matrix(weight.clone(), true), device, rng)
         });
         ConvTranspose2d {
             weight: param(weight, rng),

@@ -120,7 +120,7 @@ impl SpectralNorm {
 /// Matrix view of a convolution weight for spectral normalisation: rows are output channels
 /// (`[O, C, k, k]` → `[O, C·k·k]`; transposed convolutions `[C, O, k, k]` → `[O, C·k·k]`,
 /// PyTorch's `dim=1`).
-fn conv_matrix(w: Tensor<4>, transposed: bool) -> Tensor<2> {
+pub(crate) fn conv_matrix(w: Tensor<4>, transposed: bool) -> Tensor<2> {
     let w = if transposed { w.swap_dims(0, 1) } else { w };
     let [o, c, kh, kw] = w.dims();
     w.reshape([o, c * kh * kw])
