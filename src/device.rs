@@ -25,3 +25,18 @@ pub fn scalar<const D: usize>(t: Tensor<D>) -> f64 {
     debug_assert_eq!(v.len(), 1, "scalar() on a tensor with {} elements", v.len());
     v[0]
 }
+
+/// The wgpu backend (Vulkan/Metal/DX12 natively) with autodiff, or why it is unavailable.
+/// Initialised once per process; later calls return the same device (or the same error).
+#[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+pub fn wgpu() -> Result<Device, String> {
+    static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            Device::wgpu_options()
+                .init()
+                .map(Device::autodiff)
+                .map_err(|e| format!("no wgpu adapter: {e}"))
+        })
+        .clone()
+}

@@ -10,6 +10,7 @@
 pub mod device;
 pub mod error;
 pub mod gan;
+pub mod kernels;
 pub mod layers;
 pub mod losses;
 pub mod margins;

@@ -1,7 +1,8 @@
 //! Per-sample (row) norms of input gradients, the quantity every margin penalty is built on.
 //!
-//! `row_norm` is the entry point; on the CPU backend it is the plain-tensor
-//! [`row_norm_reference`].
+//! `row_norm` is the entry point: on the wgpu backend the L∞ and L1 norms of f32 gradients run
+//! as the hand-written WGSL kernel ([`crate::kernels::row_norm`]); everywhere else (CPU, wasm
+//! CPU fallback, L2, f64) it is the plain-tensor [`row_norm_reference`].
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,23 @@ const L2_FLOOR: f64 = 1e-24;
 
 /// `‖gᵢ‖` for every row `i` of `g: [N, M]`, as `[N]`.
 pub fn row_norm(g: Tensor<2>, norm: Norm) -> Tensor<1> {
+    #[cfg(feature = "wgpu")]
+    {
+        use crate::kernels::row_norm::{row_norm_argmax_kernel, KernelNorm};
+        let kernel = match norm {
+            Norm::Linf => Some(KernelNorm::Linf),
+            Norm::L1 => Some(KernelNorm::L1),
+            Norm::L2 => None,
+        };
+        if let Some(kernel) = kernel {
+            if crate::kernels::has_kernels(&g.device())
+                && g.dtype() == burn::tensor::DType::F32
+                && g.shape().num_elements() > 0
+            {
+                return row_norm_argmax_kernel(g, kernel).0;
+            }
+        }
+    }
     row_norm_reference(g, norm)
 }
 

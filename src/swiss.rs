@@ -29,6 +29,9 @@ pub struct SwissRollConfig {
     pub weight: f64,
     /// Iteration cap of the margin estimator.
     pub margin_iters: usize,
+    /// Spatial scale: points are scikit-learn's `make_swiss_roll` (noise 0.25) times this.
+    /// Default 1/7.5, the 2-D swiss roll of the WGAN-GP toy experiments the paper builds on.
+    pub scale: f64,
     pub seed: u64,
 }
 
@@ -43,6 +46,7 @@ impl SwissRollConfig {
             lr: 1e-3,
             weight: 20.0,
             margin_iters: 3000,
+            scale: 1.0 / 7.5,
             seed,
         }
     }
@@ -98,14 +102,15 @@ pub fn variants(weight: f64) -> Vec<(String, Option<GradientPenalty>)> {
     v
 }
 
-/// `n` points of each class: the 2-D swiss roll `t·(cos t, sin t)`, `t ~ U[1.5π, 4.5π]` (the
-/// scale of scikit-learn's `make_swiss_roll`; label "real", D > 0), and the roll scaled by 1.5.
-pub fn data(n: usize, rng: &mut Rng) -> (Vec<[f64; 2]>, Vec<[f64; 2]>) {
+/// `n` points of each class: the 2-D swiss roll `scale·(t·(cos t, sin t) + 0.25·ε)`,
+/// `t ~ U[1.5π, 4.5π]` (label "real", D > 0), and the same roll scaled by 1.5.
+pub fn data(n: usize, scale: f64, rng: &mut Rng) -> (Vec<[f64; 2]>, Vec<[f64; 2]>) {
+    // Toy::SwissRoll is make_swiss_roll / 5 (noise 0.05).
     let roll = |rng: &mut Rng, s: f64| -> Vec<[f64; 2]> {
         Toy::SwissRoll
             .sample(n, rng)
             .into_iter()
-            .map(|p| [5.0 * s * p[0], 5.0 * s * p[1]])
+            .map(|p| [5.0 * scale * s * p[0], 5.0 * scale * s * p[1]])
             .collect()
     };
     let a = roll(rng, 1.0);
@@ -120,7 +125,7 @@ pub fn train(
     device: &Device,
 ) -> (Network, f64) {
     let mut rng = Rng::new(cfg.seed);
-    let (a, b) = data(cfg.train_per_class, &mut rng);
+    let (a, b) = data(cfg.train_per_class, cfg.scale, &mut rng);
     let (xa, xb) = (points_tensor(&a, device), points_tensor(&b, device));
     let mut net = MlpConfig::new(2, 1)
         .with_width(cfg.width)
@@ -151,7 +156,7 @@ pub fn expected_margins(
     device: &Device,
 ) -> ([f64; 3], [f64; 3]) {
     let mut rng = Rng::new(cfg.seed ^ 0xE7A1);
-    let (a, b) = data(cfg.eval_per_class, &mut rng);
+    let (a, b) = data(cfg.eval_per_class, cfg.scale, &mut rng);
     let x = points_tensor(&[a, b].concat(), device);
     let mut means = [0.0; 3];
     let mut conv = [0.0; 3];

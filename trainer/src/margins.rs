@@ -42,9 +42,11 @@ pub fn run(quick: bool, seed: u64, out: &Path) -> Result<(), String> {
     // One panel per variant: both classes over the classifier's decision surface.
     let (a, b) = swiss::data(
         cfg.eval_per_class,
+        cfg.scale,
         &mut margan::rng::Rng::new(seed ^ 0xE7A1),
     );
-    let (res, lo, hi) = (96usize, -22.0, 22.0);
+    // The outer roll reaches 1.5 · 4.5π ≈ 21.2 (times the scale).
+    let (res, lo, hi) = (96usize, -22.0 * cfg.scale, 22.0 * cfg.scale);
     let grid: Vec<[f64; 2]> = (0..res * res)
         .map(|k| {
             [

@@ -1,0 +1,94 @@
+// Per-row L-infinity / L1 norm of a row-major f32 matrix g[rows, cols].
+//
+// One workgroup per row. Each invocation strides over the row, then the workgroup reduces its
+// partial results in shared memory with a tree.
+//   mode 0 (L-inf): norms[r] = max_i |g[r, i]|, argmax[r] = the LOWEST index i attaining it
+//                   (stored as f32, exact for rows shorter than 2^24). A NaN wins the max, so a
+//                   NaN gradient shows up as a NaN norm, as in the plain-tensor reference.
+//   mode 1 (L1):    norms[r] = sum_i |g[r, i]|, argmax[r] = 0.
+// info = [rows, cols, mode]. Rows beyond 65535 workgroups spill into workgroup_id.y.
+// Any row length >= 1, any number of rows.
+
+@group(0) @binding(0) var<storage, read_write> g: array<f32>;
+@group(0) @binding(1) var<storage, read_write> norms: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<f32>;
+@group(0) @binding(3) var<storage, read_write> info: array<u32>;
+
+const WG: u32 = {{ workgroup_size }}u;
+const NONE: u32 = 0xffffffffu;
+
+var<workgroup> s_val: array<f32, {{ workgroup_size }}>;
+var<workgroup> s_idx: array<u32, {{ workgroup_size }}>;
+
+// Does candidate (v, i) beat the incumbent (bv, bi)? NaN beats everything; among equal values
+// the lower index wins; an empty slot (index NONE) loses to anything.
+fn beats(v: f32, i: u32, bv: f32, bi: u32) -> bool {
+    if (i == NONE) { return false; }
+    if (bi == NONE) { return true; }
+    let v_nan = v != v;
+    let b_nan = bv != bv;
+    if (v_nan || b_nan) {
+        if (v_nan && b_nan) { return i < bi; }
+        return v_nan;
+    }
+    return v > bv || (v == bv && i < bi);
+}
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let rows = info[0];
+    let cols = info[1];
+    let mode = info[2];
+    let row = wid.x + wid.y * nwg.x;
+    // No early return: values read from storage are not uniform to WGSL's analysis, and every
+    // invocation must reach the barriers below. A workgroup past the last row reads nothing.
+    let in_range = row < rows;
+    let base = row * cols;
+    let end = select(0u, cols, in_range);
+
+    var best = 0.0;
+    var best_i = NONE;
+    var sum = 0.0;
+    for (var i = lid; i < end; i += WG) {
+        let a = abs(g[base + i]);
+        sum += a;
+        // Indices rise within one invocation, so an equal value never displaces the incumbent.
+        if (beats(a, i, best, best_i)) {
+            best = a;
+            best_i = i;
+        }
+    }
+    if (mode == 1u) {
+        s_val[lid] = sum;
+    } else {
+        s_val[lid] = best;
+        s_idx[lid] = best_i;
+    }
+    workgroupBarrier();
+
+    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            let o = lid + stride;
+            if (mode == 1u) {
+                s_val[lid] = s_val[lid] + s_val[o];
+            } else if (beats(s_val[o], s_idx[o], s_val[lid], s_idx[lid])) {
+                s_val[lid] = s_val[o];
+                s_idx[lid] = s_idx[o];
+            }
+        }
+        workgroupBarrier();
+    }
+
+    if (lid == 0u && in_range) {
+        norms[row] = s_val[0];
+        if (mode == 1u) {
+            argmax[row] = 0.0;
+        } else {
+            argmax[row] = f32(s_idx[0]);
+        }
+    }
+}

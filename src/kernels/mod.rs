@@ -1,0 +1,31 @@
+//! Hand-written GPU kernels and their plain-tensor references.
+//!
+//! Each kernel is a WGSL compute shader under `shaders/`, launched through burn's `template`
+//! feature as a backend extension with a hand-written autodiff backward. The public functions
+//! here take high-level tensors; on a device without the kernel (CPU, or a build without the
+//! `wgpu` feature) callers use the `*_reference` composition instead.
+
+pub mod row_norm;
+
+#[cfg(feature = "wgpu")]
+mod row_norm_autodiff;
+#[cfg(feature = "wgpu")]
+mod row_norm_cube;
+
+use burn::tensor::Device;
+
+/// Whether `device` runs on the wgpu (CubeCL) backend, where the WGSL kernels are available.
+pub fn has_kernels(device: &Device) -> bool {
+    #[cfg(feature = "wgpu")]
+    {
+        matches!(
+            device.as_dispatch().clone().inner(),
+            burn::backend::DispatchDevice::Cube(_)
+        )
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = device;
+        false
+    }
+}

@@ -1,0 +1,132 @@
+//! The row-norm backend extension and its WGSL launch on the CubeCL (wgpu) backend.
+
+use burn::backend::wgpu::{
+    into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
+};
+use burn::backend::{backend_extension, tensor::FloatTensor};
+use burn::tensor::{DType, Shape};
+use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments, CubeCount};
+
+/// Backend extension: the per-row L∞ / L1 norm and its vector-Jacobian product.
+#[backend_extension(Cube, Autodiff)]
+pub trait RowNormOps: burn::backend::Backend {
+    /// `g: [rows, cols]` → `(norms [rows], argmax [rows] as f32)`; `mode` 0 = L∞, 1 = L1.
+    fn row_norm_forward(g: FloatTensor<Self>, mode: u32) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `dg[r, i] = up[r] · sign(g[r, i])` at `i = argmax[r]` (L∞) or everywhere (L1).
+    fn row_norm_backward(
+        g: FloatTensor<Self>,
+        argmax: FloatTensor<Self>,
+        up: FloatTensor<Self>,
+        mode: u32,
+    ) -> FloatTensor<Self>;
+}
+
+/// Invocations per workgroup of both shaders.
+const WORKGROUP: u32 = 256;
+/// Largest workgroup count in one dispatch dimension (WebGPU's guaranteed limit).
+const MAX_GROUPS: u32 = 65_535;
+
+struct Forward;
+struct Backward;
+
+impl KernelSource for Forward {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../shaders/row_norm_forward.wgsl"))
+            .register("workgroup_size", WORKGROUP.to_string())
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info(WORKGROUP)
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+impl KernelSource for Backward {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../shaders/row_norm_backward.wgsl"))
+            .register("workgroup_size", WORKGROUP.to_string())
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info(WORKGROUP)
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// `groups` workgroups laid out as x (≤ 65535) × y; the shaders index `x + y · num_x`.
+fn cube_count(groups: u32) -> CubeCount {
+    let x = groups.clamp(1, MAX_GROUPS);
+    CubeCount::Static(x, groups.div_ceil(x).max(1), 1)
+}
+
+fn info_bytes(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
+    let handle = t.client.empty(shape.num_elements() * DType::F32.size());
+    CubeTensor::new_contiguous(t.client.clone(), t.device.clone(), shape, handle, DType::F32)
+}
+
+fn rows_cols(t: &CubeTensor) -> (usize, usize) {
+    let shape = t.meta.shape();
+    assert_eq!(shape.num_dims(), 2, "row norm expects a [rows, cols] tensor");
+    assert_eq!(t.dtype, DType::F32, "the row-norm kernel is f32 only");
+    (shape[0], shape[1])
+}
+
+impl RowNormOps for CubeBackend {
+    fn row_norm_forward(g: FloatTensor<Self>, mode: u32) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let g = into_contiguous(g);
+        let (rows, cols) = rows_cols(&g);
+        let norms = empty_like(&g, Shape::new([rows]));
+        let argmax = empty_like(&g, Shape::new([rows]));
+        let info = g
+            .client
+            .create_from_slice(&info_bytes(&[rows as u32, cols as u32, mode]));
+        g.client.launch(
+            Box::new(SourceKernel::new(Forward, CubeDim::new_1d(WORKGROUP))),
+            cube_count(rows as u32),
+            KernelArguments::new().with_buffers(vec![
+                g.handle.clone().binding(),
+                norms.handle.clone().binding(),
+                argmax.handle.clone().binding(),
+                info.binding(),
+            ]),
+        );
+        (norms, argmax)
+    }
+
+    fn row_norm_backward(
+        g: FloatTensor<Self>,
+        argmax: FloatTensor<Self>,
+        up: FloatTensor<Self>,
+        mode: u32,
+    ) -> FloatTensor<Self> {
+        let g = into_contiguous(g);
+        let argmax = into_contiguous(argmax);
+        let up = into_contiguous(up);
+        let (rows, cols) = rows_cols(&g);
+        let dg = empty_like(&g, Shape::new([rows, cols]));
+        let info = g
+            .client
+            .create_from_slice(&info_bytes(&[rows as u32, cols as u32, mode]));
+        let elements = (rows * cols) as u32;
+        g.client.launch(
+            Box::new(SourceKernel::new(Backward, CubeDim::new_1d(WORKGROUP))),
+            cube_count(elements.div_ceil(WORKGROUP)),
+            KernelArguments::new().with_buffers(vec![
+                g.handle.clone().binding(),
+                argmax.handle.clone().binding(),
+                up.handle.clone().binding(),
+                dg.handle.clone().binding(),
+                info.binding(),
+            ]),
+        );
+        dg
+    }
+}
+
