@@ -3,7 +3,7 @@
 //   mode 0 (L-inf): dg[r, i] = up[r] * sign(g[r, i]) at i = argmax[r], 0 elsewhere.
 //   mode 1 (L1):    dg[r, i] = up[r] * sign(g[r, i]).
 // sign(0) = 0, the subgradient PyTorch and burn use for |x| at 0.
-// One invocation per element; info = [rows, cols, mode]. Workgroups beyond 65535 spill into y.
+// Workgroup x covers WG columns of row y + 65535·z; info = [rows, cols, mode].
 
 @group(0) @binding(0) var<storage, read_write> g: array<f32>;
 @group(0) @binding(1) var<storage, read_write> argmax: array<f32>;
@@ -22,12 +22,12 @@ fn main(
     let rows = info[0];
     let cols = info[1];
     let mode = info[2];
-    let e = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (e >= rows * cols) {
+    let r = wid.y + wid.z * nwg.y;
+    let c = wid.x * WG + lid;
+    if (r >= rows || c >= cols) {
         return;
     }
-    let r = e / cols;
-    let c = e - r * cols;
+    let e = r * cols + c;
     let v = up[r] * sign(g[e]);
     if (mode == 1u) {
         dg[e] = v;

@@ -3,8 +3,8 @@
 // One workgroup per row. Each invocation strides over the row, then the workgroup reduces its
 // partial results in shared memory with a tree.
 //   mode 0 (L-inf): norms[r] = max_i |g[r, i]|, argmax[r] = the LOWEST index i attaining it
-//                   (stored as f32, exact for rows shorter than 2^24). A NaN wins the max, so a
-//                   NaN gradient shows up as a NaN norm, as in the plain-tensor reference.
+//                   (stored as f32, exact for rows shorter than 2^24). A row holding a NaN gets
+//                   a NaN norm, as in the plain-tensor reference (its arg-max then ignores NaNs).
 //   mode 1 (L1):    norms[r] = sum_i |g[r, i]|, argmax[r] = 0.
 // info = [rows, cols, mode]. Rows beyond 65535 workgroups spill into workgroup_id.y.
 // Any row length >= 1, any number of rows.
@@ -20,17 +20,13 @@ const NONE: u32 = 0xffffffffu;
 var<workgroup> s_val: array<f32, {{ workgroup_size }}>;
 var<workgroup> s_idx: array<u32, {{ workgroup_size }}>;
 
-// Does candidate (v, i) beat the incumbent (bv, bi)? NaN beats everything; among equal values
-// the lower index wins; an empty slot (index NONE) loses to anything.
+var<workgroup> s_nan: array<u32, {{ workgroup_size }}>;
+
+// Does candidate (v, i) beat the incumbent (bv, bi)? Among equal values the lower index wins;
+// an empty slot (index NONE) loses to anything.
 fn beats(v: f32, i: u32, bv: f32, bi: u32) -> bool {
     if (i == NONE) { return false; }
     if (bi == NONE) { return true; }
-    let v_nan = v != v;
-    let b_nan = bv != bv;
-    if (v_nan || b_nan) {
-        if (v_nan && b_nan) { return i < bi; }
-        return v_nan;
-    }
     return v > bv || (v == bv && i < bi);
 }
 
@@ -50,16 +46,24 @@ fn main(
     let base = row * cols;
     let end = select(0u, cols, in_range);
 
-    var best = 0.0;
+    var best = -1.0;
     var best_i = NONE;
     var sum = 0.0;
-    for (var i = lid; i < end; i += WG) {
-        let a = abs(g[base + i]);
-        sum += a;
-        // Indices rise within one invocation, so an equal value never displaces the incumbent.
-        if (beats(a, i, best, best_i)) {
-            best = a;
-            best_i = i;
+    var nan = 0u;
+    if (mode == 1u) {
+        for (var i = lid; i < end; i += WG) {
+            sum += abs(g[base + i]);
+        }
+    } else {
+        for (var i = lid; i < end; i += WG) {
+            let a = abs(g[base + i]);
+            // Indices rise within one invocation: a strict win keeps the lowest tied index.
+            if (a > best) {
+                best = a;
+                best_i = i;
+            }
+            // Bit test: WGSL lets compilers assume floats are never NaN, so `a != a` may fold.
+            nan = nan | u32((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u);
         }
     }
     if (mode == 1u) {
@@ -67,6 +71,7 @@ fn main(
     } else {
         s_val[lid] = best;
         s_idx[lid] = best_i;
+        s_nan[lid] = nan;
     }
     workgroupBarrier();
 
@@ -75,20 +80,25 @@ fn main(
             let o = lid + stride;
             if (mode == 1u) {
                 s_val[lid] = s_val[lid] + s_val[o];
-            } else if (beats(s_val[o], s_idx[o], s_val[lid], s_idx[lid])) {
-                s_val[lid] = s_val[o];
-                s_idx[lid] = s_idx[o];
+            } else {
+                if (beats(s_val[o], s_idx[o], s_val[lid], s_idx[lid])) {
+                    s_val[lid] = s_val[o];
+                    s_idx[lid] = s_idx[o];
+                }
+                s_nan[lid] = s_nan[lid] | s_nan[o];
             }
         }
         workgroupBarrier();
     }
 
     if (lid == 0u && in_range) {
-        norms[row] = s_val[0];
         if (mode == 1u) {
+            norms[row] = s_val[0];
             argmax[row] = 0.0;
         } else {
-            argmax[row] = f32(s_idx[0]);
+            norms[row] = select(s_val[0], bitcast<f32>(0x7fc00000u), s_nan[0] != 0u);
+            // A row of NaNs only has no arg-max: point at 0.
+            argmax[row] = select(f32(s_idx[0]), 0.0, s_idx[0] == NONE);
         }
     }
 }

@@ -132,3 +132,17 @@ fn penalty_row_norm_uses_the_kernel_and_agrees_with_cpu() {
         assert!(rel_err(&d_g, &d_c) < 1e-6, "{norm:?} gradient");
     }
 }
+
+#[test]
+fn row_norm_nan_row_gives_nan_norm() {
+    // A NaN gradient must surface as a NaN penalty (training then stops with a clear message),
+    // never as a finite norm that hides it.
+    let Some(gpu) = gpu() else { return };
+    let mut v = vec![0.5f32; 3 * 300];
+    v[300 + 123] = f32::NAN;
+    for norm in [KernelNorm::Linf, KernelNorm::L1] {
+        let (n, _) = row_norm_argmax_kernel(tensor(&v, 3, 300, &gpu), norm);
+        let n = to_vec64(n);
+        assert!(n[0] == 0.5 * if norm == KernelNorm::L1 { 300.0 } else { 1.0 } && n[1].is_nan() && !n[2].is_nan(), "{norm:?}: {n:?}");
+    }
+}

@@ -15,14 +15,7 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, String), String> {
 
 #[cfg(feature = "wgpu")]
 fn wgpu() -> Option<(Device, String)> {
-    // burn panics when no adapter exists; treat that as "no GPU".
-    std::panic::catch_unwind(|| {
-        let d = Device::wgpu(Default::default()).autodiff();
-        let _ = burn::tensor::Tensor::<1>::zeros([1], &d).into_data();
-        d
-    })
-    .ok()
-    .map(|d| (d, "wgpu".to_string()))
+    margan::device::wgpu().ok().map(|d| (d, "wgpu".to_string()))
 }
 
 #[cfg(not(feature = "wgpu"))]

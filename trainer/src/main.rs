@@ -1,6 +1,7 @@
 //! `margan`: train margin-penalised GANs, sample and export generators, benchmark.
 
 mod bench;
+mod bench_kernels;
 mod checkpoint;
 mod config;
 mod data;
@@ -217,6 +218,10 @@ enum Command {
         warmup: usize,
         #[arg(long, default_value_t = 10)]
         iterations: usize,
+        /// Time the WGSL row-norm kernels against the plain-tensor composition instead
+        /// (wgpu builds, --device wgpu).
+        #[arg(long)]
+        kernels: bool,
     },
     /// The paper's expected-margin experiment on the swiss roll (Table 1).
     Margins {
@@ -375,9 +380,13 @@ fn main() -> ExitCode {
             penalty,
             warmup,
             iterations,
+            kernels,
         } => (|| {
-            let cfg = presets::preset(&preset)?;
             let (dev, name) = device::select(device)?;
+            if kernels {
+                return bench_kernels::run(&dev, &name, warmup, iterations.max(20));
+            }
+            let cfg = presets::preset(&preset)?;
             let batches = if batch.is_empty() {
                 vec![cfg.batch_size]
             } else {
