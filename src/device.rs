@@ -15,6 +15,17 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .expect("tensor data converts to f32")
 }
 
+/// Copies a tensor's values to the host as `f32`, asynchronously (works on every backend,
+/// including WebGPU in the browser, where synchronous reads are impossible).
+pub async fn to_vec_async<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data_async()
+        .await
+        .expect("tensor data reads back")
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("tensor data converts to f32")
+}
+
 /// Reads a one-element tensor as `f64` (at the tensor's own precision).
 pub fn scalar<const D: usize>(t: Tensor<D>) -> f64 {
     let v = t

@@ -20,6 +20,8 @@ pub enum MarganError {
         what: String,
         iteration: Option<usize>,
     },
+    /// The compute backend failed (device lost, a read-back error).
+    Backend(String),
 }
 
 impl fmt::Display for MarganError {
@@ -38,6 +40,7 @@ impl fmt::Display for MarganError {
                 Some(i) => write!(f, "{what} is not finite at iteration {i}"),
                 None => write!(f, "{what} is not finite"),
             },
+            MarganError::Backend(problem) => write!(f, "compute backend: {problem}"),
         }
     }
 }

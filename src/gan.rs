@@ -1,7 +1,6 @@
 //! One GAN training step: `d_steps` critic updates (loss + margin penalty) and one generator
 //! update, with Adam. Shared by the CLI trainer, the tests and the browser playground.
 
-use crate::device::scalar;
 use crate::error::MarganError;
 use crate::layers::{Mode, Network};
 use crate::losses::GanLoss;
@@ -132,8 +131,12 @@ impl Gan {
         self.g.forward(z.detach(), Mode::Eval).detach()
     }
 
-    /// One critic update on a real batch. Returns `(loss, penalty, ‖∇‖ real, ‖∇‖ fake)`.
-    pub fn d_step(&mut self, real: Tensor<4>) -> [f64; 4] {
+    /// One critic update on a real batch. Returns `(loss, penalty, [‖∇‖ real, ‖∇‖ fake])` as
+    /// one-element device tensors, without reading them back.
+    pub fn d_step(
+        &mut self,
+        real: Tensor<4>,
+    ) -> (Tensor<1>, Option<Tensor<1>>, Option<[Tensor<1>; 2]>) {
         let n = real.dims()[0];
         let z = self.latents(n);
         let fake = self.g.forward(z, Mode::Train).detach();
@@ -172,14 +175,16 @@ impl Gan {
         };
         let grads = GradientsParams::from_grads(total.backward(), &self.d);
         self.d = self.opt_d.step(self.config.lr_d, self.d.clone(), grads);
-        let [nr, nf] = norms
-            .map(|[a, b]| [scalar(a), scalar(b)])
-            .unwrap_or([f64::NAN; 2]);
-        [scalar(loss), penalty.map(scalar).unwrap_or(0.0), nr, nf]
+        (
+            loss.detach(),
+            penalty.map(|p| p.detach()),
+            norms.map(|n| n.map(|t| t.detach())),
+        )
     }
 
-    /// One generator update; `real` is used by relativistic losses only.
-    pub fn g_step(&mut self, real: Tensor<4>) -> f64 {
+    /// One generator update; `real` is used by relativistic losses only. Returns the loss as a
+    /// one-element device tensor.
+    pub fn g_step(&mut self, real: Tensor<4>) -> Tensor<1> {
         let n = real.dims()[0];
         let z = self.latents(n);
         let fake = self.g.forward(z, Mode::Train);
@@ -193,32 +198,83 @@ impl Gan {
             cf.zeros_like().detach()
         };
         let loss = self.config.loss.g_loss(cr, cf);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.g);
+        let grads = GradientsParams::from_grads(loss.clone().backward(), &self.g);
         self.g = self.opt_g.step(self.config.lr_g, self.g.clone(), grads);
-        scalar(loss)
+        loss.detach()
+    }
+
+    /// `d_steps` critic updates and one generator update, with the step's figures left on the
+    /// device (read them with [`StepTensors::read`], or `read_async` on WebGPU, where
+    /// synchronous reads are impossible).
+    pub fn step_tensors(
+        &mut self,
+        mut real_batch: impl FnMut(&mut Rng) -> Tensor<4>,
+    ) -> StepTensors {
+        let mut d = None;
+        for _ in 0..self.config.d_steps.max(1) {
+            let real = real_batch(&mut self.rng);
+            d = Some(self.d_step(real));
+        }
+        let (d_loss, penalty, norms) = d.expect("at least one critic step");
+        let real = real_batch(&mut self.rng);
+        let g_loss = self.g_step(real);
+        self.iteration += 1;
+        let nan = || d_loss.zeros_like().add_scalar(f64::NAN);
+        let [nr, nf] = norms.unwrap_or_else(|| [nan(), nan()]);
+        let penalty = penalty.unwrap_or_else(|| d_loss.zeros_like());
+        StepTensors {
+            values: Tensor::cat(vec![d_loss, g_loss, penalty, nr, nf], 0),
+            iteration: self.iteration,
+        }
     }
 
     /// `d_steps` critic updates and one generator update; `real_batch` draws a real batch.
+    /// Reads the figures back and fails on a NaN/inf loss.
     pub fn step(
         &mut self,
-        mut real_batch: impl FnMut(&mut Rng) -> Tensor<4>,
+        real_batch: impl FnMut(&mut Rng) -> Tensor<4>,
     ) -> Result<StepStats, MarganError> {
-        let mut stats = StepStats::default();
-        for _ in 0..self.config.d_steps.max(1) {
-            let real = real_batch(&mut self.rng);
-            let [d, p, nr, nf] = self.d_step(real);
-            stats = StepStats {
-                d_loss: d,
-                penalty: p,
-                grad_norm_real: nr,
-                grad_norm_fake: nf,
-                ..stats
-            };
-        }
-        let real = real_batch(&mut self.rng);
-        stats.g_loss = self.g_step(real);
-        self.iteration += 1;
+        self.step_tensors(real_batch).read()
+    }
+}
+
+/// A step's figures still on the device: `[d_loss, g_loss, penalty, ‖∇‖ real, ‖∇‖ fake]`.
+pub struct StepTensors {
+    pub values: Tensor<1>,
+    /// The iteration this step completed.
+    pub iteration: usize,
+}
+
+impl StepTensors {
+    fn stats(&self, v: &[f64]) -> Result<StepStats, MarganError> {
+        let stats = StepStats {
+            d_loss: v[0],
+            g_loss: v[1],
+            penalty: v[2],
+            grad_norm_real: v[3],
+            grad_norm_fake: v[4],
+        };
         stats.check_finite(self.iteration)?;
         Ok(stats)
     }
+
+    /// Reads the figures back (synchronous: native backends and the browser's CPU backend).
+    pub fn read(self) -> Result<StepStats, MarganError> {
+        let data = self.values.clone().into_data();
+        self.stats(&f64s(data))
+    }
+
+    /// Reads the figures back asynchronously (any backend, required on WebGPU).
+    pub async fn read_async(self) -> Result<StepStats, MarganError> {
+        let data = self.values.clone().into_data_async().await.map_err(|e| {
+            MarganError::Backend(format!("reading the step's losses back failed: {e:?}"))
+        })?;
+        self.stats(&f64s(data))
+    }
+}
+
+fn f64s(data: burn::tensor::TensorData) -> Vec<f64> {
+    data.convert::<f64>()
+        .try_into_vec::<f64>()
+        .expect("float tensor data converts to f64")
 }

@@ -9,6 +9,7 @@
 
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod gan;
 pub mod kernels;
 pub mod layers;

@@ -32,6 +32,8 @@ pub struct SwissRollConfig {
     /// Spatial scale: points are scikit-learn's `make_swiss_roll` (noise 0.25) times this.
     /// Default 1/7.5, the 2-D swiss roll of the WGAN-GP toy experiments the paper builds on.
     pub scale: f64,
+    /// Only the variants with these names (`none`, `linf-hinge`, …); all when empty.
+    pub only: Vec<String>,
     pub seed: u64,
 }
 
@@ -47,6 +49,7 @@ impl SwissRollConfig {
             weight: 20.0,
             margin_iters: 3000,
             scale: 1.0 / 7.5,
+            only: Vec::new(),
             seed,
         }
     }
@@ -183,6 +186,9 @@ pub fn run(
 ) -> Vec<(MarginRow, Network)> {
     variants(cfg.weight)
         .into_iter()
+        .filter(|(name, _)| {
+            cfg.only.is_empty() || cfg.only.contains(&name.replace(' ', "-").to_lowercase())
+        })
         .map(|(name, penalty)| {
             progress(&name);
             let (net, accuracy) = train(cfg, penalty.as_ref(), device);

@@ -15,6 +15,7 @@ pub enum KernelNorm {
 
 impl KernelNorm {
     /// The `mode` the shaders read from their info buffer.
+    #[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
     pub(crate) fn mode(self) -> u32 {
         match self {
             KernelNorm::Linf => 0,

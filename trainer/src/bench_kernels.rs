@@ -1,6 +1,6 @@
 //! `margan bench --kernels`: the WGSL row-norm kernels against the plain-tensor composition
 //! (`abs().max_dim(1)` / `abs().sum_dim(1)` and burn's autodiff backward) on the same device.
-#![cfg_attr(not(feature = "wgpu"), allow(unused_imports, dead_code))]
+#![cfg_attr(not(feature = "wgpu"), allow(unused_imports, unused_variables, dead_code))]
 
 
 use burn::tensor::{Device, Tensor};

@@ -18,17 +18,7 @@ struct State {
     rng: Rng,
 }
 
-/// What an exported generator carries besides its weights (`export.json` in the pack).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExportInfo {
-    pub format: String,
-    pub version: u32,
-    pub model: margan::model::ModelSpec,
-    pub iteration: usize,
-    pub loss: margan::GanLoss,
-    pub penalty: Option<margan::GradientPenalty>,
-    pub data: String,
-}
+pub use margan::export::ExportInfo;
 
 pub fn path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT)
@@ -136,20 +126,15 @@ pub fn load(dir: &Path, device: &burn::tensor::Device) -> Result<(RunConfig, Gan
 /// Writes the generator and what the browser app needs to rebuild it.
 pub fn export(config: &RunConfig, gan: &Gan, out: &Path) -> Result<ExportInfo, String> {
     let info = ExportInfo {
-        format: "margan-generator".into(),
-        version: 1,
+        format: margan::export::FORMAT.into(),
+        version: margan::export::VERSION,
         model: config.model.clone(),
         iteration: gan.iteration,
         loss: config.loss,
         penalty: config.penalty.clone(),
         data: format!("{:?}", config.data),
     };
-    let mut pack = Pack::new();
-    pack.add(
-        "export.json",
-        serde_json::to_vec_pretty(&info).map_err(e2s)?,
-    );
-    pack.add("g", network_to_bytes(&gan.g).map_err(e2s)?);
-    write_atomic(out, &pack.to_bytes())?;
+    let bytes = margan::export::to_bytes(&info, &gan.g).map_err(e2s)?;
+    write_atomic(out, &bytes)?;
     Ok(info)
 }

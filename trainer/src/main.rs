@@ -233,6 +233,15 @@ enum Command {
         /// Folder for margins.csv and decision_boundaries.png.
         #[arg(long, default_value = "runs/margins")]
         out: PathBuf,
+        /// Adam steps per classifier (default: 3000, quick 1500).
+        #[arg(long)]
+        iterations: Option<usize>,
+        /// Penalty weight λ (default 20).
+        #[arg(long)]
+        weight: Option<f64>,
+        /// Only these variants, comma separated (e.g. none,linf-hinge).
+        #[arg(long, value_delimiter = ',')]
+        variants: Vec<String>,
     },
     /// List the presets.
     Presets,
@@ -407,7 +416,14 @@ fn main() -> ExitCode {
             bench::print(&preset, &name, &rows);
             Ok(())
         })(),
-        Command::Margins { quick, seed, out } => margins::run(quick, seed, &out),
+        Command::Margins {
+            quick,
+            seed,
+            out,
+            iterations,
+            weight,
+            variants,
+        } => margins::run(quick, seed, &out, iterations, weight, &variants),
         Command::Presets => {
             for n in presets::names() {
                 println!("{n}");

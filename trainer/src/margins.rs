@@ -6,12 +6,28 @@ use margan::layers::Mode;
 use margan::swiss::{self, SwissRollConfig};
 use std::path::Path;
 
-pub fn run(quick: bool, seed: u64, out: &Path) -> Result<(), String> {
-    let cfg = if quick {
+pub fn run(
+    quick: bool,
+    seed: u64,
+    out: &Path,
+    iterations: Option<usize>,
+    weight: Option<f64>,
+    only: &[String],
+) -> Result<(), String> {
+    let mut cfg = if quick {
         SwissRollConfig::quick(seed)
     } else {
         SwissRollConfig::full(seed)
     };
+    cfg.iterations = iterations.unwrap_or(cfg.iterations);
+    cfg.weight = weight.unwrap_or(cfg.weight);
+    let known: Vec<String> = swiss::variants(cfg.weight).into_iter().map(|(n, _)| n.replace(' ', "-").to_lowercase()).collect();
+    for v in only {
+        if !known.contains(&v.to_lowercase()) {
+            return Err(format!("unknown variant `{v}`; choose from {}", known.join(", ")));
+        }
+    }
+    cfg.only = only.iter().map(|v| v.to_lowercase()).collect();
     std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create ({e})", out.display()))?;
     let device = margan::device::cpu();
     eprintln!("swiss roll vs 1.5× swiss roll; MLP width {}, {} Adam steps, λ = {}, margins over {} samples per class", cfg.width, cfg.iterations, cfg.weight, cfg.eval_per_class);
