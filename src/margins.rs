@@ -163,8 +163,9 @@ pub fn estimate(net: &Network, x: Tensor<4>, cfg: &MarginConfig) -> Margins {
         .iter()
         .map(|g2| cfg.lr / (1.0 + cfg.rho * *g2 as f64))
         .collect();
+    let lin = linearised(d0.clone(), g0, cfg.norm);
     let mut delta: Vec<f32> = if cfg.linearised_init {
-        to_vec(linearised(d0.clone(), g0, cfg.norm))
+        to_vec(lin.clone())
     } else {
         vec![0.0; n * m]
     };
@@ -220,7 +221,12 @@ pub fn estimate(net: &Network, x: Tensor<4>, cfg: &MarginConfig) -> Margins {
         }
     }
     let delta = Tensor::<2>::from_data(TensorData::new(delta, [n, m]), &device);
-    let (values, crossed) = to_boundary(net, &x, &d0, &delta, cfg.norm);
+    let (optimised, crossed) = to_boundary(net, &x, &d0, &delta, cfg.norm);
+    // The linearised direction's crossing is a boundary point too: where the optimisation
+    // wandered off (e.g. the L1 proximal path between two near-equal gradient coordinates), the
+    // nearer of the two boundary points is the better (still upper) estimate of the margin.
+    let (linear, _) = to_boundary(net, &x, &d0, &lin, cfg.norm);
+    let values: Vec<f64> = optimised.iter().zip(&linear).map(|(a, b)| a.min(*b)).collect();
     let converged = crossed
         .iter()
         .zip(&settled)

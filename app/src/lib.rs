@@ -14,6 +14,10 @@ use wasm_bindgen::prelude::*;
 /// `?view=` asks for (both by default); elsewhere (an embed) it waits for `mount_*` calls.
 #[wasm_bindgen(start)]
 pub fn start() {
+    // No window: a worker or the unit-test runner under node.
+    if web_sys::window().is_none() {
+        return;
+    }
     dom::install_panic_hook();
     let Some(root) = dom::document().get_element_by_id("margan-app") else {
         return;
