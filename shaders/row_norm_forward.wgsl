@@ -96,7 +96,9 @@ fn main(
             norms[row] = s_val[0];
             argmax[row] = 0.0;
         } else {
-            norms[row] = select(s_val[0], bitcast<f32>(0x7fc00000u), s_nan[0] != 0u);
+            // NaN is written as bits from a runtime select: a constant NaN expression is a
+            // shader-creation error in WGSL (Chromium's Tint rejects it; naga does not).
+            norms[row] = bitcast<f32>(select(bitcast<u32>(s_val[0]), 0x7fc00000u, s_nan[0] != 0u));
             // A row of NaNs only has no arg-max: point at 0.
             argmax[row] = select(f32(s_idx[0]), 0.0, s_idx[0] == NONE);
         }

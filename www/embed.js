@@ -2,13 +2,13 @@
 //   <script type="module" src="https://YOUR.SITE/margan/embed.js"></script>
 //   <margan-sampler src="https://YOUR.SITE/margan/demo/shapes.margan"></margan-sampler>
 //   <margan-playground></margan-playground>
-// The module loads margan_app.js / margan_app_bg.wasm from the folder this file is served from.
+// The module loads margan-app.js / margan-app_bg.wasm from the folder this file is served from.
 const base = new URL('.', import.meta.url);
 let ready = null;
 function load() {
   if (!ready) {
-    ready = import(new URL('margan_app.js', base).href).then(async (m) => {
-      await m.default({ module_or_path: new URL('margan_app_bg.wasm', base) });
+    ready = import(new URL('margan-app.js', base).href).then(async (m) => {
+      await m.default({ module_or_path: new URL('margan-app_bg.wasm', base) });
       return m;
     });
   }

@@ -145,7 +145,7 @@ fn real_batch(data: Data, drawn: &[[f64; 2]], n: usize, rng: &mut Rng, device: &
 
 async fn read(t: Tensor<4>) -> Result<Vec<f32>, JsValue> {
     let d = t.into_data_async().await.map_err(|e| dom::err(format!("read-back failed: {e:?}")))?;
-    d.convert::<f32>().into_vec::<f32>().map_err(|e| dom::err(format!("{e:?}")))
+    d.convert::<f32>().try_into_vec::<f32>().map_err(|e| dom::err(format!("{e:?}")))
 }
 
 fn pairs(v: &[f32]) -> Vec<[f64; 2]> {
@@ -352,9 +352,9 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
     let c2 = canvas.clone();
     dom::on(&canvas, "click", move |e| {
         let Some(e) = e.dyn_ref::<web_sys::MouseEvent>() else { return };
-        let r = c2.get_bounding_client_rect();
-        let k = SIZE / r.width().max(1.0);
-        let p = WINDOW.to_data([(e.client_x() as f64 - r.left()) * k, (e.client_y() as f64 - r.top()) * k]);
+        // offsetX/Y are CSS pixels inside the canvas; the canvas may be drawn scaled.
+        let k = SIZE / (c2.client_width().max(1) as f64);
+        let p = WINDOW.to_data([e.offset_x() as f64 * k, e.offset_y() as f64 * k]);
         let mut i = i.borrow_mut();
         i.drawn.push(p);
         i.changed = true;

@@ -89,7 +89,7 @@ impl Sampler {
             .into_data_async()
             .await
             .map_err(|e| dom::err(format!("reading samples back failed: {e:?}")))?;
-        let v = data.convert::<f32>().into_vec::<f32>().map_err(|e| dom::err(format!("{e:?}")))?;
+        let v = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| dom::err(format!("{e:?}")))?;
         Ok((v, l.info.model.sample_shape()))
     }
 
