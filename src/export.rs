@@ -43,14 +43,22 @@ pub fn to_bytes(info: &ExportInfo, g: &Network) -> Result<Vec<u8>, MarganError> 
 }
 
 /// Reads an exported generator; `what` names the file in errors (a path or URL).
-pub fn load(bytes: &[u8], what: &str, device: &Device) -> Result<(ExportInfo, Network), MarganError> {
+pub fn load(
+    bytes: &[u8],
+    what: &str,
+    device: &Device,
+) -> Result<(ExportInfo, Network), MarganError> {
     let pack = Pack::from_bytes(bytes, what)?;
     let corrupt = |problem: String| MarganError::Corrupt {
         what: what.into(),
         problem,
     };
-    let info: ExportInfo = serde_json::from_slice(pack.require("export.json", what)?)
-        .map_err(|e| corrupt(format!("export.json is not valid ({e}); re-export the run with `margan export`")))?;
+    let info: ExportInfo =
+        serde_json::from_slice(pack.require("export.json", what)?).map_err(|e| {
+            corrupt(format!(
+                "export.json is not valid ({e}); re-export the run with `margan export`"
+            ))
+        })?;
     if info.format != FORMAT {
         return Err(corrupt(format!(
             "format `{}` is not an exported generator (`{FORMAT}`)",

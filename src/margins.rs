@@ -226,7 +226,11 @@ pub fn estimate(net: &Network, x: Tensor<4>, cfg: &MarginConfig) -> Margins {
     // wandered off (e.g. the L1 proximal path between two near-equal gradient coordinates), the
     // nearer of the two boundary points is the better (still upper) estimate of the margin.
     let (linear, _) = to_boundary(net, &x, &d0, &lin, cfg.norm);
-    let values: Vec<f64> = optimised.iter().zip(&linear).map(|(a, b)| a.min(*b)).collect();
+    let values: Vec<f64> = optimised
+        .iter()
+        .zip(&linear)
+        .map(|(a, b)| a.min(*b))
+        .collect();
     let converged = crossed
         .iter()
         .zip(&settled)

@@ -95,7 +95,9 @@ fn row_norm_backward_matches_reference() {
         for &cols in &LENGTHS {
             for &rows in &BATCHES {
                 let v = matrix(rows, cols, (rows * 7 + cols * 13) as u64);
-                let up: Vec<f32> = (0..rows).map(|r| 1.0 + (r % 3) as f32 - 0.25 * (r % 5) as f32).collect();
+                let up: Vec<f32> = (0..rows)
+                    .map(|r| 1.0 + (r % 3) as f32 - 0.25 * (r % 5) as f32)
+                    .collect();
                 let g = tensor(&v, rows, cols, &gpu).require_grad();
                 let up_k = Tensor::<1>::from_data(TensorData::new(up.clone(), [rows]), &gpu);
                 let (norms, _) = row_norm_argmax_kernel(g.clone(), norm);
@@ -143,6 +145,11 @@ fn row_norm_nan_row_gives_nan_norm() {
     for norm in [KernelNorm::Linf, KernelNorm::L1] {
         let (n, _) = row_norm_argmax_kernel(tensor(&v, 3, 300, &gpu), norm);
         let n = to_vec64(n);
-        assert!(n[0] == 0.5 * if norm == KernelNorm::L1 { 300.0 } else { 1.0 } && n[1].is_nan() && !n[2].is_nan(), "{norm:?}: {n:?}");
+        assert!(
+            n[0] == 0.5 * if norm == KernelNorm::L1 { 300.0 } else { 1.0 }
+                && n[1].is_nan()
+                && !n[2].is_nan(),
+            "{norm:?}: {n:?}"
+        );
     }
 }

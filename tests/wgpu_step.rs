@@ -31,7 +31,10 @@ impl ModuleVisitor for Collect<'_> {
 }
 
 fn grads_of(net: &Network, grads: &GradientsParams) -> Vec<Vec<f64>> {
-    let mut c = Collect { grads, out: Vec::new() };
+    let mut c = Collect {
+        grads,
+        out: Vec::new(),
+    };
     net.visit(&mut c);
     c.out
 }
@@ -47,7 +50,10 @@ impl ModuleMapper for Steepen {
             return param;
         }
         let k = self.0;
-        Param::initialized(param.id, param.val().detach().mul_scalar(k).detach().require_grad())
+        Param::initialized(
+            param.id,
+            param.val().detach().mul_scalar(k).detach().require_grad(),
+        )
     }
 }
 
@@ -68,7 +74,9 @@ fn step(device: &Device) -> StepResult {
     let cfg = DcganConfig::new().with_width(8).with_z_dim(16);
     let mut rng = Rng::new(31);
     let g = cfg.init_generator(device, &mut rng);
-    let d = cfg.init_discriminator(device, &mut rng).map(&mut Steepen(STEEPEN));
+    let d = cfg
+        .init_discriminator(device, &mut rng)
+        .map(&mut Steepen(STEEPEN));
     let n = 4;
     let real = rng.uniform_tensor([n, 3, 32, 32], -1.0, 1.0, device);
     let z = rng.normal_tensor([n, 16, 1, 1], 0.0, 1.0, device);
@@ -86,12 +94,17 @@ fn step(device: &Device) -> StepResult {
     let d_loss = GanLoss::Hinge.d_loss(tr.output().reshape([n]), tf.output().reshape([n]));
     let out = penalty.compute(&d, &tr, &tf, &mut rng);
     let p = out.value;
-    let norms = [to_vec64(out.grad_norm_real)[0], to_vec64(out.grad_norm_fake)[0]];
+    let norms = [
+        to_vec64(out.grad_norm_real)[0],
+        to_vec64(out.grad_norm_fake)[0],
+    ];
     let total = d_loss.clone() + p.clone();
     let d_grads = grads_of(&d, &GradientsParams::from_grads(total.backward(), &d));
 
     // Generator: loss through the critic, gradients w.r.t. G's parameters.
-    let cf = d.forward(g.forward(z, Mode::Train), Mode::Train).reshape([n]);
+    let cf = d
+        .forward(g.forward(z, Mode::Train), Mode::Train)
+        .reshape([n]);
     let g_loss = GanLoss::Hinge.g_loss(cf.zeros_like().detach(), cf);
     let g_grads = grads_of(&g, &GradientsParams::from_grads(g_loss.backward(), &g));
 
@@ -124,20 +137,29 @@ fn linf_penalised_step_on_wgpu_matches_cpu() {
         "wgpu: D {:.6} penalty {:.6} G {:.6}; cpu: D {:.6} penalty {:.6} G {:.6}; ‖∇‖∞ {:?}",
         a.d_loss, a.penalty, a.g_loss, b.d_loss, b.penalty, b.g_loss, b.norms
     );
-    assert!(b.penalty > 0.0, "the penalty is active at this initialisation");
+    assert!(
+        b.penalty > 0.0,
+        "the penalty is active at this initialisation"
+    );
     for (what, x, y) in [
         ("D loss", a.d_loss, b.d_loss),
         ("penalty", a.penalty, b.penalty),
         ("G loss", a.g_loss, b.g_loss),
     ] {
-        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{what}: wgpu {x} vs cpu {y}");
+        assert!(
+            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+            "{what}: wgpu {x} vs cpu {y}"
+        );
     }
     for (net, ga, gb) in [("D", &a.d_grads, &b.d_grads), ("G", &a.g_grads, &b.g_grads)] {
         assert_eq!(ga.len(), gb.len(), "{net}: number of parameter gradients");
         assert!(!ga.is_empty());
         for (k, (x, y)) in ga.iter().zip(gb).enumerate() {
             let e = rel_err(x, y);
-            assert!(e < 1e-3, "{net} parameter {k}: gradient relative error {e:.2e}");
+            assert!(
+                e < 1e-3,
+                "{net} parameter {k}: gradient relative error {e:.2e}"
+            );
         }
     }
 }

@@ -16,12 +16,18 @@ thread_local! {
 /// Whether `navigator.gpu.requestAdapter()` yields an adapter.
 async fn webgpu_adapter() -> bool {
     let nav = dom::window().navigator();
-    let Ok(gpu) = js_sys::Reflect::get(&nav, &"gpu".into()) else { return false };
+    let Ok(gpu) = js_sys::Reflect::get(&nav, &"gpu".into()) else {
+        return false;
+    };
     if gpu.is_undefined() || gpu.is_null() {
         return false;
     }
-    let Ok(f) = js_sys::Reflect::get(&gpu, &"requestAdapter".into()) else { return false };
-    let Ok(f) = f.dyn_into::<js_sys::Function>() else { return false };
+    let Ok(f) = js_sys::Reflect::get(&gpu, &"requestAdapter".into()) else {
+        return false;
+    };
+    let Ok(f) = f.dyn_into::<js_sys::Function>() else {
+        return false;
+    };
     let Ok(p) = f.call0(&gpu) else { return false };
     match JsFuture::from(js_sys::Promise::from(p)).await {
         Ok(adapter) => !adapter.is_null() && !adapter.is_undefined(),
@@ -34,7 +40,9 @@ async fn init() -> (Device, &'static str) {
     if !force_cpu && webgpu_adapter().await {
         match Device::wgpu_options().init_async().await {
             Ok(d) => return (d.autodiff(), "WebGPU"),
-            Err(e) => web_sys::console::warn_1(&format!("WebGPU init failed, using the CPU: {e}").into()),
+            Err(e) => {
+                web_sys::console::warn_1(&format!("WebGPU init failed, using the CPU: {e}").into())
+            }
         }
     }
     (margan::device::cpu(), "CPU")
@@ -61,5 +69,7 @@ pub async fn device() -> (Device, &'static str) {
             .clone()
     });
     let _ = JsFuture::from(promise).await;
-    DEVICE.with(|d| d.borrow().clone()).expect("device initialised")
+    DEVICE
+        .with(|d| d.borrow().clone())
+        .expect("device initialised")
 }

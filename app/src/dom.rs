@@ -39,7 +39,12 @@ pub fn text(parent: &Element, tag: &str, attrs: &[(&str, &str)], content: &str) 
     e
 }
 
-pub fn canvas(parent: &Element, id: &str, w: u32, h: u32) -> (HtmlCanvasElement, CanvasRenderingContext2d) {
+pub fn canvas(
+    parent: &Element,
+    id: &str,
+    w: u32,
+    h: u32,
+) -> (HtmlCanvasElement, CanvasRenderingContext2d) {
     let c: HtmlCanvasElement = child(parent, "canvas", &[("class", id), ("data-role", id)])
         .dyn_into()
         .expect("a canvas");

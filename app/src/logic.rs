@@ -15,7 +15,11 @@ pub struct PageParams {
 impl PageParams {
     pub fn parse(search: &str) -> Self {
         let mut p = PageParams::default();
-        for pair in search.trim_start_matches('?').split('&').filter(|s| !s.is_empty()) {
+        for pair in search
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|s| !s.is_empty())
+        {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let v = percent_decode(v);
             match k {
@@ -62,7 +66,15 @@ pub fn percent_decode(s: &str) -> String {
 
 /// Lays out `n` images `[c, h, w]` (values in [-1, 1], NCHW) as a grid of `cols` columns with a
 /// `gap`-pixel border, as RGBA bytes. Returns `(rgba, width, height)`. One channel is grey.
-pub fn image_grid(data: &[f32], n: usize, c: usize, h: usize, w: usize, cols: usize, gap: usize) -> (Vec<u8>, usize, usize) {
+pub fn image_grid(
+    data: &[f32],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+    gap: usize,
+) -> (Vec<u8>, usize, usize) {
     let cols = cols.clamp(1, n.max(1));
     let rows = n.div_ceil(cols);
     let (gw, gh) = (cols * (w + gap) + gap, rows * (h + gap) + gap);
@@ -76,7 +88,11 @@ pub fn image_grid(data: &[f32], n: usize, c: usize, h: usize, w: usize, cols: us
         for y in 0..h {
             for x in 0..w {
                 let at = |ch: usize| data[((k * c + ch) * h + y) * w + x];
-                let rgb = if c >= 3 { [at(0), at(1), at(2)] } else { [at(0); 3] };
+                let rgb = if c >= 3 {
+                    [at(0), at(1), at(2)]
+                } else {
+                    [at(0); 3]
+                };
                 let o = ((oy + y) * gw + ox + x) * 4;
                 out[o..o + 3].copy_from_slice(&rgb.map(to_u8));
             }
@@ -91,7 +107,11 @@ pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let cos = if na > 0.0 && nb > 0.0 { (dot / (na * nb)).clamp(-1.0, 1.0) } else { 1.0 };
+    let cos = if na > 0.0 && nb > 0.0 {
+        (dot / (na * nb)).clamp(-1.0, 1.0)
+    } else {
+        1.0
+    };
     let omega = cos.acos();
     if omega.abs() < 1e-4 || (std::f32::consts::PI - omega).abs() < 1e-4 {
         return a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect();
@@ -122,7 +142,10 @@ impl PlotWindow {
         (0..res * res)
             .map(|k| {
                 let cell = self.size / res as f64;
-                self.to_data([((k % res) as f64 + 0.5) * cell, ((k / res) as f64 + 0.5) * cell])
+                self.to_data([
+                    ((k % res) as f64 + 0.5) * cell,
+                    ((k / res) as f64 + 0.5) * cell,
+                ])
             })
             .collect()
     }
@@ -209,12 +232,18 @@ mod tests {
         assert!((end[0] - 0.0).abs() < 1e-6 && (end[1] - 1.0).abs() < 1e-6);
         let mid = slerp(&a, &b, 0.5);
         let n = (mid[0] * mid[0] + mid[1] * mid[1]).sqrt();
-        assert!((n - 1.0).abs() < 1e-6, "slerp keeps the norm on the unit circle: {n}");
+        assert!(
+            (n - 1.0).abs() < 1e-6,
+            "slerp keeps the norm on the unit circle: {n}"
+        );
     }
 
     #[wasm_bindgen_test]
     fn plot_window_round_trips() {
-        let w = PlotWindow { half_extent: 2.5, size: 400.0 };
+        let w = PlotWindow {
+            half_extent: 2.5,
+            size: 400.0,
+        };
         assert_eq!(w.to_canvas([-2.5, 2.5]), [0.0, 0.0]);
         assert_eq!(w.to_canvas([0.0, 0.0]), [200.0, 200.0]);
         let p = w.to_data(w.to_canvas([1.25, -0.5]));

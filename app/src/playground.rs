@@ -26,7 +26,10 @@ const RES: usize = 36;
 const SIZE: f64 = 360.0;
 const STEPS_PER_FRAME: usize = 2;
 const HISTORY: usize = 400;
-const WINDOW: PlotWindow = PlotWindow { half_extent: 3.0, size: SIZE };
+const WINDOW: PlotWindow = PlotWindow {
+    half_extent: 3.0,
+    size: SIZE,
+};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Data {
@@ -60,7 +63,13 @@ struct Playground {
     status: Element,
 }
 
-fn select(parent: &Element, role: &str, label: &str, options: &[(&str, &str)], chosen: &str) -> Result<HtmlSelectElement, JsValue> {
+fn select(
+    parent: &Element,
+    role: &str,
+    label: &str,
+    options: &[(&str, &str)],
+    chosen: &str,
+) -> Result<HtmlSelectElement, JsValue> {
     let l = dom::text(parent, "label", &[], label);
     let s = dom::child(&l, "select", &[("data-role", role)]);
     for (value, text) in options {
@@ -72,11 +81,27 @@ fn select(parent: &Element, role: &str, label: &str, options: &[(&str, &str)], c
     s.dyn_into().map_err(Into::into)
 }
 
-fn number(parent: &Element, role: &str, label: &str, value: &str, step: &str) -> Result<HtmlInputElement, JsValue> {
+fn number(
+    parent: &Element,
+    role: &str,
+    label: &str,
+    value: &str,
+    step: &str,
+) -> Result<HtmlInputElement, JsValue> {
     let l = dom::text(parent, "label", &[], label);
-    dom::child(&l, "input", &[("type", "number"), ("data-role", role), ("value", value), ("step", step), ("min", "0")])
-        .dyn_into()
-        .map_err(Into::into)
+    dom::child(
+        &l,
+        "input",
+        &[
+            ("type", "number"),
+            ("data-role", role),
+            ("value", value),
+            ("step", step),
+            ("min", "0"),
+        ],
+    )
+    .dyn_into()
+    .map_err(Into::into)
 }
 
 impl Controls {
@@ -107,10 +132,19 @@ impl Controls {
             "linf" => Some(Norm::Linf),
             _ => None,
         };
-        let form = if self.form.value() == "ls" { Form::Ls } else { Form::Hinge };
+        let form = if self.form.value() == "ls" {
+            Form::Ls
+        } else {
+            Form::Hinge
+        };
         Ok(GanConfig {
             loss,
-            penalty: norm.map(|norm| GradientPenalty { norm, form, at: Where::Interpolates, weight }),
+            penalty: norm.map(|norm| GradientPenalty {
+                norm,
+                form,
+                at: Where::Interpolates,
+                weight,
+            }),
             lr_d: positive(&self.lr_d, "critic learning rate")?,
             lr_g: positive(&self.lr_g, "generator learning rate")?,
             beta1: 0.5,
@@ -128,7 +162,13 @@ fn new_gan(device: &Device, config: GanConfig, seed: u64) -> Gan {
     Gan::new(g, d, config, rng.fork(), device.clone())
 }
 
-fn real_batch(data: Data, drawn: &[[f64; 2]], n: usize, rng: &mut Rng, device: &Device) -> Tensor<4> {
+fn real_batch(
+    data: Data,
+    drawn: &[[f64; 2]],
+    n: usize,
+    rng: &mut Rng,
+    device: &Device,
+) -> Tensor<4> {
     match data {
         Data::Toy(t) => t.sample_tensor(n, rng, device),
         Data::Drawn => {
@@ -144,8 +184,13 @@ fn real_batch(data: Data, drawn: &[[f64; 2]], n: usize, rng: &mut Rng, device: &
 }
 
 async fn read(t: Tensor<4>) -> Result<Vec<f32>, JsValue> {
-    let d = t.into_data_async().await.map_err(|e| dom::err(format!("read-back failed: {e:?}")))?;
-    d.convert::<f32>().try_into_vec::<f32>().map_err(|e| dom::err(format!("{e:?}")))
+    let d = t
+        .into_data_async()
+        .await
+        .map_err(|e| dom::err(format!("read-back failed: {e:?}")))?;
+    d.convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| dom::err(format!("{e:?}")))
 }
 
 fn pairs(v: &[f32]) -> Vec<[f64; 2]> {
@@ -164,21 +209,30 @@ impl Playground {
         for k in 0..n {
             self.gan.diagnostics = k + 1 == n;
             let (drawn, device) = (self.drawn.clone(), self.device.clone());
-            last = Some(self.gan.step_tensors(|rng| real_batch(data, &drawn, BATCH, rng, &device)));
+            last = Some(
+                self.gan
+                    .step_tensors(|rng| real_batch(data, &drawn, BATCH, rng, &device)),
+            );
         }
-        let stats = last
-            .expect("n ≥ 1")
-            .read_async()
-            .await
-            .map_err(|e| dom::err(format!("{e} — training diverged; lower the learning rates or λ and press Reset")))?;
-        for (h, v) in self.history.iter_mut().zip([stats.d_loss, stats.g_loss, stats.grad_norm_real, stats.grad_norm_fake]) {
+        let stats = last.expect("n ≥ 1").read_async().await.map_err(|e| {
+            dom::err(format!(
+                "{e} — training diverged; lower the learning rates or λ and press Reset"
+            ))
+        })?;
+        for (h, v) in self.history.iter_mut().zip([
+            stats.d_loss,
+            stats.g_loss,
+            stats.grad_norm_real,
+            stats.grad_norm_fake,
+        ]) {
             h.push(v);
             if h.len() > HISTORY {
                 // Keep the whole run visible: drop every other point.
                 *h = h.iter().step_by(2).copied().collect();
             }
         }
-        self.root.set_attribute("data-steps", &self.gan.iteration.to_string())?;
+        self.root
+            .set_attribute("data-steps", &self.gan.iteration.to_string())?;
         Ok(())
     }
 
@@ -193,14 +247,21 @@ impl Playground {
         for (k, v) in values.iter().enumerate() {
             let [r, g, b] = heat_color(*v, scale);
             ctx.set_fill_style_str(&format!("rgb({r},{g},{b})"));
-            ctx.fill_rect((k % RES) as f64 * cell, (k / RES) as f64 * cell, cell + 0.5, cell + 0.5);
+            ctx.fill_rect(
+                (k % RES) as f64 * cell,
+                (k / RES) as f64 * cell,
+                cell + 0.5,
+                cell + 0.5,
+            );
         }
         // Decision boundary: cell edges where the critic changes sign.
         ctx.set_fill_style_str("#111");
         for k in 0..RES * RES {
             let (x, y) = (k % RES, k / RES);
             let s = values[k] > 0.0;
-            if (x + 1 < RES && (values[k + 1] > 0.0) != s) || (y + 1 < RES && (values[k + RES] > 0.0) != s) {
+            if (x + 1 < RES && (values[k + 1] > 0.0) != s)
+                || (y + 1 < RES && (values[k + RES] > 0.0) != s)
+            {
                 let c = [(x as f64 + 1.0) * cell, (y as f64 + 1.0) * cell];
                 ctx.fill_rect(c[0] - 1.5, c[1] - 1.5, 3.0, 3.0);
             }
@@ -208,11 +269,24 @@ impl Playground {
         // Real points (a fixed draw) and fake points (fixed latents).
         let mut rng = Rng::new(99);
         let real = if self.data_ready() {
-            pairs(&read(real_batch(self.controls.data(), &self.drawn, SHOWN, &mut rng, dev)).await?)
+            pairs(
+                &read(real_batch(
+                    self.controls.data(),
+                    &self.drawn,
+                    SHOWN,
+                    &mut rng,
+                    dev,
+                ))
+                .await?,
+            )
         } else {
             self.drawn.clone()
         };
-        let fake_t = self.gan.g.forward(self.z_shown.clone(), Mode::Eval).detach();
+        let fake_t = self
+            .gan
+            .g
+            .forward(self.z_shown.clone(), Mode::Eval)
+            .detach();
         let fake = pairs(&read(fake_t.clone()).await?);
         let dot = |p: [f64; 2], color: &str, r: f64| {
             let c = WINDOW.to_canvas(p);
@@ -236,7 +310,11 @@ impl Playground {
         let grads = self.gan.config.loss.g_loss(cr, cf).backward();
         if let Some(gx) = x.grad(&grads) {
             let arrows = pairs(&read(gx.neg()).await?);
-            let longest = arrows.iter().map(|a| a[0].hypot(a[1])).fold(0.0, f64::max).max(1e-12);
+            let longest = arrows
+                .iter()
+                .map(|a| a[0].hypot(a[1]))
+                .fold(0.0, f64::max)
+                .max(1e-12);
             ctx.set_stroke_style_str("#222");
             for (p, a) in fake.iter().zip(&arrows) {
                 let c = WINDOW.to_canvas(*p);
@@ -249,18 +327,52 @@ impl Playground {
         }
         // Charts and figures.
         let [d, g, nr, nf] = &self.history;
-        chart::draw(&self.loss_ctx, 360.0, 150.0, "losses", &[
-            Series { name: "critic", color: "#c62828", values: d },
-            Series { name: "generator", color: "#1565c0", values: g },
-        ]);
-        chart::draw(&self.norm_ctx, 360.0, 150.0, "critic gradient norm", &[
-            Series { name: "at real", color: "#1b7f3a", values: nr },
-            Series { name: "at fake", color: "#6a1b9a", values: nf },
-        ]);
+        chart::draw(
+            &self.loss_ctx,
+            360.0,
+            150.0,
+            "losses",
+            &[
+                Series {
+                    name: "critic",
+                    color: "#c62828",
+                    values: d,
+                },
+                Series {
+                    name: "generator",
+                    color: "#1565c0",
+                    values: g,
+                },
+            ],
+        );
+        chart::draw(
+            &self.norm_ctx,
+            360.0,
+            150.0,
+            "critic gradient norm",
+            &[
+                Series {
+                    name: "at real",
+                    color: "#1b7f3a",
+                    values: nr,
+                },
+                Series {
+                    name: "at fake",
+                    color: "#6a1b9a",
+                    values: nf,
+                },
+            ],
+        );
         let dist = mean_nearest_distance(&fake, &real);
-        self.root.set_attribute("data-dist", &format!("{dist:.4}"))?;
-        self.root.set_attribute("data-loss-points", &d.len().to_string())?;
-        let hint = if self.data_ready() { "" } else { " · click on the plot to draw data points" };
+        self.root
+            .set_attribute("data-dist", &format!("{dist:.4}"))?;
+        self.root
+            .set_attribute("data-loss-points", &d.len().to_string())?;
+        let hint = if self.data_ready() {
+            ""
+        } else {
+            " · click on the plot to draw data points"
+        };
         self.status.set_text_content(Some(&format!(
             "step {} · mean distance fake→real {dist:.3}{hint}",
             self.gan.iteration
@@ -292,11 +404,35 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
     let _ = root.class_list().add_1("margan-playground");
     dom::text(&root, "h2", &[], "Margin playground");
     let bar = dom::child(&root, "div", &[("class", "controls")]);
-    let data = select(&bar, "data", "data ", &[("8gaussians", "8 Gaussians"), ("25gaussians", "25 Gaussians"), ("ring", "ring"), ("swissroll", "swiss roll"), ("drawn", "draw your own")], "8gaussians")?;
+    let data = select(
+        &bar,
+        "data",
+        "data ",
+        &[
+            ("8gaussians", "8 Gaussians"),
+            ("25gaussians", "25 Gaussians"),
+            ("ring", "ring"),
+            ("swissroll", "swiss roll"),
+            ("drawn", "draw your own"),
+        ],
+        "8gaussians",
+    )?;
     let losses: Vec<(&str, &str)> = GanLoss::ALL.iter().map(|l| (l.name(), l.name())).collect();
     let loss = select(&bar, "loss", "loss ", &losses, "hinge")?;
-    let norm = select(&bar, "norm", "gradient norm ", &[("none", "none"), ("l1", "L1"), ("l2", "L2"), ("linf", "L∞")], "linf")?;
-    let form = select(&bar, "form", "form ", &[("hinge", "hinge max(0,‖g‖−1)"), ("ls", "LS (‖g‖−1)²")], "hinge")?;
+    let norm = select(
+        &bar,
+        "norm",
+        "gradient norm ",
+        &[("none", "none"), ("l1", "L1"), ("l2", "L2"), ("linf", "L∞")],
+        "linf",
+    )?;
+    let form = select(
+        &bar,
+        "form",
+        "form ",
+        &[("hinge", "hinge max(0,‖g‖−1)"), ("ls", "LS (‖g‖−1)²")],
+        "hinge",
+    )?;
     let weight = number(&bar, "lambda", "λ ", "10", "1")?;
     let lr_d = number(&bar, "lr-d", "critic lr ", "0.001", "0.0001")?;
     let lr_g = number(&bar, "lr-g", "generator lr ", "0.001", "0.0001")?;
@@ -304,7 +440,12 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
     let play = dom::text(&buttons, "button", &[("data-role", "play")], "Play");
     let step = dom::text(&buttons, "button", &[("data-role", "step")], "Step");
     let reset = dom::text(&buttons, "button", &[("data-role", "reset")], "Reset");
-    let clear = dom::text(&buttons, "button", &[("data-role", "clear")], "Clear drawn points");
+    let clear = dom::text(
+        &buttons,
+        "button",
+        &[("data-role", "clear")],
+        "Clear drawn points",
+    );
     let figures = dom::child(&root, "div", &[("class", "figures")]);
     let (canvas, ctx) = dom::canvas(&figures, "critic", SIZE as u32, SIZE as u32);
     let charts = dom::child(&figures, "div", &[("class", "charts")]);
@@ -314,7 +455,15 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
     let status = dom::text(&root, "p", &[("class", "status")], "starting…");
 
     let (device, _) = backend::device().await;
-    let controls = Controls { data, loss, norm, form, weight, lr_d, lr_g };
+    let controls = Controls {
+        data,
+        loss,
+        norm,
+        form,
+        weight,
+        lr_d,
+        lr_g,
+    };
     let config = controls.config().map_err(dom::err)?;
     let mut pg = Playground {
         root: root.clone(),
@@ -331,7 +480,10 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
         status,
     };
 
-    let inputs = Rc::new(RefCell::new(Inputs { changed: true, ..Default::default() }));
+    let inputs = Rc::new(RefCell::new(Inputs {
+        changed: true,
+        ..Default::default()
+    }));
     let i = inputs.clone();
     dom::on(&play, "click", move |_| i.borrow_mut().toggle = true);
     let i = inputs.clone();
@@ -351,7 +503,9 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
     let i = inputs.clone();
     let c2 = canvas.clone();
     dom::on(&canvas, "click", move |e| {
-        let Some(e) = e.dyn_ref::<web_sys::MouseEvent>() else { return };
+        let Some(e) = e.dyn_ref::<web_sys::MouseEvent>() else {
+            return;
+        };
         // offsetX/Y are CSS pixels inside the canvas; the canvas may be drawn scaled.
         let k = SIZE / (c2.client_width().max(1) as f64);
         let p = WINDOW.to_data([e.offset_x() as f64 * k, e.offset_y() as f64 * k]);
@@ -376,7 +530,9 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
             if toggle {
                 pg.running = !pg.running;
                 play.set_text_content(Some(if pg.running { "Pause" } else { "Play" }));
-                let _ = pg.root.set_attribute("data-running", if pg.running { "1" } else { "0" });
+                let _ = pg
+                    .root
+                    .set_attribute("data-running", if pg.running { "1" } else { "0" });
             }
             // Settings apply live: loss, penalty, λ and learning rates.
             match pg.controls.config() {

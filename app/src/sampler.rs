@@ -41,7 +41,11 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsValue> {
     let resp = JsFuture::from(dom::window().fetch_with_str(url)).await?;
     let resp: web_sys::Response = resp.dyn_into()?;
     if !resp.ok() {
-        return Err(dom::err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text())));
+        return Err(dom::err(format!(
+            "{url}: HTTP {} {}",
+            resp.status(),
+            resp.status_text()
+        )));
     }
     let buf = JsFuture::from(resp.array_buffer()?).await?;
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
@@ -54,9 +58,8 @@ fn latents(seed: u64, n: usize, z: usize) -> Vec<f32> {
 
 impl Sampler {
     fn load(&mut self, bytes: &[u8], what: &str) -> Result<(), JsValue> {
-        let (info, g) = margan::export::load(bytes, what, &self.device).map_err(|e| {
-            dom::err(format!("{e}. Pick a file written by `margan export`."))
-        })?;
+        let (info, g) = margan::export::load(bytes, what, &self.device)
+            .map_err(|e| dom::err(format!("{e}. Pick a file written by `margan export`.")))?;
         let [c, h, w] = info.model.sample_shape();
         if c * h * w < 3 {
             return Err(dom::err(format!(
@@ -70,7 +73,11 @@ impl Sampler {
     }
 
     fn new_ends(&mut self) {
-        let z = self.loaded.as_ref().map(|l| l.info.model.z_dim()).unwrap_or(1);
+        let z = self
+            .loaded
+            .as_ref()
+            .map(|l| l.info.model.z_dim())
+            .unwrap_or(1);
         self.ends = (0..PAIRS)
             .map(|k| {
                 let s = self.seed.wrapping_mul(1000) + 2 * k as u64;
@@ -81,7 +88,10 @@ impl Sampler {
 
     /// Runs the generator on `z` (`n` latents) and reads the images back asynchronously.
     async fn generate(&self, z: Vec<f32>, n: usize) -> Result<(Vec<f32>, [usize; 3]), JsValue> {
-        let l = self.loaded.as_ref().ok_or_else(|| dom::err("no generator loaded"))?;
+        let l = self
+            .loaded
+            .as_ref()
+            .ok_or_else(|| dom::err("no generator loaded"))?;
         let zd = l.info.model.z_dim();
         let z = Tensor::<4>::from_data(TensorData::new(z, [n, zd, 1, 1]), &self.device);
         let x = l.g.forward(z, Mode::Eval);
@@ -89,12 +99,19 @@ impl Sampler {
             .into_data_async()
             .await
             .map_err(|e| dom::err(format!("reading samples back failed: {e:?}")))?;
-        let v = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| dom::err(format!("{e:?}")))?;
+        let v = data
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| dom::err(format!("{e:?}")))?;
         Ok((v, l.info.model.sample_shape()))
     }
 
     async fn draw_grid(&self) -> Result<f64, JsValue> {
-        let z = self.loaded.as_ref().map(|l| l.info.model.z_dim()).unwrap_or(1);
+        let z = self
+            .loaded
+            .as_ref()
+            .map(|l| l.info.model.z_dim())
+            .unwrap_or(1);
         let t0 = dom::now_ms();
         let (v, [c, h, w]) = self.generate(latents(self.seed, GRID, z), GRID).await?;
         let ms = dom::now_ms() - t0;
@@ -141,7 +158,13 @@ fn backend_name() -> String {
 }
 
 /// Draws images onto a canvas at an integer zoom.
-fn put(target: &(HtmlCanvasElement, CanvasRenderingContext2d), v: &[f32], n: usize, [c, h, w]: [usize; 3], cols: usize) -> Result<(), JsValue> {
+fn put(
+    target: &(HtmlCanvasElement, CanvasRenderingContext2d),
+    v: &[f32],
+    n: usize,
+    [c, h, w]: [usize; 3],
+    cols: usize,
+) -> Result<(), JsValue> {
     let (rgba, gw, gh) = image_grid(v, n, c, h, w, cols, 2);
     let (canvas, ctx) = target;
     let zoom = (canvas.width() as usize / gw).max(1);
@@ -168,15 +191,35 @@ pub async fn mount(root: Element, src: Option<String>) -> Result<(), JsValue> {
     let _ = root.class_list().add_1("margan-sampler");
     dom::text(&root, "h2", &[], "Sampler");
     let bar = dom::child(&root, "div", &[("class", "controls")]);
-    let again = dom::text(&bar, "button", &[("data-role", "new-samples")], "New samples");
+    let again = dom::text(
+        &bar,
+        "button",
+        &[("data-role", "new-samples")],
+        "New samples",
+    );
     dom::text(&bar, "label", &[], "Load an export: ");
-    let picker = dom::child(&bar, "input", &[("type", "file"), ("accept", ".margan,.bin"), ("data-role", "file")]);
+    let picker = dom::child(
+        &bar,
+        "input",
+        &[
+            ("type", "file"),
+            ("accept", ".margan,.bin"),
+            ("data-role", "file"),
+        ],
+    );
     let grid = dom::canvas(&root, "sample-grid", 4 * 36 * 4, 4 * 36 * 4);
     dom::text(&root, "h3", &[], "Interpolation between two latent points");
     let slider: HtmlInputElement = dom::child(
         &root,
         "input",
-        &[("type", "range"), ("min", "0"), ("max", "1"), ("step", "0.02"), ("value", "0"), ("data-role", "interpolate")],
+        &[
+            ("type", "range"),
+            ("min", "0"),
+            ("max", "1"),
+            ("step", "0.02"),
+            ("value", "0"),
+            ("data-role", "interpolate"),
+        ],
     )
     .dyn_into()?;
     let strip = dom::canvas(&root, "interpolation", PAIRS as u32 * 36 * 4, 36 * 4);
@@ -206,7 +249,10 @@ pub async fn mount(root: Element, src: Option<String>) -> Result<(), JsValue> {
         }
         Err(e) => {
             dom::show_error(&root, &dom::describe(&e));
-            state.borrow().status.set_text_content(Some("no generator loaded"));
+            state
+                .borrow()
+                .status
+                .set_text_content(Some("no generator loaded"));
         }
     }
 
@@ -241,7 +287,9 @@ pub async fn mount(root: Element, src: Option<String>) -> Result<(), JsValue> {
     let picker: HtmlInputElement = picker.dyn_into()?;
     let picker2 = picker.clone();
     dom::on(&picker, "change", move |_| {
-        let Some(file) = picker2.files().and_then(|f| f.get(0)) else { return };
+        let Some(file) = picker2.files().and_then(|f| f.get(0)) else {
+            return;
+        };
         let s = s.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let name = file.name();

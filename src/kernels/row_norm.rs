@@ -42,7 +42,10 @@ pub fn row_norm_argmax_reference(g: Tensor<2>, norm: KernelNorm) -> (Tensor<1>, 
                 .float()
                 .reshape([1, cols])
                 .expand([rows, cols]);
-            let masked = idx.mask_fill(a.equal(max.clone().expand([rows, cols])).bool_not(), cols as f64);
+            let masked = idx.mask_fill(
+                a.equal(max.clone().expand([rows, cols])).bool_not(),
+                cols as f64,
+            );
             (max.flatten(0, 1), masked.min_dim(1).flatten(0, 1))
         }
     }
@@ -81,6 +84,7 @@ pub fn row_norm_argmax_kernel(g: Tensor<2>, norm: KernelNorm) -> (Tensor<1>, Ten
         super::has_kernels(&g.device()),
         "the row-norm kernel runs on the wgpu backend only"
     );
-    let (norms, argmax) = <Dispatch as RowNormOps>::row_norm_forward(g.into_dispatch(), norm.mode());
+    let (norms, argmax) =
+        <Dispatch as RowNormOps>::row_norm_forward(g.into_dispatch(), norm.mode());
     (Tensor::from_dispatch(norms), Tensor::from_dispatch(argmax))
 }

@@ -68,12 +68,22 @@ fn info_bytes(values: &[u32]) -> Vec<u8> {
 
 fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
     let handle = t.client.empty(shape.num_elements() * DType::F32.size());
-    CubeTensor::new_contiguous(t.client.clone(), t.device.clone(), shape, handle, DType::F32)
+    CubeTensor::new_contiguous(
+        t.client.clone(),
+        t.device.clone(),
+        shape,
+        handle,
+        DType::F32,
+    )
 }
 
 fn rows_cols(t: &CubeTensor) -> (usize, usize) {
     let shape = t.meta.shape();
-    assert_eq!(shape.num_dims(), 2, "row norm expects a [rows, cols] tensor");
+    assert_eq!(
+        shape.num_dims(),
+        2,
+        "row norm expects a [rows, cols] tensor"
+    );
     assert_eq!(t.dtype, DType::F32, "the row-norm kernel is f32 only");
     (shape[0], shape[1])
 }
@@ -130,4 +140,3 @@ impl RowNormOps for CubeBackend {
         dg
     }
 }
-

@@ -1,7 +1,9 @@
 //! `margan bench --kernels`: the WGSL row-norm kernels against the plain-tensor composition
 //! (`abs().max_dim(1)` / `abs().sum_dim(1)` and burn's autodiff backward) on the same device.
-#![cfg_attr(not(feature = "wgpu"), allow(unused_imports, unused_variables, dead_code))]
-
+#![cfg_attr(
+    not(feature = "wgpu"),
+    allow(unused_imports, unused_variables, dead_code)
+)]
 
 use burn::tensor::{Device, Tensor};
 use margan::norms::{row_norm_reference, Norm};
@@ -12,7 +14,13 @@ use std::time::Instant;
 pub const SHAPES: [(usize, usize); 2] = [(64, 3 * 32 * 32), (256, 3 * 64 * 64)];
 
 /// Milliseconds per forward + backward of `f` on `g`, after `warmup` untimed runs.
-fn time(g: &Tensor<2>, device: &Device, warmup: usize, iters: usize, f: &dyn Fn(Tensor<2>) -> Tensor<1>) -> f64 {
+fn time(
+    g: &Tensor<2>,
+    device: &Device,
+    warmup: usize,
+    iters: usize,
+    f: &dyn Fn(Tensor<2>) -> Tensor<1>,
+) -> f64 {
     let run = || {
         let grads = f(g.clone()).sum().backward();
         g.grad(&grads).expect("gradient reaches g")
@@ -55,7 +63,9 @@ pub fn run(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<(
                 .detach()
                 .require_grad();
             for (norm, kn) in [(Norm::Linf, KernelNorm::Linf), (Norm::L1, KernelNorm::L1)] {
-                let k = time(&g, device, warmup, iters, &|g| row_norm_argmax_kernel(g, kn).0);
+                let k = time(&g, device, warmup, iters, &|g| {
+                    row_norm_argmax_kernel(g, kn).0
+                });
                 let r = time(&g, device, warmup, iters, &|g| row_norm_reference(g, norm));
                 println!(
                     "{rows:>6} {cols:>7}  {:<5} {k:>12.3} {r:>12.3} {:>9.2}×",

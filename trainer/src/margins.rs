@@ -21,10 +21,16 @@ pub fn run(
     };
     cfg.iterations = iterations.unwrap_or(cfg.iterations);
     cfg.weight = weight.unwrap_or(cfg.weight);
-    let known: Vec<String> = swiss::variants(cfg.weight).into_iter().map(|(n, _)| n.replace(' ', "-").to_lowercase()).collect();
+    let known: Vec<String> = swiss::variants(cfg.weight)
+        .into_iter()
+        .map(|(n, _)| n.replace(' ', "-").to_lowercase())
+        .collect();
     for v in only {
         if !known.contains(&v.to_lowercase()) {
-            return Err(format!("unknown variant `{v}`; choose from {}", known.join(", ")));
+            return Err(format!(
+                "unknown variant `{v}`; choose from {}",
+                known.join(", ")
+            ));
         }
     }
     cfg.only = only.iter().map(|v| v.to_lowercase()).collect();
