@@ -27,29 +27,27 @@ const WORKGROUP: u32 = 64;
 /// Largest workgroup count in one dispatch dimension (WebGPU's guaranteed limit).
 const MAX_GROUPS: u32 = 65_535;
 
-struct Forward;
-struct Backward;
-
-impl KernelSource for Forward {
-    fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("../../shaders/row_norm_forward.wgsl"))
-            .register("workgroup_size", WORKGROUP.to_string())
-    }
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info(WORKGROUP)
-    }
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
+/// A WGSL shader of this module, templated with the workgroup size.
+struct Shader {
+    name: &'static str,
+    source: &'static str,
 }
 
-impl KernelSource for Backward {
+const FORWARD: Shader = Shader {
+    name: "row_norm_forward",
+    source: include_str!("../../shaders/row_norm_forward.wgsl"),
+};
+const BACKWARD: Shader = Shader {
+    name: "row_norm_backward",
+    source: include_str!("../../shaders/row_norm_backward.wgsl"),
+};
+
+impl KernelSource for Shader {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("../../shaders/row_norm_backward.wgsl"))
-            .register("workgroup_size", WORKGROUP.to_string())
+        SourceTemplate::new(self.source).register("workgroup_size", WORKGROUP.to_string())
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info(WORKGROUP)
+        KernelId::new::<Self>().info((self.name, WORKGROUP))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -98,7 +96,7 @@ impl RowNormOps for CubeBackend {
             .client
             .create_from_slice(&info_bytes(&[rows as u32, cols as u32, mode]));
         g.client.launch(
-            Box::new(SourceKernel::new(Forward, CubeDim::new_1d(WORKGROUP))),
+            Box::new(SourceKernel::new(FORWARD, CubeDim::new_1d(WORKGROUP))),
             cube_count(rows as u32),
             KernelArguments::new().with_buffers(vec![
                 g.handle.clone().binding(),
@@ -127,7 +125,7 @@ impl RowNormOps for CubeBackend {
         let rows = rows as u32;
         let (y, z) = (rows.clamp(1, MAX_GROUPS), rows.div_ceil(MAX_GROUPS).max(1));
         g.client.launch(
-            Box::new(SourceKernel::new(Backward, CubeDim::new_1d(WORKGROUP))),
+            Box::new(SourceKernel::new(BACKWARD, CubeDim::new_1d(WORKGROUP))),
             CubeCount::Static((cols as u32).div_ceil(WORKGROUP), y, z),
             KernelArguments::new().with_buffers(vec![
                 g.handle.clone().binding(),
