@@ -65,9 +65,12 @@ impl Pack {
         let truncated = |_| err("truncated file".into());
         let version = r.u32().map_err(truncated)?;
         if version != VERSION {
-            return Err(err(format!(
-                "format version {version}, this margan reads version {VERSION}"
-            )));
+            // Versions only grow one at a time; a huge number is damage, not the future.
+            return Err(err(if version > VERSION && version < 1000 {
+                format!("format version {version} is newer than this margan reads ({VERSION}); update margan")
+            } else {
+                format!("damaged header (format version {version}); the file is corrupt or not a margan file — write it again or download it again")
+            }));
         }
         let count = r.u32().map_err(truncated)?;
         let mut pack = Pack::new();
@@ -138,6 +141,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("bad magic"), "{e}");
+        // A damaged version field vs. a file from a newer margan.
+        let e = Pack::from_bytes(b"MARGANPK but not a pack", "w.margan")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("w.margan") && e.contains("corrupt"), "{e}");
+        let mut newer = bytes.clone();
+        newer[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        let e = Pack::from_bytes(&newer, "n").unwrap_err().to_string();
+        assert!(e.contains("newer") && e.contains("update margan"), "{e}");
         assert!(p
             .require("missing", "f")
             .unwrap_err()

@@ -196,6 +196,20 @@ pub fn chart_range<'a>(series: impl IntoIterator<Item = &'a [f64]>) -> Option<(f
     Some((lo - pad, hi + pad))
 }
 
+/// The next number of training steps per animation frame, given that `steps` took `ms`
+/// milliseconds and a frame may spend `budget_ms` training: doubles while well under budget,
+/// halves when over it, and stays within `1 ..= max` (one step always runs).
+pub fn adapt_steps(steps: usize, ms: f64, budget_ms: f64, max: usize) -> usize {
+    let next = if !ms.is_finite() || ms > budget_ms {
+        steps / 2
+    } else if ms < 0.5 * budget_ms {
+        steps * 2
+    } else {
+        steps
+    };
+    next.clamp(1, max.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +277,15 @@ mod tests {
         assert!((d - 2.5).abs() < 1e-12);
         assert_eq!(chart_range([&[1.0, f64::NAN, 3.0][..]]), Some((0.9, 3.1)));
         assert_eq!(chart_range([&[f64::NAN][..]]), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn steps_per_frame_adapt_to_the_budget() {
+        assert_eq!(adapt_steps(4, 5.0, 30.0, 64), 8, "well under budget: more steps");
+        assert_eq!(adapt_steps(4, 20.0, 30.0, 64), 4, "near budget: unchanged");
+        assert_eq!(adapt_steps(4, 90.0, 30.0, 64), 2, "over budget: fewer steps");
+        assert_eq!(adapt_steps(1, 5000.0, 30.0, 64), 1, "always at least one step");
+        assert_eq!(adapt_steps(64, 1.0, 30.0, 64), 64, "capped");
+        assert_eq!(adapt_steps(8, f64::NAN, 30.0, 64), 4);
     }
 }

@@ -3,7 +3,7 @@
 //! at fake samples, and charts of the losses and of the critic's gradient norm.
 
 use crate::chart::{self, Series};
-use crate::logic::{heat_color, mean_nearest_distance, PlotWindow};
+use crate::logic::{adapt_steps, heat_color, mean_nearest_distance, PlotWindow};
 use crate::{backend, dom};
 use burn::tensor::{Device, Tensor};
 use margan::gan::{Gan, GanConfig};
@@ -24,7 +24,14 @@ const SHOWN: usize = 256;
 const ARROWS: usize = 48;
 const RES: usize = 36;
 const SIZE: f64 = 360.0;
-const STEPS_PER_FRAME: usize = 2;
+/// Training time per animation frame while playing: the number of steps per frame adapts to it
+/// (1 to `MAX_STEPS_PER_FRAME`), so a fast backend trains many steps per frame and a slow one
+/// stays responsive.
+const TRAIN_BUDGET_MS: f64 = 30.0;
+const MAX_STEPS_PER_FRAME: usize = 64;
+/// While playing, the heat map and charts are redrawn at most this often, and at most a quarter
+/// of the time goes to drawing (a slow backend draws less often).
+const RENDER_EVERY_MS: f64 = 120.0;
 const HISTORY: usize = 400;
 const WINDOW: PlotWindow = PlotWindow {
     half_extent: 3.0,
@@ -54,6 +61,11 @@ struct Playground {
     controls: Controls,
     drawn: Vec<[f64; 2]>,
     running: bool,
+    /// Steps per frame while playing (adapted to `TRAIN_BUDGET_MS`).
+    steps_per_frame: usize,
+    /// When the last drawing ended and how long it took.
+    last_render_ms: f64,
+    render_ms: f64,
     /// Fixed latents of the shown fake points, and the shown real points.
     z_shown: Tensor<4>,
     history: [Vec<f64>; 4],
@@ -473,6 +485,9 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
         controls,
         drawn: Vec::new(),
         running: false,
+        steps_per_frame: 1,
+        last_render_ms: 0.0,
+        render_ms: 0.0,
         history: Default::default(),
         ctx,
         loss_ctx,
@@ -545,13 +560,28 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
             if reset {
                 pg.reset().ok();
             }
-            let steps = if pg.running { STEPS_PER_FRAME } else { steps };
+            let steps = if pg.running { pg.steps_per_frame } else { steps };
             let mut result = Ok(());
             if steps > 0 && pg.data_ready() {
+                let t0 = dom::now_ms();
                 result = pg.train(steps).await;
+                if pg.running {
+                    pg.steps_per_frame =
+                        adapt_steps(
+                        pg.steps_per_frame,
+                        dom::now_ms() - t0,
+                        TRAIN_BUDGET_MS,
+                        MAX_STEPS_PER_FRAME,
+                    );
+                }
             }
-            if result.is_ok() && (steps > 0 || reset || changed || toggle) {
+            let since = dom::now_ms() - pg.last_render_ms;
+            let render_due = !pg.running || since >= RENDER_EVERY_MS.max(3.0 * pg.render_ms);
+            if result.is_ok() && (steps > 0 && render_due || reset || changed || toggle) {
+                let t0 = dom::now_ms();
                 result = pg.render().await;
+                pg.last_render_ms = dom::now_ms();
+                pg.render_ms = pg.last_render_ms - t0;
             }
             match result {
                 Ok(()) => {
