@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test of margan: the workspace's unit and integration tests (CPU backend), the wgpu
-# tests (WGSL kernels; Mesa's lavapipe without a GPU) and the wasm32 build of the library
-# (CPU and WebGPU backends). Installs what a fresh machine lacks.
+# Runs every test of margan: the workspace's unit and integration tests, built once with the
+# wgpu feature (CPU-backend tests, and the WGSL kernels and a penalised step on wgpu, on Mesa's
+# lavapipe without a GPU), then the browser app: its wasm32 build with trunk (the margan crate
+# with CPU and WebGPU backends inside), its wasm-bindgen-test unit tests and the end-to-end test
+# in headless Chromium (WebGPU and CPU). Installs what a fresh machine lacks.
 set -euo pipefail
 cd "$(dirname "$0")"
-step() { printf '\n== %s ==\n' "$*"; }
+step() { printf '\n== %s ==  [%s]\n' "$*" "$(date +%T)"; }
+start=$(date +%s)
 
-step "cargo test (workspace, release)"
-cargo test --release --workspace
+step "Vulkan adapter for the wgpu tests"
+source .ci/wgpu-env
 
-step "wgpu tests: WGSL kernels vs references, a penalised step on wgpu vs CPU"
-.ci/wgpu-check
+step "cargo test (workspace, release, wgpu feature)"
+cargo test --release --workspace --features margan-trainer/wgpu
 
-step "wasm32-unknown-unknown build of the margan crate (CPU + WebGPU)"
-.ci/wasm-check
+step "browser app: trunk build, unit tests, end-to-end in headless Chromium"
+.ci/app-check
 
-step "all tests passed"
+step "all tests passed in $(( $(date +%s) - start )) s"

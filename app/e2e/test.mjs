@@ -2,7 +2,8 @@
 // Opens the page twice: with WebGPU (--enable-unsafe-webgpu; the badge must say WebGPU) and
 // without (the badge must say CPU). Each time: the sampler canvas is not blank, the playground
 // trains with the L∞ hinge penalty (loss chart changes, generated points move toward the data),
-// and a corrupt weights file shows the error message. Screenshots go to $ARTEFACTS (default
+// and a corrupt weights file shows the error message; on the CPU pass, a page of another site
+// embeds the sampler with <margan-sampler> (embed.js) and with an <iframe>. Screenshots go to $ARTEFACTS (default
 // app/e2e/artefacts).
 import { chromium } from 'playwright-core';
 import http from 'node:http';
@@ -24,6 +25,15 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     return res.end(Buffer.from('MARGANPK but not really a pack'));
   }
+  if (url.pathname === '/site/embed.html') {
+    // Another site embedding margan both ways the README documents.
+    res.writeHead(200, { 'content-type': 'text/html' });
+    return res.end(`<!DOCTYPE html><html><body><h1>A project page</h1>
+<script type="module" src="${SUB}embed.js"></script>
+<margan-sampler id="embedded"></margan-sampler>
+<iframe id="framed" src="${SUB}?view=sampler" width="720" height="900" style="border:0"></iframe>
+</body></html>`);
+  }
   if (!url.pathname.startsWith(SUB)) { res.writeHead(404); return res.end('not found'); }
   let file = path.join(dist, decodeURIComponent(url.pathname.slice(SUB.length)) || 'index.html');
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
@@ -42,7 +52,7 @@ const check = (ok, what) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if
 
 // Steps the playground must reach: SwiftShader (headless Chromium's software WebGPU) runs
 // each of a step's many small dispatches on the CPU, so fewer steps there.
-async function run(name, webgpu, expected, minSteps) {
+async function run(name, webgpu, expected, minSteps, embedded = false) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'margan-e2e-'));
   const ctx = await chromium.launchPersistentContext(dir, {
     executablePath: chromiumPath, headless: true,
@@ -59,13 +69,7 @@ async function run(name, webgpu, expected, minSteps) {
   check(badge === expected, `${name}: badge says ${badge} (expected ${expected})`);
   const ms = await page.getAttribute('#sampler .status', 'data-ms');
   console.log(`  ${name}: time to first samples ${firstSamples.toFixed(1)} s (page load to grid), one batch of 16 ${ms} ms`);
-  const spread = await page.evaluate(() => {
-    const c = document.querySelector('#sampler canvas.sample-grid');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let lo = 255, hi = 0;
-    for (let i = 0; i < d.length; i += 4) { const v = d[i] + d[i + 1] + d[i + 2]; lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    return hi - lo;
-  });
+  const spread = await brightnessSpread(page, '#sampler canvas.sample-grid');
   check(spread > 100, `${name}: sampler canvas is not blank (brightness spread ${spread})`);
   await page.screenshot({ path: path.join(out, `sampler-${name}.png`), fullPage: false });
 
@@ -96,12 +100,37 @@ async function run(name, webgpu, expected, minSteps) {
   const msg = await page.textContent('#sampler .error');
   check(/corrupt\.margan/.test(msg) && msg.length > 20, `${name}: corrupt file message: "${msg.slice(0, 120)}"`);
   await page.screenshot({ path: path.join(out, `corrupt-${name}.png`) });
+  if (embedded) await embed(page, name);
   await ctx.close();
+}
+
+// Max minus min of r+g+b over a canvas: 0 for a blank one.
+function brightnessSpread(frame, selector) {
+  return frame.evaluate((sel) => {
+    const c = document.querySelector(sel);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lo = 765, hi = 0;
+    for (let i = 0; i < d.length; i += 4) { const v = d[i] + d[i + 1] + d[i + 2]; lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    return hi - lo;
+  }, selector);
+}
+
+// The README's two embeds on another page: <margan-sampler> via embed.js, and an <iframe>.
+async function embed(page, name) {
+  await page.goto(base.replace(SUB, '/site/embed.html'));
+  await page.waitForSelector('margan-sampler[data-ready="1"]', { timeout: 120000 });
+  const spread = await brightnessSpread(page, 'margan-sampler canvas.sample-grid');
+  check(spread > 100, `${name}: <margan-sampler> embed draws samples (brightness spread ${spread})`);
+  const frame = page.frame({ url: /view=sampler/ });
+  await frame.waitForSelector('#sampler[data-ready="1"]', { timeout: 120000 });
+  const framed = await brightnessSpread(frame, '#sampler canvas.sample-grid');
+  check(framed > 100, `${name}: <iframe> embed draws samples (brightness spread ${framed})`);
+  await page.screenshot({ path: path.join(out, `embed-${name}.png`), fullPage: true });
 }
 
 try {
   await run('webgpu', true, 'WebGPU', 40);
-  await run('cpu', false, 'CPU', 300);
+  await run('cpu', false, 'CPU', 300, true);
 } catch (e) {
   console.log('FAIL', e.message);
   failures++;

@@ -4,7 +4,7 @@
 mod backend;
 mod chart;
 mod dom;
-pub mod logic;
+pub use margan_app_logic as logic;
 mod playground;
 mod sampler;
 

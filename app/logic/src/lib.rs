@@ -1,5 +1,7 @@
-//! The app's pure logic (no DOM): URL parameters, image grids, latent interpolation, plot
-//! coordinates, colours, a progress measure. Unit-tested with wasm-bindgen-test.
+//! The browser app's pure logic (no DOM, no burn): URL parameters, image grids, latent
+//! interpolation, plot coordinates, colours, a progress measure, the training pace. Its own
+//! crate so that its wasm-bindgen-test unit tests build in a minute, without the app's
+//! dependencies.
 
 /// What the page's query string asks for.
 #[derive(Clone, Debug, Default, PartialEq)]
