@@ -137,9 +137,9 @@ impl Sampler {
                 .map(|p| format!("{} {:?} λ={}", p.norm.name(), p.form, p.weight))
                 .unwrap_or_else(|| "no penalty".into());
             self.status.set_text_content(Some(&format!(
-                "{GRID} samples in {ms:.0} ms on {} · {:?} loss, {penalty}, {} iterations on {}",
+                "{GRID} samples in {ms:.0} ms on {} · {} loss, {penalty}, {} iterations on {}",
                 backend_name(),
-                i.loss,
+                i.loss.name(),
                 i.iteration,
                 i.data
             )));

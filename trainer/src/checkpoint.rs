@@ -132,7 +132,7 @@ pub fn export(config: &RunConfig, gan: &Gan, out: &Path) -> Result<ExportInfo, S
         iteration: gan.iteration,
         loss: config.loss,
         penalty: config.penalty.clone(),
-        data: format!("{:?}", config.data),
+        data: config.data.to_string(),
     };
     let bytes = margan::export::to_bytes(&info, &gan.g).map_err(e2s)?;
     write_atomic(out, &bytes)?;

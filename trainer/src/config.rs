@@ -23,6 +23,28 @@ pub enum DataConfig {
     Mnist { dir: PathBuf, size: usize },
 }
 
+/// The `--data` spelling (`shapes:32`, `toy:8gaussians`, `folder:DIR:64`, …); `parse_data`
+/// reads it back.
+impl std::fmt::Display for DataConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataConfig::Toy { dataset } => {
+                let name = match dataset {
+                    Toy::EightGaussians => "8gaussians",
+                    Toy::TwentyFiveGaussians => "25gaussians",
+                    Toy::Ring => "ring",
+                    Toy::SwissRoll => "swissroll",
+                };
+                write!(f, "toy:{name}")
+            }
+            DataConfig::Shapes { size } => write!(f, "shapes:{size}"),
+            DataConfig::Cifar10 { dir } => write!(f, "cifar10:{}", dir.display()),
+            DataConfig::Folder { dir, size } => write!(f, "folder:{}:{size}", dir.display()),
+            DataConfig::Mnist { dir, size } => write!(f, "mnist:{}:{size}", dir.display()),
+        }
+    }
+}
+
 /// Which backend runs the training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -229,5 +251,29 @@ pub fn parse_data(s: &str) -> Result<DataConfig, String> {
             Ok(DataConfig::Mnist { dir, size })
         }
         _ => Err(format!("bad --data `{s}`; expected shapes[:SIZE], toy:NAME, cifar10:DIR, folder:DIR[:SIZE] or mnist:DIR[:SIZE]")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_spelling_round_trips() {
+        for s in [
+            "shapes:32",
+            "shapes:64",
+            "toy:8gaussians",
+            "toy:25gaussians",
+            "toy:ring",
+            "toy:swissroll",
+            "cifar10:/data/cifar-10-batches-bin",
+            "folder:imgs/cats:64",
+            "mnist:mnist:28",
+        ] {
+            let d = parse_data(s).unwrap();
+            assert_eq!(d.to_string(), s);
+            assert_eq!(parse_data(&d.to_string()).unwrap(), d);
+        }
     }
 }
