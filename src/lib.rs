@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod layers;
 pub mod losses;
 pub mod margins;
+pub mod margins_grid;
 pub mod model;
 pub mod nets;
 pub mod norms;

@@ -34,6 +34,13 @@ pub struct MarginConfig {
     pub tol: f64,
     /// Start from the linearised solution (DeepFool-like) instead of `δ = 0` (default true).
     pub linearised_init: bool,
+    /// Random rays (besides the linearised direction) searched for their first boundary
+    /// crossing before the optimisation, which then starts from the nearest crossing found —
+    /// a global look that a local descent lacks where the boundary is wiggly (default 16;
+    /// 0 = none). Needs `linearised_init`.
+    pub ray_starts: usize,
+    /// Seed of those rays (default 0).
+    pub seed: u64,
 }
 
 impl MarginConfig {
@@ -47,6 +54,8 @@ impl MarginConfig {
             multiplier_every: 20,
             tol: 1e-4,
             linearised_init: true,
+            ray_starts: 16,
+            seed: 0,
         }
     }
 }
@@ -164,11 +173,12 @@ pub fn estimate(net: &Network, x: Tensor<4>, cfg: &MarginConfig) -> Margins {
         .map(|g2| cfg.lr / (1.0 + cfg.rho * *g2 as f64))
         .collect();
     let lin = linearised(d0.clone(), g0, cfg.norm);
-    let mut delta: Vec<f32> = if cfg.linearised_init {
-        to_vec(lin.clone())
+    let (start, start_margin) = if cfg.linearised_init {
+        nearest_ray_crossing(net, &x, &d0, &lin, cfg)
     } else {
-        vec![0.0; n * m]
+        (lin.zeros_like(), vec![f64::INFINITY; n])
     };
+    let mut delta: Vec<f32> = to_vec(start);
     let mut lam = vec![0.0f64; n];
     let decay = cfg.final_lr_ratio.powf(1.0 / cfg.max_iters.max(1) as f64);
     let mut prev = delta.clone();
@@ -221,14 +231,14 @@ pub fn estimate(net: &Network, x: Tensor<4>, cfg: &MarginConfig) -> Margins {
         }
     }
     let delta = Tensor::<2>::from_data(TensorData::new(delta, [n, m]), &device);
-    let (optimised, crossed) = to_boundary(net, &x, &d0, &delta, cfg.norm);
-    // The linearised direction's crossing is a boundary point too: where the optimisation
-    // wandered off (e.g. the L1 proximal path between two near-equal gradient coordinates), the
-    // nearer of the two boundary points is the better (still upper) estimate of the margin.
-    let (linear, _) = to_boundary(net, &x, &d0, &lin, cfg.norm);
+    let (optimised, crossed, _) = to_boundary(net, &x, &d0, &delta, cfg.norm);
+    // The start (the nearest crossing of the linearised direction and the random rays) is a
+    // boundary point too: where the optimisation wandered off (e.g. the L1 proximal path between
+    // two near-equal gradient coordinates), the nearer of the two is the better (still upper)
+    // estimate of the margin.
     let values: Vec<f64> = optimised
         .iter()
-        .zip(&linear)
+        .zip(&start_margin)
         .map(|(a, b)| a.min(*b))
         .collect();
     let converged = crossed
@@ -243,7 +253,11 @@ pub fn estimate(net: &Network, x: Tensor<4>, cfg: &MarginConfig) -> Margins {
     }
 }
 
-/// Scales each `δ` so that `x + sδ` lies on the boundary (bisection on `s`), and returns
+/// Points scanned along each ray for its first boundary crossing.
+const SCAN: usize = 128;
+
+/// Scales each `δ` so that `x + sδ` lies on the first boundary point along the ray (a scan for
+/// the first sign change, then bisection on `s`), and returns
 /// `‖sδ‖` (∞ where the ray never crosses) and whether the crossing was found.
 fn to_boundary(
     net: &Network,
@@ -251,7 +265,7 @@ fn to_boundary(
     d0: &Tensor<1>,
     delta: &Tensor<2>,
     norm: Norm,
-) -> (Vec<f64>, Vec<bool>) {
+) -> (Vec<f64>, Vec<bool>, Vec<f64>) {
     let dims = x.dims();
     let n = dims[0];
     let device = x.device();
@@ -281,8 +295,26 @@ fn to_boundary(
             break;
         }
     }
+    // The ray may cross the boundary several times before s_hi (a wiggly boundary): scan it
+    // and keep the bracket of the first crossing, so that the bisection finds the nearest one.
     let mut lo = vec![0.0f64; n];
-    for _ in 0..50 {
+    let top = hi.clone();
+    let mut first = vec![false; n];
+    for k in 1..=SCAN {
+        let s: Vec<f64> = top.iter().map(|h| h * k as f64 / SCAN as f64).collect();
+        let v = at(&s);
+        for i in 0..n {
+            if found[i] && !first[i] {
+                if (v[i] > 0.0) == sign0[i] && v[i] != 0.0 {
+                    lo[i] = s[i];
+                } else {
+                    hi[i] = s[i];
+                    first[i] = true;
+                }
+            }
+        }
+    }
+    for _ in 0..40 {
         let mid: Vec<f64> = lo.iter().zip(&hi).map(|(a, b)| 0.5 * (a + b)).collect();
         let v = at(&mid);
         for i in 0..n {
@@ -303,5 +335,54 @@ fn to_boundary(
             }
         })
         .collect();
-    (values, found)
+    (values, found, hi)
+}
+
+/// The nearest first boundary crossing, per sample, among the rays along the linearised `lin`
+/// and `cfg.ray_starts` random directions (of `lin`'s L2 length): the crossing point `sδ` and
+/// its norm. Where no ray crosses, `lin` and ∞.
+fn nearest_ray_crossing(
+    net: &Network,
+    x: &Tensor<4>,
+    d0: &Tensor<1>,
+    lin: &Tensor<2>,
+    cfg: &MarginConfig,
+) -> (Tensor<2>, Vec<f64>) {
+    let dims = x.dims();
+    let [n, m] = lin.dims();
+    let k = cfg.ray_starts + 1;
+    let device = x.device();
+    let length = lin.clone().square().sum_dim(1).sqrt().clamp_min(1e-3); // [n, 1]
+    let random = crate::rng::Rng::new(cfg.seed).normal_tensor([n, k - 1, m], 0.0, 1.0, &device);
+    let random = random.clone() / random.square().sum_dim(2).sqrt().clamp_min(1e-12)
+        * length.clone().reshape([n, 1, 1]);
+    let rays = Tensor::cat(vec![lin.clone().reshape([n, 1, m]), random], 1).reshape([n * k, m]);
+    let xs =
+        x.clone()
+            .reshape([n, 1, m])
+            .repeat_dim(1, k)
+            .reshape([n * k, dims[1], dims[2], dims[3]]);
+    let ds = d0.clone().reshape([n, 1]).repeat_dim(1, k).reshape([n * k]);
+    let (dist, _, scale) = to_boundary(net, &xs, &ds, &rays, cfg.norm);
+    let rays = to_vec(rays);
+    let mut start = to_vec(lin.clone());
+    let mut best = vec![f64::INFINITY; n];
+    for i in 0..n {
+        for j in 0..k {
+            let r = i * k + j;
+            if dist[r] < best[i] {
+                best[i] = dist[r];
+                for (v, d) in start[i * m..(i + 1) * m]
+                    .iter_mut()
+                    .zip(&rays[r * m..(r + 1) * m])
+                {
+                    *v = (*d as f64 * scale[r]) as f32;
+                }
+            }
+        }
+    }
+    (
+        Tensor::from_data(TensorData::new(start, [n, m]), &device),
+        best,
+    )
 }

@@ -6,6 +6,7 @@ use crate::gan::adam;
 use crate::layers::{Mode, Network};
 use crate::losses::d_sgan;
 use crate::margins::{estimate, MarginConfig};
+use crate::margins_grid::grid_margins_reference;
 use crate::nets::MlpConfig;
 use crate::norms::Norm;
 use crate::penalty::{Form, GradientPenalty, Where};
@@ -29,6 +30,9 @@ pub struct SwissRollConfig {
     pub weight: f64,
     /// Iteration cap of the margin estimator.
     pub margin_iters: usize,
+    /// Cells per side of the grid on which the brute-force reference traces the boundary
+    /// (default 600; 0 skips the reference).
+    pub grid_res: usize,
     /// Spatial scale: points are scikit-learn's `make_swiss_roll` (noise 0.25) times this.
     /// Default 1/7.5, the 2-D swiss roll of the WGAN-GP toy experiments the paper builds on.
     pub scale: f64,
@@ -48,6 +52,7 @@ impl SwissRollConfig {
             lr: 1e-3,
             weight: 20.0,
             margin_iters: 3000,
+            grid_res: 600,
             scale: 1.0 / 7.5,
             only: Vec::new(),
             seed,
@@ -72,8 +77,10 @@ impl SwissRollConfig {
 pub struct MarginRow {
     pub variant: String,
     pub penalty: Option<GradientPenalty>,
-    /// Expected L1, L2, L∞ margins.
+    /// Expected L1, L2, L∞ margins (the augmented-Lagrangian estimator).
     pub margins: [f64; 3],
+    /// The same by brute force on a grid (`margins_grid`); NaN when skipped.
+    pub exact: [f64; 3],
     /// Fraction of samples whose estimate converged, per norm.
     pub converged: [f64; 3],
     /// Training accuracy of the classifier.
@@ -178,6 +185,36 @@ pub fn expected_margins(
     (means, conv)
 }
 
+/// The expected margins of [`expected_margins`]' samples by brute force (boundary traced on a
+/// `grid_res²` grid around the data); NaN when `grid_res` is 0.
+pub fn grid_margins(net: &Network, cfg: &SwissRollConfig, device: &Device) -> [f64; 3] {
+    if cfg.grid_res == 0 {
+        return [f64::NAN; 3];
+    }
+    let mut rng = Rng::new(cfg.seed ^ 0xE7A1);
+    let (a, b) = data(cfg.eval_per_class, cfg.scale, &mut rng);
+    let pts = [a, b].concat();
+    let reach = pts
+        .iter()
+        .flat_map(|p| [p[0].abs(), p[1].abs()])
+        .fold(0.0, f64::max);
+    let mut out = [0.0; 3];
+    for (k, norm) in Norm::ALL.into_iter().enumerate() {
+        let m = grid_margins_reference(
+            net,
+            &pts,
+            norm,
+            [0.0, 0.0],
+            1.5 * reach,
+            cfg.grid_res,
+            device,
+        );
+        let finite: Vec<f64> = m.into_iter().filter(|v| v.is_finite()).collect();
+        out[k] = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
+    }
+    out
+}
+
 /// Runs every variant; `progress` is told which one starts.
 pub fn run(
     cfg: &SwissRollConfig,
@@ -193,11 +230,13 @@ pub fn run(
             progress(&name);
             let (net, accuracy) = train(cfg, penalty.as_ref(), device);
             let (margins, converged) = expected_margins(&net, cfg, device);
+            let exact = grid_margins(&net, cfg, device);
             (
                 MarginRow {
                     variant: name,
                     penalty,
                     margins,
+                    exact,
                     converged,
                     accuracy,
                 },

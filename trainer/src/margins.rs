@@ -39,27 +39,35 @@ pub fn run(
     eprintln!("swiss roll vs 1.5× swiss roll; MLP width {}, {} Adam steps, λ = {}, margins over {} samples per class", cfg.width, cfg.iterations, cfg.weight, cfg.eval_per_class);
     let rows = swiss::run(&cfg, &device, |v| eprintln!("  training: {v}"));
     println!(
-        "{:<12} {:>9} {:>9} {:>9} {:>9} {:>10}",
-        "penalty", "L1", "L2", "L∞", "accuracy", "converged"
+        "{:<12} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8} {:>9} {:>10}",
+        "penalty", "L1", "L2", "L∞", "L1 grid", "L2 grid", "L∞ grid", "accuracy", "converged"
     );
-    let mut csv = String::from("penalty,l1_margin,l2_margin,linf_margin,train_accuracy,converged_l1,converged_l2,converged_linf\n");
+    let mut csv = String::from("penalty,l1_margin,l2_margin,linf_margin,l1_grid,l2_grid,linf_grid,train_accuracy,converged_l1,converged_l2,converged_linf\n");
     for (r, _) in &rows {
         let [a, b, c] = r.margins;
+        let [ga, gb, gc] = r.exact;
         let conv = r.converged.iter().sum::<f64>() / 3.0;
         println!(
-            "{:<12} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0}%",
+            "{:<12} {:>8.3} {:>8.3} {:>8.3}   {:>8.3} {:>8.3} {:>8.3} {:>9.3} {:>9.0}%",
             r.variant,
             a,
             b,
             c,
+            ga,
+            gb,
+            gc,
             r.accuracy,
             100.0 * conv
         );
         csv += &format!(
-            "{},{a},{b},{c},{},{},{},{}\n",
+            "{},{a},{b},{c},{ga},{gb},{gc},{},{},{},{}\n",
             r.variant, r.accuracy, r.converged[0], r.converged[1], r.converged[2]
         );
     }
+    println!(
+        "(L· grid: the same margins by brute force, boundary traced on a {0}×{0} grid)",
+        cfg.grid_res
+    );
     std::fs::write(out.join("margins.csv"), csv).map_err(|e| format!("{}: {e}", out.display()))?;
     // One panel per variant: both classes over the classifier's decision surface.
     let (a, b) = swiss::data(
