@@ -99,9 +99,10 @@ fn penalties_enlarge_the_swiss_roll_margins() {
         eprintln!("{name}: margins {m:?}, accuracy {acc:.3}");
         assert!(ordered(&m), "inconsistent margins {m:?}");
         for k in 0..3 {
+            // Measured: 1.7–1.9× (the paper reports 2–3× on its swiss roll).
             assert!(
-                m[k] > 1.05 * base[k],
-                "{name}: margin {k} {:.3} not larger than without penalty {:.3}",
+                m[k] > 1.4 * base[k],
+                "{name}: margin {k} {:.3} not clearly larger than without penalty {:.3}",
                 m[k],
                 base[k]
             );
