@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""PyTorch twin of `margan bench --paper`: the paper's DCGAN-32 iteration, timed the same way.
+
+One iteration = 1 critic step (HingeGAN loss, gradient penalty λ·mean(max(0, ‖∇x D(x̂)‖ − 1)) at
+interpolates x̂ = u·x + (1−u)·G(z), norm L2 or L∞, built with autograd.grad(create_graph=True))
++ 1 generator step, Adam(2e-4, β = (0.5, 0.999)); real data are a fixed uniform batch already on
+the device, as in margan's bench. Eager mode, default cuDNN settings (no benchmark flag, no AMP).
+
+  python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf
+  python3 bench/torch_dcgan32.py --device cuda --profile      # + per-op breakdown (torch.profiler)
+
+Prints one row per (batch, penalty): it/s and ms/it after warm-up, synchronised.
+"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+
+
+def generator(z_dim=128, width=128, channels=3):
+    # z → 4×4×512 → 8×8×256 → 16×16×128 → 32×32×3 (transposed 4×4 convolutions without bias).
+    return nn.Sequential(
+        nn.ConvTranspose2d(z_dim, width * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(width * 4), nn.ReLU(),
+        nn.ConvTranspose2d(width * 4, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.ReLU(),
+        nn.ConvTranspose2d(width * 2, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh(),
+    )
+
+
+def critic(width=128, channels=3):
+    # 32×32×3 → 16×16×128 → 8×8×256 → 4×4×512 → 1 (BatchNorm after the middle convolutions).
+    return nn.Sequential(
+        nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+        nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2),
+        nn.Conv2d(width * 2, width * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 4), nn.LeakyReLU(0.2),
+        nn.Conv2d(width * 4, 1, 4, 1, 0, bias=False),
+    )
+
+
+def init(m):
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def penalty(d, real, fake, norm, weight):
+    u = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    x = (u * real + (1 - u) * fake).requires_grad_(True)
+    (g,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
+    g = g.flatten(1)
+    n = g.norm(2, dim=1) if norm == "l2" else g.abs().amax(dim=1)
+    return weight * torch.relu(n - 1).mean()
+
+
+def step(g, d, opt_g, opt_d, real, z_dim, norm, weight):
+    n = real.shape[0]
+    fake = g(torch.randn(n, z_dim, 1, 1, device=real.device)).detach()
+    loss = torch.relu(1 - d(real)).mean() + torch.relu(1 + d(fake)).mean()
+    if norm != "none":
+        loss = loss + penalty(d, real, fake, norm, weight)
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    out = d(g(torch.randn(n, z_dim, 1, 1, device=real.device)))
+    loss_g = -out.mean()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batches", default="64,256")
+    ap.add_argument("--penalties", default="none,l2,linf")
+    ap.add_argument("--weight", type=float, default=20.0)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--iterations", type=int, default=50)
+    ap.add_argument("--profile", action="store_true", help="per-op breakdown of one iteration per row")
+    a = ap.parse_args()
+    dev = torch.device(a.device)
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__} on {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; "
+          f"DCGAN-32 width {a.width}, HingeGAN, hinge penalty λ={a.weight} at interpolates, Adam(2e-4, 0.5, 0.999)")
+    print(f"{'batch':>6} {'penalty':>8} {'it/s':>9} {'ms/it':>9}")
+    for batch in [int(b) for b in a.batches.split(",")]:
+        for norm in a.penalties.split(","):
+            g, d = generator(width=a.width).to(dev), critic(width=a.width).to(dev)
+            g.apply(init)
+            d.apply(init)
+            opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
+            opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+            real = torch.rand(batch, 3, 32, 32, device=dev) * 2 - 1
+            for _ in range(a.warmup):
+                step(g, d, opt_g, opt_d, real, 128, norm, a.weight)
+            sync(dev)
+            t = time.perf_counter()
+            for _ in range(a.iterations):
+                step(g, d, opt_g, opt_d, real, 128, norm, a.weight)
+            sync(dev)
+            s = time.perf_counter() - t
+            print(f"{batch:>6} {norm:>8} {a.iterations / s:>9.2f} {1e3 * s / a.iterations:>9.2f}", flush=True)
+            if a.profile:
+                acts = [torch.profiler.ProfilerActivity.CPU]
+                if dev.type == "cuda":
+                    acts.append(torch.profiler.ProfilerActivity.CUDA)
+                with torch.profiler.profile(activities=acts) as prof:
+                    step(g, d, opt_g, opt_d, real, 128, norm, a.weight)
+                    sync(dev)
+                key = "cuda_time_total" if dev.type == "cuda" else "cpu_time_total"
+                print(prof.key_averages().table(sort_by=key, row_limit=12))
+
+
+if __name__ == "__main__":
+    main()
