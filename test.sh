@@ -12,10 +12,25 @@ start=$(date +%s)
 step "Vulkan adapter for the wgpu tests"
 source .ci/wgpu-env
 
+step "browser app's tools: installing what is missing, in the background (.ci/app-tools)"
+mkdir -p target
+.ci/app-tools > target/app-tools.log 2>&1 &
+tools=$!
+# If a step below fails, do not leave the installation running.
+trap 'pkill -P "$tools" 2>/dev/null; kill "$tools" 2>/dev/null; true' EXIT
+
 step "cargo test (workspace, release, the library's wgpu feature)"
 # margan/wgpu, not margan-trainer/wgpu: a trainer built with wgpu trains on the GPU (here
 # lavapipe) by default, and its tests of bit-exact resumption are about the CPU backend.
 cargo test --release --workspace --features margan/wgpu
+
+step "browser app's tools"
+if ! wait "$tools"; then
+  cat target/app-tools.log
+  echo "test.sh: installing the browser app's tools failed (log above)" >&2
+  exit 1
+fi
+cat target/app-tools.log
 
 step "browser app: trunk build, unit tests, end-to-end in headless Chromium"
 .ci/app-check

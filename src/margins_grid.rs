@@ -83,6 +83,11 @@ pub fn grid_margins_reference(
     device: &Device,
 ) -> Vec<f64> {
     let boundary = boundary_points(net, centre, half, res, device);
+    distances_to(&boundary, points, norm)
+}
+
+/// Each point's distance to the nearest of `boundary` (∞ when it is empty).
+pub fn distances_to(boundary: &[[f64; 2]], points: &[[f64; 2]], norm: Norm) -> Vec<f64> {
     points
         .iter()
         .map(|p| {

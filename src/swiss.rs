@@ -6,7 +6,7 @@ use crate::gan::adam;
 use crate::layers::{Mode, Network};
 use crate::losses::d_sgan;
 use crate::margins::{estimate, MarginConfig};
-use crate::margins_grid::grid_margins_reference;
+use crate::margins_grid::{boundary_points, distances_to};
 use crate::nets::MlpConfig;
 use crate::norms::Norm;
 use crate::penalty::{Form, GradientPenalty, Where};
@@ -198,17 +198,10 @@ pub fn grid_margins(net: &Network, cfg: &SwissRollConfig, device: &Device) -> [f
         .iter()
         .flat_map(|p| [p[0].abs(), p[1].abs()])
         .fold(0.0, f64::max);
+    let boundary = boundary_points(net, [0.0, 0.0], 1.5 * reach, cfg.grid_res, device);
     let mut out = [0.0; 3];
     for (k, norm) in Norm::ALL.into_iter().enumerate() {
-        let m = grid_margins_reference(
-            net,
-            &pts,
-            norm,
-            [0.0, 0.0],
-            1.5 * reach,
-            cfg.grid_res,
-            device,
-        );
+        let m = distances_to(&boundary, &pts, norm);
         let finite: Vec<f64> = m.into_iter().filter(|v| v.is_finite()).collect();
         out[k] = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
     }
