@@ -560,14 +560,17 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
             if reset {
                 pg.reset().ok();
             }
-            let steps = if pg.running { pg.steps_per_frame } else { steps };
+            let steps = if pg.running {
+                pg.steps_per_frame
+            } else {
+                steps
+            };
             let mut result = Ok(());
             if steps > 0 && pg.data_ready() {
                 let t0 = dom::now_ms();
                 result = pg.train(steps).await;
                 if pg.running {
-                    pg.steps_per_frame =
-                        adapt_steps(
+                    pg.steps_per_frame = adapt_steps(
                         pg.steps_per_frame,
                         dom::now_ms() - t0,
                         TRAIN_BUDGET_MS,

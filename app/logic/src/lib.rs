@@ -283,10 +283,22 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn steps_per_frame_adapt_to_the_budget() {
-        assert_eq!(adapt_steps(4, 5.0, 30.0, 64), 8, "well under budget: more steps");
+        assert_eq!(
+            adapt_steps(4, 5.0, 30.0, 64),
+            8,
+            "well under budget: more steps"
+        );
         assert_eq!(adapt_steps(4, 20.0, 30.0, 64), 4, "near budget: unchanged");
-        assert_eq!(adapt_steps(4, 90.0, 30.0, 64), 2, "over budget: fewer steps");
-        assert_eq!(adapt_steps(1, 5000.0, 30.0, 64), 1, "always at least one step");
+        assert_eq!(
+            adapt_steps(4, 90.0, 30.0, 64),
+            2,
+            "over budget: fewer steps"
+        );
+        assert_eq!(
+            adapt_steps(1, 5000.0, 30.0, 64),
+            1,
+            "always at least one step"
+        );
         assert_eq!(adapt_steps(64, 1.0, 30.0, 64), 64, "capped");
         assert_eq!(adapt_steps(8, f64::NAN, 30.0, 64), 4);
     }
