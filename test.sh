@@ -30,6 +30,7 @@ if ! wait "$tools"; then
   echo "test.sh: installing the browser app's tools failed (log above)" >&2
   exit 1
 fi
+trap - EXIT
 cat target/app-tools.log
 
 step "browser app: trunk build, unit tests, end-to-end in headless Chromium"
