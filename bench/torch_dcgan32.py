@@ -8,8 +8,11 @@ the device, as in margan's bench. Eager mode, default cuDNN settings (no benchma
 
   python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf
   python3 bench/torch_dcgan32.py --device cuda --profile      # + per-op breakdown (torch.profiler)
+  python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256   # per convolution
 
-Prints one row per (batch, penalty): it/s and ms/it after warm-up, synchronised.
+Prints one row per (batch, penalty): it/s and ms/it after warm-up, synchronised. With --layers,
+every DCGAN-32 convolution alone (forward, input gradient, weight gradient; median ms of
+synchronised runs, TF32 off unless --tf32), the rows of `margan bench --layers`.
 """
 import argparse
 import time
@@ -71,6 +74,63 @@ def step(g, d, opt_g, opt_d, real, z_dim, norm, weight):
     opt_g.step()
 
 
+# name, transposed, c_in, c_out, input side, stride, padding (4×4 kernels): margan's
+# trainer/src/bench_layers.rs lists the same layers in the same order.
+LAYERS = [
+    ("G convT 128→512 1→4", True, 128, 512, 1, 1, 0),
+    ("G convT 512→256 4→8", True, 512, 256, 4, 2, 1),
+    ("G convT 256→128 8→16", True, 256, 128, 8, 2, 1),
+    ("G convT 128→3 16→32", True, 128, 3, 16, 2, 1),
+    ("D conv 3→128 32→16", False, 3, 128, 32, 2, 1),
+    ("D conv 128→256 16→8", False, 128, 256, 16, 2, 1),
+    ("D conv 256→512 8→4", False, 256, 512, 8, 2, 1),
+    ("D conv 512→1 4→1", False, 512, 1, 4, 1, 0),
+]
+
+
+def median_ms(fn, dev, iters, warmup=2):
+    for _ in range(warmup):
+        fn()
+    sync(dev)
+    out = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        fn()
+        sync(dev)
+        out.append(1e3 * (time.perf_counter() - t))
+    return sorted(out)[len(out) // 2]
+
+
+def layers(dev, batches, iters):
+    import torch.nn.functional as F
+    from torch.nn.grad import conv2d_input, conv2d_weight
+
+    total = 0.0
+    print(f"{'batch':>6}  {'layer':<22} {'op':<7} {'cudnn ms':>10}")
+    for batch in batches:
+        for name, transposed, ci, co, size, s, p in LAYERS:
+            k = 4
+            out = (size - 1) * s + k - 2 * p if transposed else (size + 2 * p - k) // s + 1
+            x = torch.randn(batch, ci, size, size, device=dev)
+            gy = torch.randn(batch, co, out, out, device=dev)
+            if transposed:
+                w = torch.randn(ci, co, k, k, device=dev) * 0.02
+                ops = [("fwd", lambda: F.conv_transpose2d(x, w, stride=s, padding=p)),
+                       ("dinput", lambda: F.conv2d(gy, w, stride=s, padding=p)),
+                       ("dweight", lambda: conv2d_weight(gy, w.shape, x, stride=s, padding=p))]
+            else:
+                w = torch.randn(co, ci, k, k, device=dev) * 0.02
+                ops = [("fwd", lambda: F.conv2d(x, w, stride=s, padding=p)),
+                       ("dinput", lambda: conv2d_input(x.shape, w, gy, stride=s, padding=p)),
+                       ("dweight", lambda: conv2d_weight(x, w.shape, gy, stride=s, padding=p))]
+            with torch.no_grad():
+                for op, fn in ops:
+                    ms = median_ms(fn, dev, iters)
+                    total += ms
+                    print(f"{batch:>6}  {name:<22} {op:<7} {ms:>10.3f}", flush=True)
+    print(f"{'':>6}  {'total':<22} {'':<7} {total:>10.3f}")
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -86,9 +146,18 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=50)
     ap.add_argument("--profile", action="store_true", help="per-op breakdown of one iteration per row")
+    ap.add_argument("--layers", action="store_true", help="time every convolution alone instead")
+    ap.add_argument("--tf32", action="store_true", help="--layers: allow TF32 (default off, as the issue's target)")
     a = ap.parse_args()
     dev = torch.device(a.device)
     torch.manual_seed(0)
+    if a.layers:
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        print(f"torch {torch.__version__} on {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; "
+              f"DCGAN-32 convolutions, TF32 {'on' if a.tf32 else 'off'}, median of {a.iterations} synchronised runs")
+        layers(dev, [int(b) for b in a.batches.split(",")], a.iterations)
+        return
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; "
           f"DCGAN-32 width {a.width}, HingeGAN, hinge penalty λ={a.weight} at interpolates, Adam(2e-4, 0.5, 0.999)")
     print(f"{'batch':>6} {'penalty':>8} {'it/s':>9} {'ms/it':>9}")

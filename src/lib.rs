@@ -7,6 +7,7 @@
 //!
 //! Activations are always rank-4 tensors: images are `[N, C, H, W]`, vectors are `[N, F, 1, 1]`.
 
+pub mod conv;
 pub mod device;
 pub mod error;
 pub mod export;

@@ -1,6 +1,7 @@
 //! One full GAN training step (critic: HingeGAN + L∞ hinge penalty at interpolates, λ = 20;
 //! then the generator) on wgpu gives the CPU backend's losses and parameter gradients, from the
-//! same weights and the same data. On wgpu the penalty's L∞ norm runs as the WGSL kernel.
+//! same weights and the same data. On wgpu the penalty's L∞ norm runs as the WGSL kernel, and
+//! the step runs twice: with the GEMM convolutions (WGSL patch kernels) and with burn's own.
 //!
 //! `cargo test --release -p margan --features wgpu --test wgpu_step`; without an adapter the
 //! test prints why and passes, except when `MARGAN_REQUIRE_GPU=1` (CI).
@@ -12,6 +13,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use common::{rel_err, to_vec64};
+use margan::conv::{with_conv_path, ConvPath};
 use margan::layers::{Mode, Network};
 use margan::nets::DcganConfig;
 use margan::rng::Rng;
@@ -131,11 +133,17 @@ fn linf_penalised_step_on_wgpu_matches_cpu() {
             return;
         }
     };
-    let a = step(&gpu);
-    let b = step(&margan::device::cpu());
+    let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
+    for path in [ConvPath::Gemm, ConvPath::Burn] {
+        let a = with_conv_path(path, || step(&gpu));
+        compare(&a, &b, path);
+    }
+}
+
+fn compare(a: &StepResult, b: &StepResult, path: ConvPath) {
     eprintln!(
-        "wgpu: D {:.6} penalty {:.6} G {:.6}; cpu: D {:.6} penalty {:.6} G {:.6}; ‖∇‖∞ {:?}",
-        a.d_loss, a.penalty, a.g_loss, b.d_loss, b.penalty, b.g_loss, b.norms
+        "wgpu ({} convolutions): D {:.6} penalty {:.6} G {:.6}; cpu: D {:.6} penalty {:.6} G {:.6}; ‖∇‖∞ {:?}",
+        path.name(), a.d_loss, a.penalty, a.g_loss, b.d_loss, b.penalty, b.g_loss, b.norms
     );
     assert!(
         b.penalty > 0.0,
@@ -148,7 +156,8 @@ fn linf_penalised_step_on_wgpu_matches_cpu() {
     ] {
         assert!(
             (x - y).abs() <= 1e-4 * y.abs().max(1.0),
-            "{what}: wgpu {x} vs cpu {y}"
+            "{what}: wgpu ({}) {x} vs cpu {y}",
+            path.name()
         );
     }
     for (net, ga, gb) in [("D", &a.d_grads, &b.d_grads), ("G", &a.g_grads, &b.g_grads)] {
@@ -158,7 +167,8 @@ fn linf_penalised_step_on_wgpu_matches_cpu() {
             let e = rel_err(x, y);
             assert!(
                 e < 1e-3,
-                "{net} parameter {k}: gradient relative error {e:.2e}"
+                "{net} parameter {k} ({} convolutions): gradient relative error {e:.2e}",
+                path.name()
             );
         }
     }

@@ -5,8 +5,15 @@
 //! here take high-level tensors; on a device without the kernel (CPU, or a build without the
 //! `wgpu` feature) callers use the `*_reference` composition instead.
 
+pub mod patches;
 pub mod row_norm;
 
+#[cfg(feature = "wgpu")]
+mod launch;
+#[cfg(feature = "wgpu")]
+mod patches_autodiff;
+#[cfg(feature = "wgpu")]
+mod patches_cube;
 #[cfg(feature = "wgpu")]
 mod row_norm_autodiff;
 #[cfg(feature = "wgpu")]

@@ -1,11 +1,10 @@
 //! The row-norm backend extension and its WGSL launch on the CubeCL (wgpu) backend.
 
-use burn::backend::wgpu::{
-    into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
-};
+use super::launch::{cube_count, empty_like, info_bytes, Shader, MAX_GROUPS};
+use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, SourceKernel};
 use burn::backend::{backend_extension, tensor::FloatTensor};
 use burn::tensor::{DType, Shape};
-use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments, CubeCount};
+use burn_cubecl::cubecl::{server::KernelArguments, CubeCount};
 
 /// Backend extension: the per-row L∞ / L1 norm and its vector-Jacobian product.
 #[backend_extension(Cube, Autodiff)]
@@ -24,56 +23,17 @@ pub trait RowNormOps: burn::backend::Backend {
 
 /// Invocations per workgroup of both shaders (64 measured fastest of 64/128/256 on lavapipe).
 const WORKGROUP: u32 = 64;
-/// Largest workgroup count in one dispatch dimension (WebGPU's guaranteed limit).
-const MAX_GROUPS: u32 = 65_535;
-
-/// A WGSL shader of this module, templated with the workgroup size.
-struct Shader {
-    name: &'static str,
-    source: &'static str,
-}
 
 const FORWARD: Shader = Shader {
     name: "row_norm_forward",
     source: include_str!("../../shaders/row_norm_forward.wgsl"),
+    workgroup: WORKGROUP,
 };
 const BACKWARD: Shader = Shader {
     name: "row_norm_backward",
     source: include_str!("../../shaders/row_norm_backward.wgsl"),
+    workgroup: WORKGROUP,
 };
-
-impl KernelSource for Shader {
-    fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(self.source).register("workgroup_size", WORKGROUP.to_string())
-    }
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.name, WORKGROUP))
-    }
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
-}
-
-/// `groups` workgroups laid out as x (≤ 65535) × y; the forward shader indexes `x + y · num_x`.
-fn cube_count(groups: u32) -> CubeCount {
-    let x = groups.clamp(1, MAX_GROUPS);
-    CubeCount::Static(x, groups.div_ceil(x).max(1), 1)
-}
-
-fn info_bytes(values: &[u32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
-    let handle = t.client.empty(shape.num_elements() * DType::F32.size());
-    CubeTensor::new_contiguous(
-        t.client.clone(),
-        t.device.clone(),
-        shape,
-        handle,
-        DType::F32,
-    )
-}
 
 fn rows_cols(t: &CubeTensor) -> (usize, usize) {
     let shape = t.meta.shape();

@@ -3,12 +3,11 @@
 use super::spectral::{conv_chain, conv_matrix, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use super::{init_weight_bias, param};
+use crate::conv::{conv2d, conv2d_input_grad, conv2d_weight_grad};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::module::{conv2d, conv_transpose2d};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 
 /// Configuration of [`Conv2d`] (square kernels, symmetric padding).
@@ -71,47 +70,6 @@ impl Conv2dConfig {
     }
 }
 
-pub(crate) fn conv_options(stride: usize, padding: usize, dilation: usize) -> ConvOptions<2> {
-    ConvOptions::new(
-        [stride, stride],
-        [padding, padding],
-        [dilation, dilation],
-        1,
-    )
-}
-
-/// Output padding that makes a transposed convolution of `out` (spatial) give back `size`.
-pub(crate) fn output_padding(
-    size: usize,
-    out: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> usize {
-    size + 2 * padding - ((out - 1) * stride + kernel)
-}
-
-/// `∂L/∂W` of `y = conv2d(x, W)` as a differentiable convolution: batch and channels swap
-/// roles and the stride becomes a dilation. Returns `[C_out, C_in, kh, kw]`.
-pub(crate) fn conv2d_weight_grad(
-    x: Tensor<4>,
-    gy: Tensor<4>,
-    kernel: [usize; 2],
-    stride: usize,
-    padding: usize,
-) -> Tensor<4> {
-    let [c_in, c_out] = [x.dims()[1], gy.dims()[1]];
-    let g = conv2d(
-        x.swap_dims(0, 1),
-        gy.swap_dims(0, 1),
-        None,
-        conv_options(1, padding, stride),
-    );
-    // [C_in, C_out, ≥kh, ≥kw]; the rows past the kernel come from zero padding + stride rounding.
-    g.slice([0..c_in, 0..c_out, 0..kernel[0], 0..kernel[1]])
-        .swap_dims(0, 1)
-}
-
 impl Layer for Conv2d {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
         let (w, _) = conv_weight(self.weight.val(), &self.sn, false, mode);
@@ -119,7 +77,8 @@ impl Layer for Conv2d {
             x,
             w,
             self.bias.as_ref().map(|b| b.val()),
-            conv_options(self.stride, self.padding, 1),
+            self.stride,
+            self.padding,
         )
     }
 
@@ -132,20 +91,7 @@ impl Layer for Conv2d {
     ) -> Tensor<4> {
         let (w, _) = conv_weight(self.weight.val(), &self.sn, false, Mode::Eval);
         let [_, _, h, wd] = x.dims();
-        let [_, _, ho, wo] = gy.dims();
-        let k = w.dims()[2];
-        let (s, p) = (self.stride, self.padding);
-        let options = ConvTransposeOptions::new(
-            [s, s],
-            [p, p],
-            [
-                output_padding(h, ho, k, s, p),
-                output_padding(wd, wo, k, s, p),
-            ],
-            [1, 1],
-            1,
-        );
-        conv_transpose2d(gy, w, None, options)
+        conv2d_input_grad(gy, w, [h, wd], self.stride, self.padding)
     }
 
     fn backward_params(
@@ -157,8 +103,8 @@ impl Layer for Conv2d {
         grads: &mut GradientsParams,
     ) {
         let (w_sn, sigma) = conv_weight(self.weight.val(), &self.sn, false, Mode::Eval);
-        let [_, _, kh, kw] = w_sn.dims();
-        let g_w = conv2d_weight_grad(x.clone(), gy.clone(), [kh, kw], self.stride, self.padding);
+        let k = w_sn.dims()[2];
+        let g_w = conv2d_weight_grad(x.clone(), gy.clone(), k, self.stride, self.padding);
         accumulate(
             grads,
             self.weight.id,

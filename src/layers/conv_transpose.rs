@@ -1,15 +1,13 @@
 //! 2-D transposed convolution with differentiable input and weight gradients.
 
-use super::conv::{conv2d_weight_grad, conv_options};
 use super::spectral::{conv_chain, conv_matrix, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use super::{init_weight_bias, param};
+use crate::conv::{conv2d, conv2d_weight_grad, conv_transpose2d};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::module::{conv2d, conv_transpose2d};
-use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{Device, Tensor};
 
 /// Configuration of [`ConvTranspose2d`] (square kernels, symmetric padding).
@@ -81,9 +79,14 @@ impl ConvTranspose2dConfig {
 impl Layer for ConvTranspose2d {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
         let (w, _) = conv_weight(self.weight.val(), &self.sn, true, mode);
-        let (s, p, o) = (self.stride, self.padding, self.output_padding);
-        let options = ConvTransposeOptions::new([s, s], [p, p], [o, o], [1, 1], 1);
-        conv_transpose2d(x, w, self.bias.as_ref().map(|b| b.val()), options)
+        conv_transpose2d(
+            x,
+            w,
+            self.bias.as_ref().map(|b| b.val()),
+            self.stride,
+            self.padding,
+            self.output_padding,
+        )
     }
 
     fn backward_input(
@@ -95,7 +98,7 @@ impl Layer for ConvTranspose2d {
     ) -> Tensor<4> {
         // The adjoint of a transposed convolution is the convolution with the same weight.
         let (w, _) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
-        conv2d(gy, w, None, conv_options(self.stride, self.padding, 1))
+        conv2d(gy, w, None, self.stride, self.padding)
     }
 
     fn backward_params(
@@ -107,10 +110,10 @@ impl Layer for ConvTranspose2d {
         grads: &mut GradientsParams,
     ) {
         let (w_sn, sigma) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
-        let [_, _, kh, kw] = w_sn.dims();
+        let k = w_sn.dims()[2];
         // y = conv_transpose(x, W) ⇔ x is the input gradient of a convolution of y with W, so
         // ∂L/∂W is the convolution weight gradient with the roles of x and gy exchanged.
-        let g_w = conv2d_weight_grad(gy.clone(), x.clone(), [kh, kw], self.stride, self.padding);
+        let g_w = conv2d_weight_grad(gy.clone(), x.clone(), k, self.stride, self.padding);
         accumulate(
             grads,
             self.weight.id,

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_kernels;
+mod bench_layers;
 mod checkpoint;
 mod config;
 mod data;
@@ -218,10 +219,18 @@ enum Command {
         warmup: usize,
         #[arg(long, default_value_t = 10)]
         iterations: usize,
+        /// Convolution paths to compare, comma separated: auto (gemm on wgpu, burn on the
+        /// CPU), burn (burn's own convolutions), gemm (patches + one matrix product).
+        #[arg(long, value_delimiter = ',', default_value = "auto")]
+        conv: Vec<String>,
         /// Time the WGSL row-norm kernels against the plain-tensor composition instead
         /// (wgpu builds, --device wgpu).
         #[arg(long)]
         kernels: bool,
+        /// Time every DCGAN-32 convolution alone instead (forward, input and weight gradient,
+        /// per path in --conv; default paths burn,gemm).
+        #[arg(long)]
+        layers: bool,
     },
     /// The paper's expected-margin experiment on the swiss roll (Table 1).
     Margins {
@@ -389,33 +398,53 @@ fn main() -> ExitCode {
             penalty,
             warmup,
             iterations,
+            conv,
             kernels,
-        } => (|| {
-            let (dev, name) = device::select(device)?;
-            if kernels {
-                return bench_kernels::run(&dev, &name, warmup, iterations.max(20));
-            }
-            let cfg = presets::preset(&preset)?;
-            let batches = if batch.is_empty() {
-                vec![cfg.batch_size]
-            } else {
-                batch
-            };
-            let penalties = penalty
+            layers,
+        } => {
+            (|| {
+                let (dev, name) = device::select(device)?;
+                if kernels {
+                    return bench_kernels::run(&dev, &name, warmup, iterations.max(20));
+                }
+                let mut paths = conv
                 .iter()
-                .map(|p| {
-                    config::parse_norm(p).map(|n| {
-                        n.map(|norm| margan::GradientPenalty {
-                            norm,
-                            ..Default::default()
-                        })
+                .map(|c| {
+                    margan::conv::ConvPath::parse(c).ok_or_else(|| {
+                        format!("unknown --conv path `{c}`: use auto, burn or gemm (comma separated)")
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let rows = bench::run(&cfg, &dev, &batches, &penalties, warmup, iterations);
-            bench::print(&preset, &name, &rows);
-            Ok(())
-        })(),
+                if layers {
+                    if paths == [margan::conv::ConvPath::Auto] {
+                        paths = vec![margan::conv::ConvPath::Burn, margan::conv::ConvPath::Gemm];
+                    }
+                    let batches = if batch.is_empty() { vec![64] } else { batch };
+                    bench_layers::run(&dev, &name, &batches, &paths, iterations);
+                    return Ok(());
+                }
+                let cfg = presets::preset(&preset)?;
+                let batches = if batch.is_empty() {
+                    vec![cfg.batch_size]
+                } else {
+                    batch
+                };
+                let penalties = penalty
+                    .iter()
+                    .map(|p| {
+                        config::parse_norm(p).map(|n| {
+                            n.map(|norm| margan::GradientPenalty {
+                                norm,
+                                ..Default::default()
+                            })
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let rows = bench::run(&cfg, &dev, &paths, &batches, &penalties, warmup, iterations);
+                bench::print(&preset, &name, &rows);
+                Ok(())
+            })()
+        }
         Command::Margins {
             quick,
             seed,

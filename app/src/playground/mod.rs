@@ -2,21 +2,23 @@
 //! data, with the critic's value as a heat map, its decision boundary, the generator's gradient
 //! at fake samples, and charts of the losses and of the critic's gradient norm.
 
-use crate::chart::{self, Series};
-use crate::logic::{adapt_steps, heat_color, mean_nearest_distance, PlotWindow};
+use crate::logic::{adapt_steps, PlotWindow};
 use crate::{backend, dom};
 use burn::tensor::{Device, Tensor};
 use margan::gan::{Gan, GanConfig};
-use margan::layers::Mode;
 use margan::nets::MlpConfig;
 use margan::rng::Rng;
 use margan::toy::{points_tensor, Toy};
-use margan::{Form, GanLoss, GradientPenalty, Norm, Where};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, Element, HtmlInputElement, HtmlSelectElement};
+use web_sys::{CanvasRenderingContext2d, Element};
+
+mod controls;
+mod render;
+
+use controls::Controls;
 
 const Z: usize = 4;
 const BATCH: usize = 128;
@@ -44,16 +46,6 @@ enum Data {
     Drawn,
 }
 
-struct Controls {
-    data: HtmlSelectElement,
-    loss: HtmlSelectElement,
-    norm: HtmlSelectElement,
-    form: HtmlSelectElement,
-    weight: HtmlInputElement,
-    lr_d: HtmlInputElement,
-    lr_g: HtmlInputElement,
-}
-
 struct Playground {
     root: Element,
     device: Device,
@@ -74,99 +66,6 @@ struct Playground {
     norm_ctx: CanvasRenderingContext2d,
     status: Element,
 }
-
-fn select(
-    parent: &Element,
-    role: &str,
-    label: &str,
-    options: &[(&str, &str)],
-    chosen: &str,
-) -> Result<HtmlSelectElement, JsValue> {
-    let l = dom::text(parent, "label", &[], label);
-    let s = dom::child(&l, "select", &[("data-role", role)]);
-    for (value, text) in options {
-        let o = dom::text(&s, "option", &[("value", value)], text);
-        if *value == chosen {
-            o.set_attribute("selected", "")?;
-        }
-    }
-    s.dyn_into().map_err(Into::into)
-}
-
-fn number(
-    parent: &Element,
-    role: &str,
-    label: &str,
-    value: &str,
-    step: &str,
-) -> Result<HtmlInputElement, JsValue> {
-    let l = dom::text(parent, "label", &[], label);
-    dom::child(
-        &l,
-        "input",
-        &[
-            ("type", "number"),
-            ("data-role", role),
-            ("value", value),
-            ("step", step),
-            ("min", "0"),
-        ],
-    )
-    .dyn_into()
-    .map_err(Into::into)
-}
-
-impl Controls {
-    fn data(&self) -> Data {
-        match self.data.value().as_str() {
-            "ring" => Data::Toy(Toy::Ring),
-            "8gaussians" => Data::Toy(Toy::EightGaussians),
-            "25gaussians" => Data::Toy(Toy::TwentyFiveGaussians),
-            "swissroll" => Data::Toy(Toy::SwissRoll),
-            _ => Data::Drawn,
-        }
-    }
-
-    fn config(&self) -> Result<GanConfig, String> {
-        let loss: GanLoss = self.loss.value().parse().map_err(|e| format!("{e}"))?;
-        let positive = |i: &HtmlInputElement, what: &str| {
-            let v = i.value_as_number();
-            if v.is_finite() && v >= 0.0 {
-                Ok(v)
-            } else {
-                Err(format!("{what} must be a number ≥ 0"))
-            }
-        };
-        let weight = positive(&self.weight, "λ")?;
-        let norm = match self.norm.value().as_str() {
-            "l1" => Some(Norm::L1),
-            "l2" => Some(Norm::L2),
-            "linf" => Some(Norm::Linf),
-            _ => None,
-        };
-        let form = if self.form.value() == "ls" {
-            Form::Ls
-        } else {
-            Form::Hinge
-        };
-        Ok(GanConfig {
-            loss,
-            penalty: norm.map(|norm| GradientPenalty {
-                norm,
-                form,
-                at: Where::Interpolates,
-                weight,
-            }),
-            lr_d: positive(&self.lr_d, "critic learning rate")?,
-            lr_g: positive(&self.lr_g, "generator learning rate")?,
-            beta1: 0.5,
-            beta2: 0.9,
-            d_steps: 1,
-            z_dim: Z,
-        })
-    }
-}
-
 fn new_gan(device: &Device, config: GanConfig, seed: u64) -> Gan {
     let mut rng = Rng::new(seed);
     let g = MlpConfig::new(Z, 2).with_width(64).init(device, &mut rng);
@@ -208,7 +107,6 @@ async fn read(t: Tensor<4>) -> Result<Vec<f32>, JsValue> {
 fn pairs(v: &[f32]) -> Vec<[f64; 2]> {
     v.chunks(2).map(|p| [p[0] as f64, p[1] as f64]).collect()
 }
-
 impl Playground {
     fn data_ready(&self) -> bool {
         self.controls.data() != Data::Drawn || self.drawn.len() >= 2
@@ -247,151 +145,6 @@ impl Playground {
             .set_attribute("data-steps", &self.gan.iteration.to_string())?;
         Ok(())
     }
-
-    async fn render(&self) -> Result<(), JsValue> {
-        let dev = &self.device;
-        let ctx = &self.ctx;
-        // Critic heat map on a grid.
-        let grid = WINDOW.grid(RES);
-        let values = read(self.gan.d.forward(points_tensor(&grid, dev), Mode::Eval)).await?;
-        let scale = values.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
-        let cell = SIZE / RES as f64;
-        for (k, v) in values.iter().enumerate() {
-            let [r, g, b] = heat_color(*v, scale);
-            ctx.set_fill_style_str(&format!("rgb({r},{g},{b})"));
-            ctx.fill_rect(
-                (k % RES) as f64 * cell,
-                (k / RES) as f64 * cell,
-                cell + 0.5,
-                cell + 0.5,
-            );
-        }
-        // Decision boundary: cell edges where the critic changes sign.
-        ctx.set_fill_style_str("#111");
-        for k in 0..RES * RES {
-            let (x, y) = (k % RES, k / RES);
-            let s = values[k] > 0.0;
-            if (x + 1 < RES && (values[k + 1] > 0.0) != s)
-                || (y + 1 < RES && (values[k + RES] > 0.0) != s)
-            {
-                let c = [(x as f64 + 1.0) * cell, (y as f64 + 1.0) * cell];
-                ctx.fill_rect(c[0] - 1.5, c[1] - 1.5, 3.0, 3.0);
-            }
-        }
-        // Real points (a fixed draw) and fake points (fixed latents).
-        let mut rng = Rng::new(99);
-        let real = if self.data_ready() {
-            pairs(
-                &read(real_batch(
-                    self.controls.data(),
-                    &self.drawn,
-                    SHOWN,
-                    &mut rng,
-                    dev,
-                ))
-                .await?,
-            )
-        } else {
-            self.drawn.clone()
-        };
-        let fake_t = self
-            .gan
-            .g
-            .forward(self.z_shown.clone(), Mode::Eval)
-            .detach();
-        let fake = pairs(&read(fake_t.clone()).await?);
-        let dot = |p: [f64; 2], color: &str, r: f64| {
-            let c = WINDOW.to_canvas(p);
-            ctx.set_fill_style_str(color);
-            ctx.begin_path();
-            let _ = ctx.arc(c[0], c[1], r, 0.0, std::f64::consts::TAU);
-            ctx.fill();
-        };
-        real.iter().for_each(|p| dot(*p, "#1b7f3a", 2.2));
-        fake.iter().for_each(|p| dot(*p, "#6a1b9a", 2.2));
-        // The generator's gradient at fake samples: where its loss pushes them.
-        let x = fake_t.slice([0..ARROWS]).require_grad();
-        let cf = self.gan.d.forward(x.clone(), Mode::Eval).reshape([ARROWS]);
-        let cr = if self.gan.config.loss.is_relativistic() && self.data_ready() {
-            let mut r2 = Rng::new(5);
-            let r = real_batch(self.controls.data(), &self.drawn, ARROWS, &mut r2, dev);
-            self.gan.d.forward(r, Mode::Eval).reshape([ARROWS]).detach()
-        } else {
-            cf.zeros_like().detach()
-        };
-        let grads = self.gan.config.loss.g_loss(cr, cf).backward();
-        if let Some(gx) = x.grad(&grads) {
-            let arrows = pairs(&read(gx.neg()).await?);
-            let longest = arrows
-                .iter()
-                .map(|a| a[0].hypot(a[1]))
-                .fold(0.0, f64::max)
-                .max(1e-12);
-            ctx.set_stroke_style_str("#222");
-            for (p, a) in fake.iter().zip(&arrows) {
-                let c = WINDOW.to_canvas(*p);
-                let (dx, dy) = (24.0 * a[0] / longest, -24.0 * a[1] / longest);
-                ctx.begin_path();
-                ctx.move_to(c[0], c[1]);
-                ctx.line_to(c[0] + dx, c[1] + dy);
-                ctx.stroke();
-            }
-        }
-        // Charts and figures.
-        let [d, g, nr, nf] = &self.history;
-        chart::draw(
-            &self.loss_ctx,
-            360.0,
-            150.0,
-            "losses",
-            &[
-                Series {
-                    name: "critic",
-                    color: "#c62828",
-                    values: d,
-                },
-                Series {
-                    name: "generator",
-                    color: "#1565c0",
-                    values: g,
-                },
-            ],
-        );
-        chart::draw(
-            &self.norm_ctx,
-            360.0,
-            150.0,
-            "critic gradient norm",
-            &[
-                Series {
-                    name: "at real",
-                    color: "#1b7f3a",
-                    values: nr,
-                },
-                Series {
-                    name: "at fake",
-                    color: "#6a1b9a",
-                    values: nf,
-                },
-            ],
-        );
-        let dist = mean_nearest_distance(&fake, &real);
-        self.root
-            .set_attribute("data-dist", &format!("{dist:.4}"))?;
-        self.root
-            .set_attribute("data-loss-points", &d.len().to_string())?;
-        let hint = if self.data_ready() {
-            ""
-        } else {
-            " · click on the plot to draw data points"
-        };
-        self.status.set_text_content(Some(&format!(
-            "step {} · mean distance fake→real {dist:.3}{hint}",
-            self.gan.iteration
-        )));
-        Ok(())
-    }
-
     fn reset(&mut self) -> Result<(), String> {
         let config = self.controls.config()?;
         self.gan = new_gan(&self.device, config, 1);
@@ -416,38 +169,7 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
     let _ = root.class_list().add_1("margan-playground");
     dom::text(&root, "h2", &[], "Margin playground");
     let bar = dom::child(&root, "div", &[("class", "controls")]);
-    let data = select(
-        &bar,
-        "data",
-        "data ",
-        &[
-            ("8gaussians", "8 Gaussians"),
-            ("25gaussians", "25 Gaussians"),
-            ("ring", "ring"),
-            ("swissroll", "swiss roll"),
-            ("drawn", "draw your own"),
-        ],
-        "8gaussians",
-    )?;
-    let losses: Vec<(&str, &str)> = GanLoss::ALL.iter().map(|l| (l.name(), l.name())).collect();
-    let loss = select(&bar, "loss", "loss ", &losses, "hinge")?;
-    let norm = select(
-        &bar,
-        "norm",
-        "gradient norm ",
-        &[("none", "none"), ("l1", "L1"), ("l2", "L2"), ("linf", "L∞")],
-        "linf",
-    )?;
-    let form = select(
-        &bar,
-        "form",
-        "form ",
-        &[("hinge", "hinge max(0,‖g‖−1)"), ("ls", "LS (‖g‖−1)²")],
-        "hinge",
-    )?;
-    let weight = number(&bar, "lambda", "λ ", "10", "1")?;
-    let lr_d = number(&bar, "lr-d", "critic lr ", "0.001", "0.0001")?;
-    let lr_g = number(&bar, "lr-g", "generator lr ", "0.001", "0.0001")?;
+    let controls = Controls::build(&bar)?;
     let buttons = dom::child(&root, "div", &[("class", "controls")]);
     let play = dom::text(&buttons, "button", &[("data-role", "play")], "Play");
     let step = dom::text(&buttons, "button", &[("data-role", "step")], "Step");
@@ -467,15 +189,6 @@ pub async fn mount(root: Element) -> Result<(), JsValue> {
     let status = dom::text(&root, "p", &[("class", "status")], "starting…");
 
     let (device, _) = backend::device().await;
-    let controls = Controls {
-        data,
-        loss,
-        norm,
-        form,
-        weight,
-        lr_d,
-        lr_g,
-    };
     let config = controls.config().map_err(dom::err)?;
     let mut pg = Playground {
         root: root.clone(),

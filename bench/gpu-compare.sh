@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole GPU comparison of issue #9 in one call on the GPU machine: margan (burn's and the
+# GEMM convolutions) and its PyTorch twin on the same GPU, the full iteration and every
+# convolution alone.
+#
+# Prepare on the build machine (repository root):
+#   cargo build --release -p margan-trainer --features wgpu
+#   mkdir -p .gpu && strip -o .gpu/margan target/release/margan && gzip -f .gpu/margan
+#   Vulkan loader packages into .gl/ (../shared/notes/toolchain.md, "A GPU machine")
+# Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+iters=${1:-20}
+if ! ldconfig -p | grep -q libvulkan; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+gunzip -c .gpu/margan.gz >/tmp/margan && chmod +x /tmp/margan || { echo "no .gpu/margan.gz: build it first (see the top of $0)"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+
+echo "== full iteration: margan =="
+/tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm,burn \
+    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters"
+echo "== full iteration: PyTorch =="
+python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
+    --warmup 10 --iterations "$((iters * 5))"
+echo "== per convolution: margan =="
+/tmp/margan bench --layers --device wgpu --conv gemm,burn --batch 64,256 --iterations "$iters"
+echo "== per convolution: cuDNN, TF32 off =="
+python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"

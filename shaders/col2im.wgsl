@@ -1,0 +1,58 @@
+// The adjoint of im2col.wgsl: folds patch columns back onto the NCHW image, summing every
+// column entry that was read from the same pixel:
+//   x[ni, ci, ih, iw] = Σ cols[(ci·k + kh)·k + kw, (ni·ho + oh)·wo + ow]
+//   over the taps with oh·s + kh = ih + p and ow·s + kw = iw + p (0 ≤ oh < ho, 0 ≤ ow < wo).
+// One invocation per image pixel gathers its taps (no atomics, deterministic order).
+// info = [n, c, h, w, k, s, p, ho, wo]. Workgroups beyond 65535 spill into workgroup_id.y.
+
+@group(0) @binding(0) var<storage, read_write> cols: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> info: array<u32>;
+
+const WG: u32 = {{ workgroup_size }}u;
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let n = info[0];
+    let c = info[1];
+    let h = info[2];
+    let w = info[3];
+    let k = info[4];
+    let s = info[5];
+    let p = info[6];
+    let ho = info[7];
+    let wo = info[8];
+    let l = ho * wo;
+    let width = n * l;
+    let idx = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (idx >= n * c * h * w) {
+        return;
+    }
+    let iw = idx % w;
+    let ih = (idx / w) % h;
+    let ci = (idx / (w * h)) % c;
+    let ni = idx / (w * h * c);
+    let y = ih + p;
+    let xx = iw + p;
+    let col0 = ni * l;
+    var sum = 0.0;
+    for (var kh = 0u; kh < k; kh++) {
+        // oh = (y − kh) / s must be a whole number in [0, ho).
+        if (kh > y || (y - kh) % s != 0u || (y - kh) / s >= ho) {
+            continue;
+        }
+        let oh = (y - kh) / s;
+        for (var kw = 0u; kw < k; kw++) {
+            if (kw > xx || (xx - kw) % s != 0u || (xx - kw) / s >= wo) {
+                continue;
+            }
+            let ow = (xx - kw) / s;
+            sum += cols[((ci * k + kh) * k + kw) * width + col0 + oh * wo + ow];
+        }
+    }
+    x[idx] = sum;
+}

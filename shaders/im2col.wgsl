@@ -1,0 +1,53 @@
+// Patch extraction (im2col) of an NCHW f32 image x[n, c, h, w] with a square k×k kernel,
+// stride s and symmetric zero padding p:
+//   cols[(ci·k + kh)·k + kw, (ni·ho + oh)·wo + ow] = x[ni, ci, oh·s + kh − p, ow·s + kw − p]
+// (0 outside the image). One invocation per entry of cols; consecutive invocations write
+// consecutive columns, so stores are coalesced. info = [n, c, h, w, k, s, p, ho, wo].
+// Workgroups beyond 65535 spill into workgroup_id.y.
+
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> cols: array<f32>;
+@group(0) @binding(2) var<storage, read_write> info: array<u32>;
+
+const WG: u32 = {{ workgroup_size }}u;
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let n = info[0];
+    let c = info[1];
+    let h = info[2];
+    let w = info[3];
+    let k = info[4];
+    let s = info[5];
+    let p = info[6];
+    let ho = info[7];
+    let wo = info[8];
+    let l = ho * wo;
+    let width = n * l;
+    let idx = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (idx >= c * k * k * width) {
+        return;
+    }
+    let row = idx / width;
+    let col = idx % width;
+    let ci = row / (k * k);
+    let tap = row % (k * k);
+    let kh = tap / k;
+    let kw = tap % k;
+    let ni = col / l;
+    let o = col % l;
+    let oh = o / wo;
+    let ow = o % wo;
+    // Coordinates in the unpadded image; unsigned wrap-around makes "< p" fail the bound test.
+    let ih = oh * s + kh - p;
+    let iw = ow * s + kw - p;
+    var v = 0.0;
+    if (oh * s + kh >= p && ih < h && ow * s + kw >= p && iw < w) {
+        v = x[((ni * c + ci) * h + ih) * w + iw];
+    }
+    cols[idx] = v;
+}

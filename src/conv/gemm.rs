@@ -1,0 +1,87 @@
+//! Convolutions as one matrix product over patches (the "GEMM formulation").
+//!
+//! With `cols = im2col(x)` (`[C·k², N·L]`, `L = ho·wo`) and `W` viewed as `[C_out, C·k²]`:
+//! - forward: `y = W · cols`;
+//! - input gradient (= transposed convolution): `dx = col2im(Wᵀ · dy)`;
+//! - weight gradient: `dW = dy · colsᵀ`,
+//!
+//! where `dy` is `[C_out, N·L]` (channels first). Every step is a differentiable tensor op, so
+//! burn's first-order autodiff differentiates these again inside the gradient penalty.
+
+use super::patches::{col2im, im2col, Patches};
+use burn::tensor::Tensor;
+
+/// `[N, C, h, w]` → `[C, N·h·w]`.
+fn channels_first(t: Tensor<4>) -> Tensor<2> {
+    let [n, c, h, w] = t.dims();
+    t.swap_dims(0, 1).reshape([c, n * h * w])
+}
+
+/// `[C, N·h·w]` → `[N, C, h, w]`.
+fn batch_first(t: Tensor<2>, n: usize, h: usize, w: usize) -> Tensor<4> {
+    let c = t.dims()[0];
+    t.reshape([c, n, h, w]).swap_dims(0, 1)
+}
+
+/// `conv2d(x, W)` with `W: [C_out, C_in, k, k]`, no bias.
+pub fn conv2d_gemm(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
+    let [c_out, c_in, k, _] = w.dims();
+    let g = Patches::conv(x.dims(), k, stride, padding);
+    assert_eq!(
+        g.c, c_in,
+        "conv2d: input has {} channels, weight expects {c_in}",
+        g.c
+    );
+    let y = w.reshape([c_out, g.rows()]).matmul(im2col(x, g));
+    batch_first(y, g.n, g.ho, g.wo)
+}
+
+/// The input gradient of `y = conv2d(x, W)` for an input of spatial size `hw`:
+/// `gy [N, C_out, ho, wo]` → `[N, C_in, h, w]`. This is also `conv_transpose2d(gy, W)`.
+pub fn conv2d_input_grad_gemm(
+    gy: Tensor<4>,
+    w: Tensor<4>,
+    hw: [usize; 2],
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    let [c_out, c_in, k, _] = w.dims();
+    let [n, _, ho, wo] = gy.dims();
+    let g = Patches::conv([n, c_in, hw[0], hw[1]], k, stride, padding);
+    assert_eq!(
+        [g.ho, g.wo],
+        [ho, wo],
+        "conv2d input gradient: a {}×{} input gives {}×{} outputs, the gradient is {ho}×{wo}",
+        hw[0],
+        hw[1],
+        g.ho,
+        g.wo
+    );
+    let cols = w
+        .reshape([c_out, g.rows()])
+        .transpose()
+        .matmul(channels_first(gy));
+    col2im(cols, g)
+}
+
+/// The weight gradient of `y = conv2d(x, W)`: `Σ_batch gy ⋆ x` as `[C_out, C_in, k, k]`.
+pub fn conv2d_weight_grad_gemm(
+    x: Tensor<4>,
+    gy: Tensor<4>,
+    k: usize,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    let g = Patches::conv(x.dims(), k, stride, padding);
+    let [_, c_out, ho, wo] = gy.dims();
+    assert_eq!(
+        [g.ho, g.wo],
+        [ho, wo],
+        "conv2d weight gradient: the input gives {}×{} outputs, the gradient is {ho}×{wo}",
+        g.ho,
+        g.wo
+    );
+    channels_first(gy)
+        .matmul(im2col(x, g).transpose())
+        .reshape([c_out, g.c, k, k])
+}

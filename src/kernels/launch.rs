@@ -1,0 +1,51 @@
+//! What every WGSL kernel launch here shares: the templated shader source, the workgroup grid,
+//! the info buffer and output allocation.
+
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
+use burn::tensor::{DType, Shape};
+use burn_cubecl::cubecl::{prelude::KernelId, CubeCount};
+
+/// Largest workgroup count in one dispatch dimension (WebGPU's guaranteed limit).
+pub(crate) const MAX_GROUPS: u32 = 65_535;
+
+/// A WGSL shader under `shaders/`, templated with its workgroup size (`{{ workgroup_size }}`).
+pub(crate) struct Shader {
+    pub name: &'static str,
+    pub source: &'static str,
+    pub workgroup: u32,
+}
+
+impl KernelSource for Shader {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(self.source).register("workgroup_size", self.workgroup.to_string())
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info((self.name, self.workgroup))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// `groups` workgroups laid out as x (≤ 65535) × y; shaders index `x + y · num_x`.
+pub(crate) fn cube_count(groups: u32) -> CubeCount {
+    let x = groups.clamp(1, MAX_GROUPS);
+    CubeCount::Static(x, groups.div_ceil(x).max(1), 1)
+}
+
+/// Little-endian bytes of the `u32`s a shader reads from its info buffer.
+pub(crate) fn info_bytes(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// An uninitialised contiguous f32 tensor of `shape` on `t`'s device.
+pub(crate) fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
+    let handle = t.client.empty(shape.num_elements() * DType::F32.size());
+    CubeTensor::new_contiguous(
+        t.client.clone(),
+        t.device.clone(),
+        shape,
+        handle,
+        DType::F32,
+    )
+}

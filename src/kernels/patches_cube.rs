@@ -1,0 +1,81 @@
+//! The patch (im2col / col2im) backend extension and its WGSL launch on the CubeCL (wgpu)
+//! backend.
+
+use super::launch::{cube_count, empty_like, info_bytes, Shader};
+use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, SourceKernel};
+use burn::backend::{backend_extension, tensor::FloatTensor};
+use burn::tensor::{DType, Shape};
+use burn_cubecl::cubecl::server::KernelArguments;
+
+/// Backend extension: patch extraction and its adjoint. `info` is
+/// [`crate::conv::patches::Patches::info`]: `[n, c, h, w, k, s, p, ho, wo]`.
+#[backend_extension(Cube, Autodiff)]
+pub trait PatchOps: burn::backend::Backend {
+    /// `x [n, c, h, w]` → `cols [c·k², n·ho·wo]`.
+    fn im2col(x: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self>;
+
+    /// `cols [c·k², n·ho·wo]` → `x [n, c, h, w]` (sum over the taps that read each pixel).
+    fn col2im(cols: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self>;
+}
+
+/// Invocations per workgroup (one output element each).
+const WORKGROUP: u32 = 256;
+
+const IM2COL: Shader = Shader {
+    name: "im2col",
+    source: include_str!("../../shaders/im2col.wgsl"),
+    workgroup: WORKGROUP,
+};
+const COL2IM: Shader = Shader {
+    name: "col2im",
+    source: include_str!("../../shaders/col2im.wgsl"),
+    workgroup: WORKGROUP,
+};
+
+fn launch(shader: Shader, input: CubeTensor, out_shape: Shape, info: [u32; 9]) -> CubeTensor {
+    assert_eq!(input.dtype, DType::F32, "the patch kernels are f32 only");
+    let input = into_contiguous(input);
+    let elements = out_shape.num_elements();
+    assert!(
+        elements < u32::MAX as usize,
+        "patch kernel output of {elements} elements exceeds u32 indexing"
+    );
+    let out = empty_like(&input, out_shape);
+    let info = input.client.create_from_slice(&info_bytes(&info));
+    input.client.launch(
+        Box::new(SourceKernel::new(shader, CubeDim::new_1d(WORKGROUP))),
+        cube_count((elements as u32).div_ceil(WORKGROUP)),
+        KernelArguments::new().with_buffers(vec![
+            input.handle.clone().binding(),
+            out.handle.clone().binding(),
+            info.binding(),
+        ]),
+    );
+    out
+}
+
+fn dims(info: [u32; 9]) -> [usize; 9] {
+    info.map(|v| v as usize)
+}
+
+impl PatchOps for CubeBackend {
+    fn im2col(x: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self> {
+        let [n, c, h, w, k, _, _, ho, wo] = dims(info);
+        assert_eq!(
+            x.meta.shape().dims::<4>(),
+            [n, c, h, w],
+            "im2col: input shape"
+        );
+        launch(IM2COL, x, Shape::new([c * k * k, n * ho * wo]), info)
+    }
+
+    fn col2im(cols: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self> {
+        let [n, c, h, w, k, _, _, ho, wo] = dims(info);
+        assert_eq!(
+            cols.meta.shape().dims::<2>(),
+            [c * k * k, n * ho * wo],
+            "col2im: columns shape"
+        );
+        launch(COL2IM, cols, Shape::new([n, c, h, w]), info)
+    }
+}

@@ -1,0 +1,130 @@
+//! The WGSL patch kernels (`im2col`, `col2im`) against their plain-tensor references, forward
+//! and backward, and the GEMM convolutions built on them against burn's convolutions, on the
+//! wgpu backend (Mesa lavapipe in CI). Shapes: odd sizes, stride 1 and 2, padding 0 and 1,
+//! batch 1, 1×1 to 4×4 kernels.
+//!
+//! `cargo test --release -p margan --features wgpu --test patch_kernels`. Without an adapter the
+//! tests print why and pass, except when `MARGAN_REQUIRE_GPU=1` (set by CI), where they fail.
+#![cfg(feature = "wgpu")]
+
+mod common;
+
+use burn::tensor::{Device, Tensor};
+use common::assert_close;
+use margan::conv::patches::{col2im_reference, im2col_reference, Patches};
+use margan::conv::{self, with_conv_path, ConvPath};
+use margan::kernels::patches::{col2im_kernel, im2col_kernel};
+use margan::rng::Rng;
+
+fn gpu() -> Option<Device> {
+    match margan::device::wgpu() {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("MARGAN_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("MARGAN_REQUIRE_GPU=1 but {e}; install Mesa's lavapipe: apt-get install mesa-vulkan-drivers")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: {e} (install mesa-vulkan-drivers for lavapipe)");
+            None
+        }
+    }
+}
+
+/// (n, c_in, c_out, h, w, k, stride, padding)
+const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 8] = [
+    (2, 3, 4, 7, 5, 3, 1, 1),
+    (1, 2, 3, 9, 8, 4, 2, 1),
+    (3, 1, 2, 6, 6, 4, 2, 0),
+    (2, 4, 2, 5, 7, 3, 2, 1),
+    (1, 3, 5, 4, 4, 4, 1, 0),
+    (2, 2, 2, 3, 5, 1, 1, 0),
+    (1, 2, 2, 5, 5, 2, 2, 1),
+    (2, 3, 2, 8, 8, 4, 2, 1),
+];
+
+#[test]
+fn patch_kernels_match_reference() {
+    let Some(dev) = gpu() else { return };
+    let mut rng = Rng::new(11);
+    for (n, c, _, h, w, k, s, p) in CASES {
+        let g = Patches::conv([n, c, h, w], k, s, p);
+        let x = rng
+            .normal_tensor([n, c, h, w], 0.0, 1.0, &dev)
+            .require_grad();
+        let cols = rng
+            .normal_tensor([g.rows(), g.cols(), 1, 1], 0.0, 1.0, &dev)
+            .reshape([g.rows(), g.cols()])
+            .detach()
+            .require_grad();
+
+        // Forward: exact (pure data movement) for im2col; col2im sums up to k² terms.
+        let a = im2col_kernel(x.clone(), g);
+        let r = im2col_reference(x.clone(), g);
+        assert_close(a.clone(), r.clone(), 0.0, &format!("im2col {g:?}"));
+        let fa = col2im_kernel(cols.clone(), g);
+        let fr = col2im_reference(cols.clone(), g);
+        assert_close(fa.clone(), fr.clone(), 1e-6, &format!("col2im {g:?}"));
+
+        // Backward through the hand-written autodiff against autodiff of the references.
+        let up = rng.normal_tensor([g.rows(), g.cols(), 1, 1], 0.0, 1.0, &dev);
+        let up = up.reshape([g.rows(), g.cols()]);
+        let dk = x.grad(&(a * up.clone()).sum().backward()).unwrap();
+        let dr = x.grad(&(r * up).sum().backward()).unwrap();
+        assert_close(dk, dr, 1e-6, &format!("im2col backward {g:?}"));
+        let up = rng.normal_tensor([n, c, h, w], 0.0, 1.0, &dev);
+        let dk = cols.grad(&(fa * up.clone()).sum().backward()).unwrap();
+        let dr = cols.grad(&(fr * up).sum().backward()).unwrap();
+        assert_close(dk, dr, 0.0, &format!("col2im backward {g:?}"));
+    }
+}
+
+#[test]
+fn patch_kernels_handle_more_than_65535_workgroups() {
+    let Some(dev) = gpu() else { return };
+    // Outputs of more than 65535 workgroups of 256 spill into the grid's y dimension.
+    let mut rng = Rng::new(2);
+    let g = Patches::conv([1, 8, 512, 520], 3, 1, 1);
+    assert!(g.rows() * g.cols() / 256 > 65_535);
+    let x = rng.normal_tensor([1, 8, 512, 520], 0.0, 1.0, &dev);
+    assert_close(
+        im2col_kernel(x.clone(), g),
+        im2col_reference(x, g),
+        0.0,
+        "im2col, 2-D grid",
+    );
+    let g = Patches::conv([1, 64, 512, 520], 1, 1, 0);
+    assert!(g.n * g.c * g.h * g.w / 256 > 65_535);
+    let cols = rng
+        .normal_tensor([g.rows(), g.cols(), 1, 1], 0.0, 1.0, &dev)
+        .reshape([g.rows(), g.cols()]);
+    assert_close(
+        col2im_kernel(cols.clone(), g),
+        col2im_reference(cols, g),
+        0.0,
+        "col2im, 2-D grid",
+    );
+}
+
+#[test]
+fn conv_gemm_on_wgpu_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    let mut rng = Rng::new(13);
+    for (n, ci, co, h, w, k, s, p) in CASES {
+        let what = format!("n{n} {ci}->{co} {h}x{w} k{k} s{s} p{p}");
+        let x = rng.normal_tensor([n, ci, h, w], 0.0, 1.0, &dev);
+        let wt = rng.normal_tensor([co, ci, k, k], 0.0, 0.5, &dev);
+        let both = |f: &dyn Fn() -> Tensor<4>| {
+            (
+                with_conv_path(ConvPath::Gemm, f),
+                with_conv_path(ConvPath::Burn, f),
+            )
+        };
+        let (a, r) = both(&|| conv::conv2d(x.clone(), wt.clone(), None, s, p));
+        assert_close(a, r.clone(), 1e-5, &format!("conv2d {what}"));
+        let [_, _, ho, wo] = r.dims();
+        let gy = rng.normal_tensor([n, co, ho, wo], 0.0, 1.0, &dev);
+        let (a, r) = both(&|| conv::conv2d_input_grad(gy.clone(), wt.clone(), [h, w], s, p));
+        assert_close(a, r, 1e-5, &format!("input gradient {what}"));
+        let (a, r) = both(&|| conv::conv2d_weight_grad(x.clone(), gy.clone(), k, s, p));
+        assert_close(a, r, 1e-5, &format!("weight gradient {what}"));
+    }
+}

@@ -1,0 +1,155 @@
+//! `margan bench --layers`: every convolution of DCGAN-32 (width 128, z 128) timed alone —
+//! forward, input gradient and weight gradient — on each convolution path, synchronised.
+//! `bench/torch_dcgan32.py --layers` prints the same rows for cuDNN.
+
+use burn::tensor::{Device, Tensor};
+use margan::conv::{self, with_conv_path, ConvPath};
+use margan::rng::Rng;
+use std::time::Instant;
+
+/// One layer: name, transposed?, c_in, c_out, input side, kernel, stride, padding.
+pub struct LayerShape {
+    pub name: &'static str,
+    pub transposed: bool,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub size: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+const fn layer(
+    name: &'static str,
+    transposed: bool,
+    c_in: usize,
+    c_out: usize,
+    size: usize,
+    stride: usize,
+    padding: usize,
+) -> LayerShape {
+    LayerShape {
+        name,
+        transposed,
+        c_in,
+        c_out,
+        size,
+        k: 4,
+        stride,
+        padding,
+    }
+}
+
+/// The convolutions of the paper's DCGAN-32 (and of `bench/torch_dcgan32.py`).
+pub const DCGAN32: [LayerShape; 8] = [
+    layer("G convT 128→512 1→4", true, 128, 512, 1, 1, 0),
+    layer("G convT 512→256 4→8", true, 512, 256, 4, 2, 1),
+    layer("G convT 256→128 8→16", true, 256, 128, 8, 2, 1),
+    layer("G convT 128→3 16→32", true, 128, 3, 16, 2, 1),
+    layer("D conv 3→128 32→16", false, 3, 128, 32, 2, 1),
+    layer("D conv 128→256 16→8", false, 128, 256, 16, 2, 1),
+    layer("D conv 256→512 8→4", false, 256, 512, 8, 2, 1),
+    layer("D conv 512→1 4→1", false, 512, 1, 4, 1, 0),
+];
+
+/// Median milliseconds of `f` over `iters` synchronised runs, after `warmup`.
+fn time(device: &Device, warmup: usize, iters: usize, f: &dyn Fn() -> Tensor<4>) -> f64 {
+    let run = || {
+        let y = f();
+        // Reading one value back waits for the queued work on every backend.
+        let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
+        let _ = device.sync();
+    };
+    for _ in 0..warmup {
+        run();
+    }
+    let mut ms: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t = Instant::now();
+            run();
+            1e3 * t.elapsed().as_secs_f64()
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms[ms.len() / 2]
+}
+
+/// `[forward, input gradient, weight gradient]` in ms for one layer on one path.
+fn layer_ms(
+    l: &LayerShape,
+    batch: usize,
+    path: ConvPath,
+    device: &Device,
+    warmup: usize,
+    iters: usize,
+) -> [f64; 3] {
+    let mut rng = Rng::new(1);
+    let (k, s, p) = (l.k, l.stride, l.padding);
+    let out = if l.transposed {
+        (l.size - 1) * s + k - 2 * p
+    } else {
+        (l.size + 2 * p - k) / s + 1
+    };
+    let x = rng.normal_tensor([batch, l.c_in, l.size, l.size], 0.0, 1.0, device);
+    let gy = rng.normal_tensor([batch, l.c_out, out, out], 0.0, 1.0, device);
+    let t = |f: &dyn Fn() -> Tensor<4>| with_conv_path(path, || time(device, warmup, iters, f));
+    if l.transposed {
+        // y = convT(x, W), W: [c_in, c_out, k, k]; its input gradient is a convolution, its
+        // weight gradient the convolution weight gradient with x and gy exchanged.
+        let w = rng.normal_tensor([l.c_in, l.c_out, k, k], 0.0, 0.02, device);
+        [
+            t(&|| conv::conv_transpose2d(x.clone(), w.clone(), None, s, p, 0)),
+            t(&|| conv::conv2d(gy.clone(), w.clone(), None, s, p)),
+            t(&|| conv::conv2d_weight_grad(gy.clone(), x.clone(), k, s, p)),
+        ]
+    } else {
+        let w = rng.normal_tensor([l.c_out, l.c_in, k, k], 0.0, 0.02, device);
+        [
+            t(&|| conv::conv2d(x.clone(), w.clone(), None, s, p)),
+            t(&|| conv::conv2d_input_grad(gy.clone(), w.clone(), [l.size, l.size], s, p)),
+            t(&|| conv::conv2d_weight_grad(x.clone(), gy.clone(), k, s, p)),
+        ]
+    }
+}
+
+/// Prints, per batch and layer, the three times on every path and the ratio of the first path
+/// to each other one.
+pub fn run(device: &Device, name: &str, batches: &[usize], paths: &[ConvPath], iters: usize) {
+    println!("margan bench --layers: DCGAN-32 convolutions, device {name}, median of {iters} synchronised runs, ms");
+    print!("{:>6}  {:<22} {:<7}", "batch", "layer", "op");
+    for p in paths {
+        print!(" {:>10}", p.name());
+    }
+    for p in &paths[1..] {
+        print!(" {:>11}", format!("{}/{}", paths[0].name(), p.name()));
+    }
+    println!();
+    let mut totals = vec![0.0; paths.len()];
+    for &batch in batches {
+        for l in &DCGAN32 {
+            let per_path: Vec<[f64; 3]> = paths
+                .iter()
+                .map(|&p| layer_ms(l, batch, p, device, 2, iters))
+                .collect();
+            for (op, opname) in ["fwd", "dinput", "dweight"].iter().enumerate() {
+                print!("{batch:>6}  {:<22} {opname:<7}", l.name);
+                for (i, t) in per_path.iter().enumerate() {
+                    print!(" {:>10.3}", t[op]);
+                    totals[i] += t[op];
+                }
+                for t in &per_path[1..] {
+                    print!(" {:>10.2}×", per_path[0][op] / t[op]);
+                }
+                println!();
+            }
+        }
+    }
+    print!("{:>6}  {:<22} {:<7}", "", "total", "");
+    for t in &totals {
+        print!(" {t:>10.3}");
+    }
+    for t in &totals[1..] {
+        print!(" {:>10.2}×", totals[0] / t);
+    }
+    println!();
+}
