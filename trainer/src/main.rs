@@ -219,8 +219,8 @@ enum Command {
         warmup: usize,
         #[arg(long, default_value_t = 10)]
         iterations: usize,
-        /// Convolution paths to compare, comma separated: auto (gemm on wgpu, burn on the
-        /// CPU), burn (burn's own convolutions), gemm (patches + one matrix product).
+        /// Convolution paths to compare, comma separated: auto (gemm on native wgpu, burn on
+        /// the CPU), burn (burn's own convolutions), gemm (patches + one matrix product).
         #[arg(long, value_delimiter = ',', default_value = "auto")]
         conv: Vec<String>,
         /// Time the WGSL row-norm kernels against the plain-tensor composition instead

@@ -6,6 +6,7 @@ use crate::chart::{self, Series};
 use crate::logic::{heat_color, mean_nearest_distance};
 use margan::layers::Mode;
 use margan::rng::Rng;
+use margan::toy::points_tensor;
 use wasm_bindgen::prelude::*;
 
 impl Playground {
