@@ -8,6 +8,7 @@ mod common;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
+use common::CONV_CASES as CASES;
 use common::{assert_close, device, rel_err, to_vec64};
 use margan::conv::patches::{col2im_reference, im2col_reference, Patches};
 use margan::conv::{self, with_conv_path, ConvPath};
@@ -15,18 +16,6 @@ use margan::layers::{Mode, Network};
 use margan::nets::DcganConfig;
 use margan::rng::Rng;
 use margan::{Form, GanLoss, GradientPenalty, Norm, Where};
-
-/// (n, c_in, c_out, h, w, k, stride, padding)
-pub const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 8] = [
-    (2, 3, 4, 7, 5, 3, 1, 1),
-    (1, 2, 3, 9, 8, 4, 2, 1),
-    (3, 1, 2, 6, 6, 4, 2, 0),
-    (2, 4, 2, 5, 7, 3, 2, 1),
-    (1, 3, 5, 4, 4, 4, 1, 0),
-    (2, 2, 2, 3, 5, 1, 1, 0),
-    (1, 2, 2, 5, 5, 2, 2, 1),
-    (2, 3, 2, 8, 8, 4, 2, 1),
-];
 
 fn values(t: Tensor<4>) -> (Vec<f64>, [usize; 4]) {
     let d = t.dims();

@@ -9,37 +9,14 @@
 
 mod common;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use common::assert_close;
+use common::gpu;
+use common::CONV_CASES as CASES;
 use margan::conv::patches::{col2im_reference, im2col_reference, Patches};
 use margan::conv::{self, with_conv_path, ConvPath};
 use margan::kernels::patches::{col2im_kernel, im2col_kernel};
 use margan::rng::Rng;
-
-fn gpu() -> Option<Device> {
-    match margan::device::wgpu() {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var("MARGAN_REQUIRE_GPU").as_deref() == Ok("1") => {
-            panic!("MARGAN_REQUIRE_GPU=1 but {e}; install Mesa's lavapipe: apt-get install mesa-vulkan-drivers")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: {e} (install mesa-vulkan-drivers for lavapipe)");
-            None
-        }
-    }
-}
-
-/// (n, c_in, c_out, h, w, k, stride, padding)
-const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 8] = [
-    (2, 3, 4, 7, 5, 3, 1, 1),
-    (1, 2, 3, 9, 8, 4, 2, 1),
-    (3, 1, 2, 6, 6, 4, 2, 0),
-    (2, 4, 2, 5, 7, 3, 2, 1),
-    (1, 3, 5, 4, 4, 4, 1, 0),
-    (2, 2, 2, 3, 5, 1, 1, 0),
-    (1, 2, 2, 5, 5, 2, 2, 1),
-    (2, 3, 2, 8, 8, 4, 2, 1),
-];
 
 #[test]
 fn patch_kernels_match_reference() {

@@ -9,24 +9,12 @@
 mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use common::gpu;
 use common::{rel_err, to_vec64};
 use margan::kernels::row_norm::{
     row_norm_argmax_kernel, row_norm_argmax_reference, row_norm_backward_reference, KernelNorm,
 };
 use margan::rng::Rng;
-
-fn gpu() -> Option<Device> {
-    match margan::device::wgpu() {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var("MARGAN_REQUIRE_GPU").as_deref() == Ok("1") => {
-            panic!("MARGAN_REQUIRE_GPU=1 but {e}; install Mesa's lavapipe: apt-get install mesa-vulkan-drivers")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: {e} (install mesa-vulkan-drivers for lavapipe)");
-            None
-        }
-    }
-}
 
 /// Rows that exercise the corner cases, cycling through: random; a tie of the maximum at two
 /// places (the later one first in memory order of the reduction's strided scan); all zeros;

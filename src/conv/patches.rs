@@ -143,7 +143,7 @@ pub fn col2im_reference(cols: Tensor<2>, g: Patches) -> Tensor<4> {
             .slice([0..g.n, 0..g.c, t..t + 1, 0..g.ho, 0..g.wo])
             .reshape([g.n, g.c, g.ho, g.wo]);
         let window = g.tap(t / g.k, t % g.k);
-        let sum = out.clone().slice(window.clone()) + piece;
+        let sum = out.clone().slice(window) + piece;
         out = out.slice_assign(window, sum);
     }
     let p = g.padding;

@@ -113,3 +113,34 @@ pub fn compare_param_grads<M: Module>(
     module.visit(&mut v);
     v.checked
 }
+
+/// Convolution shapes for the GEMM / patch-kernel tests: odd sizes, stride 1 and 2, padding 0
+/// and 1, batch 1–3, kernels 1–4. (n, c_in, c_out, h, w, k, stride, padding)
+pub type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
+
+pub const CONV_CASES: [ConvCase; 8] = [
+    (2, 3, 4, 7, 5, 3, 1, 1),
+    (1, 2, 3, 9, 8, 4, 2, 1),
+    (3, 1, 2, 6, 6, 4, 2, 0),
+    (2, 4, 2, 5, 7, 3, 2, 1),
+    (1, 3, 5, 4, 4, 4, 1, 0),
+    (2, 2, 2, 3, 5, 1, 1, 0),
+    (1, 2, 2, 5, 5, 2, 2, 1),
+    (2, 3, 2, 8, 8, 4, 2, 1),
+];
+
+/// The wgpu device (lavapipe without a GPU), or `None` after printing why the test is skipped;
+/// with `MARGAN_REQUIRE_GPU=1` (CI) a missing adapter fails the test instead.
+#[cfg(feature = "wgpu")]
+pub fn gpu() -> Option<burn::tensor::Device> {
+    match margan::device::wgpu() {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("MARGAN_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("MARGAN_REQUIRE_GPU=1 but {e}; install Mesa's lavapipe: apt-get install mesa-vulkan-drivers")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: {e} (install mesa-vulkan-drivers for lavapipe)");
+            None
+        }
+    }
+}
