@@ -24,6 +24,14 @@ step "cargo test (workspace, release, the library's wgpu feature)"
 # lavapipe) by default, and its tests of bit-exact resumption are about the CPU backend.
 cargo test --release --workspace --features margan/wgpu
 
+step "the GPU trainer a user builds (--features wgpu: burn's autotune on), one penalised step on wgpu"
+# The tests above build without autotune; this is the binary README tells GPU users to build.
+# On lavapipe, autotune's first-use timing of every candidate kernel takes ~1.5 min.
+cargo build --release -p margan-trainer --features wgpu
+target/release/margan bench --device wgpu --preset shapes --batch 8 --penalty linf \
+  --warmup 1 --iterations 1 | tee target/gpu-trainer-smoke.log
+grep -q "autotune on" target/gpu-trainer-smoke.log
+
 step "browser app's tools"
 if ! wait "$tools"; then
   cat target/app-tools.log

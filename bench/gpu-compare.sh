@@ -4,7 +4,8 @@
 # convolution alone.
 #
 # Prepare on the build machine (repository root):
-#   cargo build --release -p margan-trainer --features wgpu
+#   cargo build --release -p margan-trainer --features wgpu    (burn autotune on: the warm-up
+#   iterations below also tune every matmul and convolution shape)
 #   mkdir -p .gpu && strip -o .gpu/margan target/release/margan && gzip -f .gpu/margan
 #   Vulkan loader packages into .gl/ (../shared/notes/toolchain.md, "A GPU machine")
 # Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS]

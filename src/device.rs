@@ -2,6 +2,10 @@
 
 use burn::tensor::{Device, Tensor};
 
+/// Whether burn's autotune is compiled in (feature `autotune`): wgpu matmuls and burn's own
+/// convolutions pick the fastest candidate kernel per shape, timed on first use.
+pub const AUTOTUNE: bool = cfg!(feature = "autotune");
+
 /// The portable CPU backend with autodiff (works natively and in wasm32).
 pub fn cpu() -> Device {
     Device::flex().autodiff()

@@ -15,7 +15,12 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, String), String> {
 
 #[cfg(feature = "wgpu")]
 fn wgpu() -> Option<(Device, String)> {
-    margan::device::wgpu().ok().map(|d| (d, "wgpu".to_string()))
+    let name = if margan::device::AUTOTUNE {
+        "wgpu (burn autotune on)"
+    } else {
+        "wgpu (burn autotune off)"
+    };
+    margan::device::wgpu().ok().map(|d| (d, name.to_string()))
 }
 
 #[cfg(not(feature = "wgpu"))]
