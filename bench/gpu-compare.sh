@@ -23,7 +23,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 
 echo "== full iteration: margan =="
 /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm,burn \
-    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters"
+    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases
 echo "== full iteration: PyTorch =="
 python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
     --warmup 10 --iterations "$((iters * 5))"

@@ -5,6 +5,7 @@ use crate::error::MarganError;
 use crate::layers::{Mode, Network};
 use crate::losses::GanLoss;
 use crate::penalty::GradientPenalty;
+use crate::phase::Phase;
 use crate::rng::Rng;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -101,6 +102,9 @@ pub struct Gan {
     /// Whether the next steps measure the critic's gradient norms at real and fake samples
     /// (two extra backward passes per critic step); when off they are reported as NaN.
     pub diagnostics: bool,
+    /// Called as each [`Phase`] of a step ends (none by default). `margan bench --phases`
+    /// synchronises the device here to time each phase.
+    pub phase_hook: Option<Box<dyn FnMut(Phase)>>,
 }
 
 impl Gan {
@@ -117,6 +121,13 @@ impl Gan {
             iteration: 0,
             device,
             diagnostics: true,
+            phase_hook: None,
+        }
+    }
+
+    fn end(&mut self, phase: Phase) {
+        if let Some(hook) = self.phase_hook.as_mut() {
+            hook(phase);
         }
     }
 
@@ -140,10 +151,12 @@ impl Gan {
         let n = real.dims()[0];
         let z = self.latents(n);
         let fake = self.g.forward(z, Mode::Train).detach();
+        self.end(Phase::DFakes);
         let tr = self.d.trace(real.detach(), Mode::Train);
         let tf = self.d.trace(fake, Mode::Train);
         let (cr, cf) = (tr.output().reshape([n]), tf.output().reshape([n]));
         let loss = self.config.loss.d_loss(cr, cf);
+        self.end(Phase::DForward);
         let diag_norm = self
             .config
             .penalty
@@ -169,12 +182,15 @@ impl Gan {
                 }),
             ),
         };
+        self.end(Phase::Penalty);
         let total = match &penalty {
             Some(p) => loss.clone() + p.clone(),
             None => loss.clone(),
         };
         let grads = GradientsParams::from_grads(total.backward(), &self.d);
+        self.end(Phase::DBackward);
         self.d = self.opt_d.step(self.config.lr_d, self.d.clone(), grads);
+        self.end(Phase::DAdam);
         (
             loss.detach(),
             penalty.map(|p| p.detach()),
@@ -198,8 +214,11 @@ impl Gan {
             cf.zeros_like().detach()
         };
         let loss = self.config.loss.g_loss(cr, cf);
+        self.end(Phase::GForward);
         let grads = GradientsParams::from_grads(loss.clone().backward(), &self.g);
+        self.end(Phase::GBackward);
         self.g = self.opt_g.step(self.config.lr_g, self.g.clone(), grads);
+        self.end(Phase::GAdam);
         loss.detach()
     }
 

@@ -22,6 +22,7 @@ pub mod nets;
 pub mod norms;
 pub mod pack;
 pub mod penalty;
+pub mod phase;
 pub mod rng;
 pub mod shapes;
 pub mod swiss;

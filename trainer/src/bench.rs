@@ -1,12 +1,28 @@
 //! `margan bench`: training iterations per second of a preset, after warm-up.
 
 use crate::config::RunConfig;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use margan::conv::{resolve, with_conv_path, ConvPath};
 use margan::gan::Gan;
+use margan::phase::Phase;
 use margan::rng::Rng;
 use margan::GradientPenalty;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Instant;
+
+/// What `margan bench` times.
+pub struct BenchPlan {
+    pub paths: Vec<ConvPath>,
+    pub batches: Vec<usize>,
+    pub penalties: Vec<Option<GradientPenalty>>,
+    /// Untimed iterations first (they also absorb burn's autotune on wgpu).
+    pub warmup: usize,
+    pub iterations: usize,
+    /// Also time each phase of the iteration, in `iterations` extra iterations that synchronise
+    /// the device after every phase (so the overlap of phases is lost there, not in `it/s`).
+    pub phases: bool,
+}
 
 pub struct BenchRow {
     pub batch: usize,
@@ -15,28 +31,18 @@ pub struct BenchRow {
     pub penalty: String,
     pub it_per_s: f64,
     pub ms_per_it: f64,
+    /// Milliseconds per iteration in each phase, when asked for (synchronised).
+    pub phases: Vec<(Phase, f64)>,
 }
 
 /// Times `iterations` full steps (`d_steps` critic updates + 1 generator update) per
 /// (convolution path, batch, penalty) after `warmup` untimed ones, on synthetic data already on
 /// the device.
-pub fn run(
-    config: &RunConfig,
-    device: &Device,
-    paths: &[ConvPath],
-    batches: &[usize],
-    penalties: &[Option<GradientPenalty>],
-    warmup: usize,
-    iterations: usize,
-) -> Vec<BenchRow> {
+pub fn run(config: &RunConfig, device: &Device, plan: &BenchPlan) -> Vec<BenchRow> {
     let mut rows = Vec::new();
-    for &path in paths {
+    for &path in &plan.paths {
         let path = with_conv_path(path, || resolve(device));
-        with_conv_path(path, || {
-            rows.extend(run_path(
-                config, device, path, batches, penalties, warmup, iterations,
-            ))
-        });
+        with_conv_path(path, || rows.extend(run_path(config, device, path, plan)));
     }
     rows
 }
@@ -45,14 +51,12 @@ fn run_path(
     config: &RunConfig,
     device: &Device,
     path: ConvPath,
-    batches: &[usize],
-    penalties: &[Option<GradientPenalty>],
-    warmup: usize,
-    iterations: usize,
+    plan: &BenchPlan,
 ) -> Vec<BenchRow> {
+    let (warmup, iterations) = (plan.warmup, plan.iterations);
     let mut rows = Vec::new();
-    for &batch in batches {
-        for penalty in penalties {
+    for &batch in &plan.batches {
+        for penalty in &plan.penalties {
             let mut rng = Rng::new(config.seed);
             let g = config.model.init_generator(device, &mut rng);
             let d = config.model.init_discriminator(device, &mut rng);
@@ -73,6 +77,11 @@ fn run_path(
             }
             let _ = device.sync();
             let secs = t.elapsed().as_secs_f64();
+            let phases = if plan.phases {
+                time_phases(&mut gan, &real, iterations)
+            } else {
+                Vec::new()
+            };
             let name = match penalty {
                 None => "none".to_string(),
                 Some(p) => format!("{} {:?} λ={}", p.norm.name(), p.form, p.weight),
@@ -83,10 +92,42 @@ fn run_path(
                 penalty: name,
                 it_per_s: iterations as f64 / secs,
                 ms_per_it: 1e3 * secs / iterations as f64,
+                phases,
             });
         }
     }
     rows
+}
+
+/// Milliseconds per iteration spent in each phase over `iterations` steps, the device
+/// synchronised at every phase end.
+fn time_phases(gan: &mut Gan, real: &Tensor<4>, iterations: usize) -> Vec<(Phase, f64)> {
+    let totals = Rc::new(RefCell::new(vec![0.0f64; Phase::ALL.len()]));
+    let last = Rc::new(RefCell::new(Instant::now()));
+    let device = gan.device.clone();
+    let (t, l) = (totals.clone(), last.clone());
+    gan.phase_hook = Some(Box::new(move |phase| {
+        let _ = device.sync();
+        let now = Instant::now();
+        let i = Phase::ALL
+            .iter()
+            .position(|&p| p == phase)
+            .expect("a known phase");
+        t.borrow_mut()[i] += (now - *l.borrow()).as_secs_f64();
+        *l.borrow_mut() = now;
+    }));
+    for _ in 0..iterations {
+        let _ = gan.device.sync();
+        *last.borrow_mut() = Instant::now();
+        gan.step(|_| real.clone()).expect("finite");
+    }
+    gan.phase_hook = None;
+    let totals = totals.borrow();
+    Phase::ALL
+        .iter()
+        .zip(totals.iter())
+        .map(|(&p, &s)| (p, 1e3 * s / iterations as f64))
+        .collect()
 }
 
 pub fn print(preset: &str, device: &str, rows: &[BenchRow]) {
@@ -119,5 +160,25 @@ pub fn print(preset: &str, device: &str, rows: &[BenchRow]) {
             ratio(find(Some(r.conv), "none")),
             ratio(find(first, &r.penalty)),
         );
+    }
+    print_phases(rows);
+}
+
+fn print_phases(rows: &[BenchRow]) {
+    if rows.iter().all(|r| r.phases.is_empty()) {
+        return;
+    }
+    println!("phases, ms per iteration (device synchronised after each phase):");
+    print!("{:>5} {:>6}  {:<24}", "conv", "batch", "penalty");
+    for p in Phase::ALL {
+        print!(" {:>8}", p.name());
+    }
+    println!(" {:>8}", "sum");
+    for r in rows {
+        print!("{:>5} {:>6}  {:<24}", r.conv.name(), r.batch, r.penalty);
+        for (_, ms) in &r.phases {
+            print!(" {ms:>8.2}");
+        }
+        println!(" {:>8.2}", r.phases.iter().map(|(_, ms)| ms).sum::<f64>());
     }
 }

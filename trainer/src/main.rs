@@ -231,6 +231,10 @@ enum Command {
         /// per path in --conv; default paths burn,gemm).
         #[arg(long)]
         layers: bool,
+        /// Also time each phase of the iteration (critic fakes, forward, penalty, backward,
+        /// Adam; generator forward, backward, Adam), synchronising the device after each.
+        #[arg(long)]
+        phases: bool,
     },
     /// The paper's expected-margin experiment on the swiss roll (Table 1).
     Margins {
@@ -401,6 +405,7 @@ fn main() -> ExitCode {
             conv,
             kernels,
             layers,
+            phases,
         } => {
             (|| {
                 let (dev, name) = device::select(device)?;
@@ -440,7 +445,15 @@ fn main() -> ExitCode {
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let rows = bench::run(&cfg, &dev, &paths, &batches, &penalties, warmup, iterations);
+                let plan = bench::BenchPlan {
+                    paths,
+                    batches,
+                    penalties,
+                    warmup,
+                    iterations,
+                    phases,
+                };
+                let rows = bench::run(&cfg, &dev, &plan);
                 bench::print(&preset, &name, &rows);
                 Ok(())
             })()
