@@ -7,6 +7,8 @@
 #   cargo build --release -p margan-trainer --features wgpu    (burn autotune on: the warm-up
 #   iterations below also tune every matmul and convolution shape)
 #   mkdir -p .gpu && strip -o .gpu/margan target/release/margan && gzip -f .gpu/margan
+#   optional, the experimental fusion build as .gpu/margan-fusion.gz (same recipe with
+#   `--features wgpu,fusion`; a separate target dir avoids rebuilding the other one)
 #   Vulkan loader packages into .gl/ (../shared/notes/toolchain.md, "A GPU machine")
 # Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS]
 set -uo pipefail
@@ -29,5 +31,11 @@ python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l
     --warmup 10 --iterations "$((iters * 5))"
 echo "== per convolution: margan =="
 /tmp/margan bench --layers --device wgpu --conv gemm,burn --batch 64,256 --iterations "$iters"
+if [ -f .gpu/margan-fusion.gz ]; then
+    echo "== full iteration: margan with burn's fusion (experimental) =="
+    gunzip -c .gpu/margan-fusion.gz >/tmp/margan-fusion && chmod +x /tmp/margan-fusion
+    /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm \
+        --batch 64,256 --penalty none,linf --warmup 3 --iterations "$iters"
+fi
 echo "== per convolution: cuDNN, TF32 off =="
 python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"

@@ -6,6 +6,9 @@ use burn::tensor::{Device, Tensor};
 /// convolutions pick the fastest candidate kernel per shape, timed on first use.
 pub const AUTOTUNE: bool = cfg!(feature = "autotune");
 
+/// Whether burn's operation fusion is compiled in (experimental feature `fusion`).
+pub const FUSION: bool = cfg!(feature = "fusion");
+
 /// The portable CPU backend with autodiff (works natively and in wasm32).
 pub fn cpu() -> Device {
     Device::flex().autodiff()

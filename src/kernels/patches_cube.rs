@@ -9,12 +9,20 @@ use burn_cubecl::cubecl::server::KernelArguments;
 
 /// Backend extension: patch extraction and its adjoint. `info` is
 /// [`crate::conv::patches::Patches::info`]: `[n, c, h, w, k, s, p, ho, wo]`.
-#[backend_extension(Cube, Autodiff)]
+#[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait PatchOps: burn::backend::Backend {
     /// `x [n, c, h, w]` → `cols [c·k², n·ho·wo]`.
+    #[fusion(dtype = x, shape = {
+        let [n, c, _, _, k, _, _, ho, wo] = info.map(|v| v as usize);
+        Shape::new([c * k * k, n * ho * wo])
+    })]
     fn im2col(x: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self>;
 
     /// `cols [c·k², n·ho·wo]` → `x [n, c, h, w]` (sum over the taps that read each pixel).
+    #[fusion(dtype = cols, shape = {
+        let [n, c, h, w, ..] = info.map(|v| v as usize);
+        Shape::new([n, c, h, w])
+    })]
     fn col2im(cols: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self>;
 }
 

@@ -7,12 +7,17 @@ use burn::tensor::{DType, Shape};
 use burn_cubecl::cubecl::{server::KernelArguments, CubeCount};
 
 /// Backend extension: the per-row L∞ / L1 norm and its vector-Jacobian product.
-#[backend_extension(Cube, Autodiff)]
+#[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait RowNormOps: burn::backend::Backend {
     /// `g: [rows, cols]` → `(norms [rows], argmax [rows] as f32)`; `mode` 0 = L∞, 1 = L1.
+    #[fusion(meta = |g: &burn::backend::fusion::custom::TensorSpec, _mode: &u32| {
+        let spec = burn::backend::fusion::custom::TensorSpec::new(Shape::new([g.shape[0]]), g.dtype);
+        (spec.clone(), spec)
+    })]
     fn row_norm_forward(g: FloatTensor<Self>, mode: u32) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// `dg[r, i] = up[r] · sign(g[r, i])` at `i = argmax[r]` (L∞) or everywhere (L1).
+    #[fusion(dtype = g, shape = g)]
     fn row_norm_backward(
         g: FloatTensor<Self>,
         argmax: FloatTensor<Self>,

@@ -15,12 +15,13 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, String), String> {
 
 #[cfg(feature = "wgpu")]
 fn wgpu() -> Option<(Device, String)> {
-    let name = if margan::device::AUTOTUNE {
-        "wgpu (burn autotune on)"
-    } else {
-        "wgpu (burn autotune off)"
-    };
-    margan::device::wgpu().ok().map(|d| (d, name.to_string()))
+    let on = |b: bool| if b { "on" } else { "off" };
+    let name = format!(
+        "wgpu (burn autotune {}, fusion {})",
+        on(margan::device::AUTOTUNE),
+        on(margan::device::FUSION)
+    );
+    margan::device::wgpu().ok().map(|d| (d, name))
 }
 
 #[cfg(not(feature = "wgpu"))]
