@@ -123,16 +123,7 @@ fn step(device: &Device) -> StepResult {
 
 #[test]
 fn linf_penalised_step_on_wgpu_matches_cpu() {
-    let gpu = match margan::device::wgpu() {
-        Ok(d) => d,
-        Err(e) if std::env::var("MARGAN_REQUIRE_GPU").as_deref() == Ok("1") => {
-            panic!("MARGAN_REQUIRE_GPU=1 but {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: {e} (install mesa-vulkan-drivers for lavapipe)");
-            return;
-        }
-    };
+    let Some(gpu) = common::gpu() else { return };
     let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
     for path in [ConvPath::Gemm, ConvPath::Burn] {
         let a = with_conv_path(path, || step(&gpu));
