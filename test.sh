@@ -31,6 +31,12 @@ cargo build --release -p margan-trainer --features wgpu
 target/release/margan bench --device wgpu --preset shapes --batch 8 --penalty linf \
   --warmup 1 --iterations 1 | tee target/gpu-trainer-smoke.log
 grep -q "autotune on" target/gpu-trainer-smoke.log
+# On a software adapter (lavapipe here), `--device auto` must pick the CPU and say why.
+if grep -q "software rasterizer" target/gpu-trainer-smoke.log; then
+  target/release/margan bench --preset shapes --batch 8 --penalty none --warmup 1 --iterations 1 \
+    | tee target/auto-device.log
+  grep -q "device cpu (flex); the wgpu adapter .* is a software rasterizer" target/auto-device.log
+fi
 
 step "browser app's tools"
 if ! wait "$tools"; then

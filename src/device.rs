@@ -44,17 +44,61 @@ pub fn scalar<const D: usize>(t: Tensor<D>) -> f64 {
     v[0]
 }
 
+/// The adapter wgpu runs on: what the trainer prints, and how `--device auto` tells a real GPU
+/// from a software rasterizer (Mesa's lavapipe, SwiftShader, WARP), which runs compute shaders
+/// on the CPU many times slower than the flex backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuAdapter {
+    /// The adapter's name, e.g. "NVIDIA H200" or "llvmpipe (LLVM 19.1.7, 256 bits)".
+    pub name: String,
+    /// The graphics API, e.g. "vulkan", "metal".
+    pub api: String,
+    /// The adapter's kind as wgpu reports it: "discrete GPU", "integrated GPU",
+    /// "virtual GPU", "software rasterizer" or "other".
+    pub kind: String,
+    /// wgpu reports the adapter as a CPU implementation (a software rasterizer).
+    pub software: bool,
+}
+
+impl std::fmt::Display for GpuAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {})", self.name, self.kind, self.api)
+    }
+}
+
 /// The wgpu backend (Vulkan/Metal/DX12 natively) with autodiff, or why it is unavailable.
 /// Initialised once per process; later calls return the same device (or the same error).
 #[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 pub fn wgpu() -> Result<Device, String> {
-    static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    wgpu_adapter().map(|(device, _)| device)
+}
+
+/// [`wgpu`] with the adapter it came up on.
+#[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+pub fn wgpu_adapter() -> Result<(Device, GpuAdapter), String> {
+    use burn::tensor::wgpu::wgpu::DeviceType;
+    static DEVICE: std::sync::OnceLock<Result<(Device, GpuAdapter), String>> =
+        std::sync::OnceLock::new();
     DEVICE
         .get_or_init(|| {
-            Device::wgpu_options()
-                .init()
-                .map(Device::autodiff)
-                .map_err(|e| format!("no wgpu adapter: {e}"))
+            let (device, setup) = Device::wgpu_options()
+                .init_with_setup()
+                .map_err(|e| format!("no wgpu adapter: {e}"))?;
+            let info = setup.adapter.get_info();
+            let kind = match info.device_type {
+                DeviceType::DiscreteGpu => "discrete GPU",
+                DeviceType::IntegratedGpu => "integrated GPU",
+                DeviceType::VirtualGpu => "virtual GPU",
+                DeviceType::Cpu => "software rasterizer",
+                DeviceType::Other => "other",
+            };
+            let adapter = GpuAdapter {
+                name: info.name.clone(),
+                api: format!("{:?}", info.backend).to_lowercase(),
+                kind: kind.into(),
+                software: info.device_type == DeviceType::Cpu,
+            };
+            Ok((device.autodiff(), adapter))
         })
         .clone()
 }
