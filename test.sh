@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of margan: the workspace's unit and integration tests, built once with the
-# wgpu feature (CPU-backend tests, and the WGSL kernels and a penalised step on wgpu, on Mesa's
-# lavapipe without a GPU), then the browser app: its wasm32 build with trunk (the margan crate
-# with CPU and WebGPU backends inside), its wasm-bindgen-test unit tests and the end-to-end test
-# in headless Chromium (WebGPU and CPU). Installs what a fresh machine lacks.
+# wgpu and ndarray features (CPU-backend tests, and the WGSL kernels and a penalised step on
+# wgpu, on Mesa's lavapipe without a GPU), the GPU trainer's build and one step of it, then
+# the browser app: its wasm32 build with trunk (the margan crate with CPU and WebGPU backends
+# inside), its wasm-bindgen-test unit tests and the end-to-end test in headless Chromium
+# (WebGPU and CPU). Installs what a fresh machine lacks.
 set -euo pipefail
 cd "$(dirname "$0")"
 step() { printf '\n== %s ==  [%s]\n' "$*" "$(date +%T)"; }
@@ -19,15 +20,18 @@ tools=$!
 # If a step below fails, do not leave the installation running.
 trap 'pkill -P "$tools" 2>/dev/null; kill "$tools" 2>/dev/null; true' EXIT
 
-step "cargo test (workspace, release, the library's wgpu feature)"
-# margan/wgpu, not margan-trainer/wgpu: a trainer built with wgpu trains on the GPU (here
-# lavapipe) by default, and its tests of bit-exact resumption are about the CPU backend.
-cargo test --release --workspace --features margan/wgpu
+step "cargo test (workspace, release, the library's wgpu and ndarray features)"
+# margan/wgpu, not margan-trainer/wgpu: the tests of bit-exact resumption are about the CPU
+# backend, and need no autotune. margan/ndarray: burn's ndarray CPU backend, checked against
+# flex and benchmarked beside it (`bench --device cpu,ndarray`).
+cargo test --release --workspace --features margan/wgpu,margan/ndarray
 
 step "the GPU trainer a user builds (--features wgpu: burn's autotune on), one penalised step on wgpu"
-# The tests above build without autotune; this is the binary README tells GPU users to build.
-# On lavapipe, autotune's first-use timing of every candidate kernel takes ~1.5 min.
-cargo build --release -p margan-trainer --features wgpu
+# The tests above build without autotune; this is the binary README tells GPU users to build
+# (plus ndarray, so that only burn's autotune-dependent crates differ from the test build and
+# the rest is reused). On lavapipe, autotune's first-use timing of every candidate kernel takes
+# ~1.5 min.
+cargo build --release -p margan-trainer --features wgpu,ndarray
 target/release/margan bench --device wgpu --preset shapes --batch 8 --penalty linf \
   --warmup 1 --iterations 1 | tee target/gpu-trainer-smoke.log
 grep -q "autotune on" target/gpu-trainer-smoke.log

@@ -14,6 +14,41 @@ pub fn cpu() -> Device {
     Device::flex().autodiff()
 }
 
+/// burn's ndarray CPU backend with autodiff (feature `ndarray`; native only), or why not.
+/// Kept for comparison: flex, [`cpu`], is the faster CPU backend (`margan bench --device
+/// cpu,ndarray` measures both).
+pub fn ndarray() -> Result<Device, String> {
+    #[cfg(all(feature = "ndarray", not(target_arch = "wasm32")))]
+    {
+        #[allow(deprecated)] // burn 0.22 deprecates ndarray in favour of flex
+        Ok(Device::ndarray().autodiff())
+    }
+    #[cfg(not(all(feature = "ndarray", not(target_arch = "wasm32"))))]
+    {
+        Err(
+            "this build has no ndarray backend; rebuild with `--features ndarray` \
+             (margan-trainer) or use the flex CPU backend"
+                .into(),
+        )
+    }
+}
+
+/// Whether `device` is burn's ndarray backend (always false without the `ndarray` feature).
+pub fn is_ndarray(device: &Device) -> bool {
+    #[cfg(all(feature = "ndarray", not(target_arch = "wasm32")))]
+    {
+        matches!(
+            device.as_dispatch().clone().inner(),
+            burn::backend::DispatchDevice::NdArray(_)
+        )
+    }
+    #[cfg(not(all(feature = "ndarray", not(target_arch = "wasm32"))))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 /// Copies a tensor's values to the host as `f32` (synchronous; native only on WebGPU).
 pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()

@@ -9,117 +9,8 @@
 
 mod common;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
-use common::{rel_err, to_vec64};
+use common::penalised_step::{compare, step};
 use margan::conv::{with_conv_path, ConvPath};
-use margan::layers::{Mode, Network};
-use margan::nets::DcganConfig;
-use margan::rng::Rng;
-use margan::{Form, GanLoss, GradientPenalty, Norm, Where};
-
-struct Collect<'a> {
-    grads: &'a GradientsParams,
-    out: Vec<Vec<f64>>,
-}
-
-impl ModuleVisitor for Collect<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(g) = self.grads.get::<D>(param.id) {
-            self.out.push(to_vec64(g));
-        }
-    }
-}
-
-fn grads_of(net: &Network, grads: &GradientsParams) -> Vec<Vec<f64>> {
-    let mut c = Collect {
-        grads,
-        out: Vec::new(),
-    };
-    net.visit(&mut c);
-    c.out
-}
-
-/// Multiplies every trainable parameter by `k`: DCGAN's N(0, 0.02) initialisation gives
-/// input gradients far below 1, where the hinge penalty is inactive; a steeper critic puts the
-/// L∞ gradient norm above 1 so that the penalty and its kernel backward take part.
-struct Steepen(f64);
-
-impl ModuleMapper for Steepen {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if !param.val().is_require_grad() {
-            return param;
-        }
-        let k = self.0;
-        Param::initialized(
-            param.id,
-            param.val().detach().mul_scalar(k).detach().require_grad(),
-        )
-    }
-}
-
-const STEEPEN: f64 = 4.0;
-
-struct StepResult {
-    /// Mean L∞ gradient norm at real and fake samples.
-    norms: [f64; 2],
-    d_loss: f64,
-    penalty: f64,
-    g_loss: f64,
-    d_grads: Vec<Vec<f64>>,
-    g_grads: Vec<Vec<f64>>,
-}
-
-/// The critic and generator losses of one step and their parameter gradients.
-fn step(device: &Device) -> StepResult {
-    let cfg = DcganConfig::new().with_width(8).with_z_dim(16);
-    let mut rng = Rng::new(31);
-    let g = cfg.init_generator(device, &mut rng);
-    let d = cfg
-        .init_discriminator(device, &mut rng)
-        .map(&mut Steepen(STEEPEN));
-    let n = 4;
-    let real = rng.uniform_tensor([n, 3, 32, 32], -1.0, 1.0, device);
-    let z = rng.normal_tensor([n, 16, 1, 1], 0.0, 1.0, device);
-    let penalty = GradientPenalty {
-        norm: Norm::Linf,
-        form: Form::Hinge,
-        at: Where::Interpolates,
-        weight: 20.0,
-    };
-
-    // Critic: loss + penalty, gradients w.r.t. D's parameters.
-    let fake = g.forward(z.clone(), Mode::Train).detach();
-    let tr = d.trace(real.clone(), Mode::Train);
-    let tf = d.trace(fake, Mode::Train);
-    let d_loss = GanLoss::Hinge.d_loss(tr.output().reshape([n]), tf.output().reshape([n]));
-    let out = penalty.compute(&d, &tr, &tf, &mut rng);
-    let p = out.value;
-    let norms = [
-        to_vec64(out.grad_norm_real)[0],
-        to_vec64(out.grad_norm_fake)[0],
-    ];
-    let total = d_loss.clone() + p.clone();
-    let d_grads = grads_of(&d, &GradientsParams::from_grads(total.backward(), &d));
-
-    // Generator: loss through the critic, gradients w.r.t. G's parameters.
-    let cf = d
-        .forward(g.forward(z, Mode::Train), Mode::Train)
-        .reshape([n]);
-    let g_loss = GanLoss::Hinge.g_loss(cf.zeros_like().detach(), cf);
-    let g_grads = grads_of(&g, &GradientsParams::from_grads(g_loss.backward(), &g));
-
-    let s = |t: Tensor<1>| to_vec64(t)[0];
-    StepResult {
-        norms,
-        d_loss: s(d_loss),
-        penalty: s(p),
-        g_loss: s(g_loss),
-        d_grads,
-        g_grads,
-    }
-}
 
 #[test]
 fn linf_penalised_step_on_wgpu_matches_cpu() {
@@ -127,40 +18,11 @@ fn linf_penalised_step_on_wgpu_matches_cpu() {
     let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
     for path in [ConvPath::Gemm, ConvPath::Burn] {
         let a = with_conv_path(path, || step(&gpu));
-        compare(&a, &b, path);
-    }
-}
-
-fn compare(a: &StepResult, b: &StepResult, path: ConvPath) {
-    eprintln!(
-        "wgpu ({} convolutions): D {:.6} penalty {:.6} G {:.6}; cpu: D {:.6} penalty {:.6} G {:.6}; ‖∇‖∞ {:?}",
-        path.name(), a.d_loss, a.penalty, a.g_loss, b.d_loss, b.penalty, b.g_loss, b.norms
-    );
-    assert!(
-        b.penalty > 0.0,
-        "the penalty is active at this initialisation"
-    );
-    for (what, x, y) in [
-        ("D loss", a.d_loss, b.d_loss),
-        ("penalty", a.penalty, b.penalty),
-        ("G loss", a.g_loss, b.g_loss),
-    ] {
-        assert!(
-            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
-            "{what}: wgpu ({}) {x} vs cpu {y}",
-            path.name()
+        compare(
+            &a,
+            &b,
+            &format!("wgpu ({} convolutions)", path.name()),
+            "cpu",
         );
-    }
-    for (net, ga, gb) in [("D", &a.d_grads, &b.d_grads), ("G", &a.g_grads, &b.g_grads)] {
-        assert_eq!(ga.len(), gb.len(), "{net}: number of parameter gradients");
-        assert!(!ga.is_empty());
-        for (k, (x, y)) in ga.iter().zip(gb).enumerate() {
-            let e = rel_err(x, y);
-            assert!(
-                e < 1e-3,
-                "{net} parameter {k} ({} convolutions): gradient relative error {e:.2e}",
-                path.name()
-            );
-        }
     }
 }

@@ -95,14 +95,18 @@ pub fn conv_path() -> ConvPath {
 
 /// The path convolutions on `device` take now: the selected one, or for `Auto` the GEMM
 /// formulation on native wgpu (burn 0.22's direct convolutions are 10–100× slower than a matrix
-/// product there) and burn's own convolutions on the CPU (faster there; `margan bench --conv`
-/// measures both). In the browser `Auto` keeps burn's convolutions on WebGPU too: on the one
+/// product there) and burn's own convolutions on flex, the CPU backend (faster there;
+/// `margan bench --conv` measures both). In the browser `Auto` keeps burn's convolutions on WebGPU too: on the one
 /// WebGPU adapter measured so far (Chromium's SwiftShader) a DCGAN-32 sampling batch took
 /// 9.9 s on the GEMM path against 1.1–1.6 s on burn's.
+///
+/// On burn's ndarray CPU backend (feature `ndarray`, there for comparison) `Auto` takes the GEMM
+/// path as well: ndarray's own convolutions ran a DCGAN-32 iteration 27× slower than its matrix
+/// product did (`margan bench --device ndarray --conv burn,gemm`).
 pub fn resolve(device: &Device) -> ConvPath {
     let native_gpu = cfg!(not(target_arch = "wasm32")) && crate::kernels::has_kernels(device);
     match conv_path() {
-        ConvPath::Auto if native_gpu => ConvPath::Gemm,
+        ConvPath::Auto if native_gpu || crate::device::is_ndarray(device) => ConvPath::Gemm,
         ConvPath::Auto => ConvPath::Burn,
         p => p,
     }

@@ -182,3 +182,34 @@ fn print_phases(rows: &[BenchRow]) {
         println!(" {:>8.2}", r.phases.iter().map(|(_, ms)| ms).sum::<f64>());
     }
 }
+
+/// With several devices (same plan on each, so rows line up): it/s side by side and each
+/// device's ratio to the first.
+pub fn print_devices(tables: &[(String, Vec<BenchRow>)]) {
+    let Some((_, first)) = tables.first() else {
+        return;
+    };
+    println!("devices compared, it/s (and the ratio to device 0):");
+    for (i, (name, _)) in tables.iter().enumerate() {
+        println!("  [{i}] {name}");
+    }
+    print!("{:>6}  {:<24}", "batch", "penalty");
+    for i in 0..tables.len() {
+        print!(" {:>14}", format!("[{i}] conv it/s"));
+        if i > 0 {
+            print!(" {:>8}", format!("[{i}]/[0]"));
+        }
+    }
+    println!();
+    for (k, r0) in first.iter().enumerate() {
+        print!("{:>6}  {:<24}", r0.batch, r0.penalty);
+        for (i, (_, rows)) in tables.iter().enumerate() {
+            let r = &rows[k];
+            print!(" {:>14}", format!("{} {:.2}", r.conv.name(), r.it_per_s));
+            if i > 0 {
+                print!(" {:>8}", format!("{:.3}×", r.it_per_s / r0.it_per_s));
+            }
+        }
+        println!();
+    }
+}

@@ -53,6 +53,8 @@ pub enum DeviceChoice {
     Cpu,
     /// burn's wgpu backend (needs the `wgpu` feature).
     Wgpu,
+    /// burn's ndarray CPU backend (needs the `ndarray` feature; for comparison, much slower).
+    Ndarray,
     /// wgpu when built in and an adapter is found, else the CPU.
     Auto,
 }

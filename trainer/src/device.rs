@@ -1,4 +1,5 @@
-//! Backend choice: the flex CPU backend, or wgpu when the binary is built with `--features wgpu`.
+//! Backend choice: the flex CPU backend, or wgpu when the binary is built with `--features wgpu`
+//! (burn's ndarray CPU backend, with `--features ndarray`, is there to be benchmarked).
 //!
 //! `--device auto` takes wgpu only on a hardware adapter: a software rasterizer (Mesa's
 //! lavapipe, the usual Vulkan driver on a Linux machine without a GPU) runs the same step many
@@ -22,6 +23,7 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, String), String> {
             )),
             None => Err("this margan was built without GPU support; rebuild with `cargo build --release -p margan-trainer --features wgpu`, or use --device cpu".into()),
         },
+        DeviceChoice::Ndarray => margan::device::ndarray().map(|d| (d, "ndarray (cpu)".into())),
         DeviceChoice::Auto => {
             let found = wgpu();
             let adapter = found.as_ref().map(|r| r.as_ref().map(|(_, a)| a));

@@ -1,6 +1,7 @@
 //! `margan`: train margin-penalised GANs, sample and export generators, benchmark.
 
 mod bench;
+mod bench_cli;
 mod bench_kernels;
 mod bench_layers;
 mod checkpoint;
@@ -204,38 +205,7 @@ enum Command {
         out: PathBuf,
     },
     /// Training iterations per second of a preset.
-    Bench {
-        #[arg(long, default_value = presets::DEFAULT)]
-        preset: String,
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-        device: DeviceChoice,
-        /// Batch sizes, comma separated (default: the preset's).
-        #[arg(long, value_delimiter = ',')]
-        batch: Vec<usize>,
-        /// Penalties to compare, comma separated: none, l1, l2, linf (hinge form, λ = 20, interpolates).
-        #[arg(long, value_delimiter = ',', default_value = "none,l2,linf")]
-        penalty: Vec<String>,
-        #[arg(long, default_value_t = 3)]
-        warmup: usize,
-        #[arg(long, default_value_t = 10)]
-        iterations: usize,
-        /// Convolution paths to compare, comma separated: auto (gemm on native wgpu, burn on
-        /// the CPU), burn (burn's own convolutions), gemm (patches + one matrix product).
-        #[arg(long, value_delimiter = ',', default_value = "auto")]
-        conv: Vec<String>,
-        /// Time the WGSL row-norm kernels against the plain-tensor composition instead
-        /// (wgpu builds, --device wgpu).
-        #[arg(long)]
-        kernels: bool,
-        /// Time every DCGAN-32 convolution alone instead (forward, input and weight gradient,
-        /// per path in --conv; default paths burn,gemm).
-        #[arg(long)]
-        layers: bool,
-        /// Also time each phase of the iteration (critic fakes, forward, penalty, backward,
-        /// Adam; generator forward, backward, Adam), synchronising the device after each.
-        #[arg(long)]
-        phases: bool,
-    },
+    Bench(bench_cli::BenchArgs),
     /// The paper's expected-margin experiment on the swiss roll (Table 1).
     Margins {
         /// A smaller network and fewer steps (minutes on a 2-core CPU).
@@ -395,69 +365,7 @@ fn main() -> ExitCode {
             );
             Ok(())
         })(),
-        Command::Bench {
-            preset,
-            device,
-            batch,
-            penalty,
-            warmup,
-            iterations,
-            conv,
-            kernels,
-            layers,
-            phases,
-        } => {
-            (|| {
-                let (dev, name) = device::select(device)?;
-                if kernels {
-                    return bench_kernels::run(&dev, &name, warmup, iterations.max(20));
-                }
-                let mut paths = conv
-                .iter()
-                .map(|c| {
-                    margan::conv::ConvPath::parse(c).ok_or_else(|| {
-                        format!("unknown --conv path `{c}`: use auto, burn or gemm (comma separated)")
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-                if layers {
-                    if paths == [margan::conv::ConvPath::Auto] {
-                        paths = vec![margan::conv::ConvPath::Burn, margan::conv::ConvPath::Gemm];
-                    }
-                    let batches = if batch.is_empty() { vec![64] } else { batch };
-                    bench_layers::run(&dev, &name, &batches, &paths, iterations);
-                    return Ok(());
-                }
-                let cfg = presets::preset(&preset)?;
-                let batches = if batch.is_empty() {
-                    vec![cfg.batch_size]
-                } else {
-                    batch
-                };
-                let penalties = penalty
-                    .iter()
-                    .map(|p| {
-                        config::parse_norm(p).map(|n| {
-                            n.map(|norm| margan::GradientPenalty {
-                                norm,
-                                ..Default::default()
-                            })
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let plan = bench::BenchPlan {
-                    paths,
-                    batches,
-                    penalties,
-                    warmup,
-                    iterations,
-                    phases,
-                };
-                let rows = bench::run(&cfg, &dev, &plan);
-                bench::print(&preset, &name, &rows);
-                Ok(())
-            })()
-        }
+        Command::Bench(args) => bench_cli::run(args),
         Command::Margins {
             quick,
             seed,

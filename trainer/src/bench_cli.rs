@@ -1,0 +1,109 @@
+//! `margan bench`'s options and dispatch: the full iteration, its phases, every convolution
+//! alone (`--layers`) or the row-norm kernels (`--kernels`), on one device or several.
+
+use crate::config::{self, DeviceChoice};
+use crate::{bench, bench_kernels, bench_layers, device, presets};
+use margan::conv::ConvPath;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value = presets::DEFAULT)]
+    preset: String,
+    /// Devices, comma separated: auto, cpu (flex), wgpu, ndarray. With several, a last table
+    /// compares their it/s (e.g. `--device cpu,ndarray` for the CPU backends).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
+    device: Vec<DeviceChoice>,
+    /// Batch sizes, comma separated (default: the preset's).
+    #[arg(long, value_delimiter = ',')]
+    batch: Vec<usize>,
+    /// Penalties to compare, comma separated: none, l1, l2, linf (hinge form, λ = 20, interpolates).
+    #[arg(long, value_delimiter = ',', default_value = "none,l2,linf")]
+    penalty: Vec<String>,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    #[arg(long, default_value_t = 10)]
+    iterations: usize,
+    /// Convolution paths to compare, comma separated: auto (gemm on native wgpu, burn on
+    /// the CPU), burn (burn's own convolutions), gemm (patches + one matrix product).
+    #[arg(long, value_delimiter = ',', default_value = "auto")]
+    conv: Vec<String>,
+    /// Time the WGSL row-norm kernels against the plain-tensor composition instead
+    /// (wgpu builds, --device wgpu).
+    #[arg(long)]
+    kernels: bool,
+    /// Time every DCGAN-32 convolution alone instead (forward, input and weight gradient,
+    /// per path in --conv; default paths burn,gemm).
+    #[arg(long)]
+    layers: bool,
+    /// Also time each phase of the iteration (critic fakes, forward, penalty, backward,
+    /// Adam; generator forward, backward, Adam), synchronising the device after each.
+    #[arg(long)]
+    phases: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<(), String> {
+    let mut paths = args
+        .conv
+        .iter()
+        .map(|c| {
+            ConvPath::parse(c).ok_or_else(|| {
+                format!("unknown --conv path `{c}`: use auto, burn or gemm (comma separated)")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let penalties = args
+        .penalty
+        .iter()
+        .map(|p| {
+            config::parse_norm(p).map(|n| {
+                n.map(|norm| margan::GradientPenalty {
+                    norm,
+                    ..Default::default()
+                })
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cfg = presets::preset(&args.preset)?;
+    // Every device first, so a missing one fails before minutes of timing.
+    let devices = args
+        .device
+        .iter()
+        .map(|&d| device::select(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tables = Vec::new();
+    for (dev, name) in &devices {
+        if args.kernels {
+            bench_kernels::run(dev, name, args.warmup, args.iterations.max(20))?;
+        } else if args.layers {
+            if paths == [ConvPath::Auto] {
+                paths = vec![ConvPath::Burn, ConvPath::Gemm];
+            }
+            let batches = if args.batch.is_empty() {
+                vec![64]
+            } else {
+                args.batch.clone()
+            };
+            bench_layers::run(dev, name, &batches, &paths, args.iterations);
+        } else {
+            let plan = bench::BenchPlan {
+                paths: paths.clone(),
+                batches: if args.batch.is_empty() {
+                    vec![cfg.batch_size]
+                } else {
+                    args.batch.clone()
+                },
+                penalties: penalties.clone(),
+                warmup: args.warmup,
+                iterations: args.iterations,
+                phases: args.phases,
+            };
+            let rows = bench::run(&cfg, dev, &plan);
+            bench::print(&args.preset, name, &rows);
+            tables.push((name.clone(), rows));
+        }
+    }
+    if tables.len() > 1 {
+        bench::print_devices(&tables);
+    }
+    Ok(())
+}
