@@ -81,8 +81,17 @@ pub fn read_pack(file: &Path) -> Result<Pack, String> {
     Pack::from_bytes(&bytes, &file.display().to_string()).map_err(e2s)
 }
 
-/// Loads the checkpoint of the run in `dir`; the networks are rebuilt from its config.
+/// Loads the checkpoint of the run in `dir` onto `device`; the networks are rebuilt from its
+/// config.
 pub fn load(dir: &Path, device: &burn::tensor::Device) -> Result<(RunConfig, Gan), String> {
+    load_on(dir, |_| Ok(device.clone()))
+}
+
+/// [`load`] onto the device `choose` picks from the run's saved config (e.g. its `device`).
+pub fn load_on(
+    dir: &Path,
+    choose: impl FnOnce(&RunConfig) -> Result<burn::tensor::Device, String>,
+) -> Result<(RunConfig, Gan), String> {
     let file = path(dir);
     if !file.exists() {
         return Err(format!(
@@ -98,6 +107,7 @@ pub fn load(dir: &Path, device: &burn::tensor::Device) -> Result<(RunConfig, Gan
     config.out = dir.to_path_buf();
     let state: State = serde_json::from_slice(pack.require("state.json", &what).map_err(e2s)?)
         .map_err(|e| format!("{what}: bad state ({e})"))?;
+    let device = &choose(&config)?;
     let mut init_rng = Rng::new(0);
     let g = network_from_bytes(
         config.model.init_generator(device, &mut init_rng),

@@ -253,9 +253,13 @@ fn train(
                 "--resume takes its config from the run folder; drop --config/--preset".into(),
             );
         }
-        let device_choice = overrides.device.unwrap_or(DeviceChoice::Auto);
-        let (device, name) = device::select(device_choice)?;
-        let (mut cfg, mut gan) = checkpoint::load(&dir, &device)?;
+        // The device: --device, else the one the run was started with.
+        let mut name = String::new();
+        let (mut cfg, mut gan) = checkpoint::load_on(&dir, |saved| {
+            let (device, n) = device::select(overrides.device.unwrap_or(saved.device))?;
+            name = n;
+            Ok(device)
+        })?;
         let before = cfg.clone();
         overrides.apply(&mut cfg)?;
         cfg.out = dir.clone();

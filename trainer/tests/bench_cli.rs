@@ -6,7 +6,16 @@ use std::process::{Command, Output};
 fn bench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_margan"))
         .arg("bench")
-        .args(["--preset", "shapes", "--batch", "2", "--warmup", "0", "--iterations", "1"])
+        .args([
+            "--preset",
+            "shapes",
+            "--batch",
+            "2",
+            "--warmup",
+            "0",
+            "--iterations",
+            "1",
+        ])
         .args(args)
         .output()
         .expect("margan runs")
@@ -34,9 +43,18 @@ fn rows(out: &str) -> Vec<&str> {
 #[test]
 fn iteration_and_phase_tables() {
     let out = stdout_of(&bench(&[
-        "--device", "cpu", "--penalty", "none,linf", "--conv", "burn,gemm", "--phases",
+        "--device",
+        "cpu",
+        "--penalty",
+        "none,linf",
+        "--conv",
+        "burn,gemm",
+        "--phases",
     ]));
-    assert!(out.contains("margan bench: preset shapes, device cpu (flex)"), "{out}");
+    assert!(
+        out.contains("margan bench: preset shapes, device cpu (flex)"),
+        "{out}"
+    );
     // 2 paths × 2 penalties in the iteration table, and again in the phase table.
     let rows = rows(&out);
     assert_eq!(rows.len(), 8, "{out}");
@@ -47,7 +65,11 @@ fn iteration_and_phase_tables() {
         assert!(it_s > 0.0 && it_s.is_finite(), "{r}");
     }
     for phase in margan::phase::Phase::ALL {
-        assert!(out.contains(phase.name()), "phase {} missing: {out}", phase.name());
+        assert!(
+            out.contains(phase.name()),
+            "phase {} missing: {out}",
+            phase.name()
+        );
     }
     // The penalty phase takes time only with a penalty.
     let pen_col = |r: &str| -> f64 {
@@ -75,14 +97,23 @@ fn cpu_backends_side_by_side() {
     assert!(out.contains("[1] ndarray (cpu)"), "{out}");
     // auto convolutions: burn's on flex, GEMM on ndarray; the comparison row shows both.
     let last = out.lines().last().unwrap();
-    assert!(last.contains("burn") && last.contains("gemm") && last.ends_with('×'), "{last}");
+    assert!(
+        last.contains("burn") && last.contains("gemm") && last.ends_with('×'),
+        "{last}"
+    );
 }
 
 #[test]
 fn bad_options_name_the_fix() {
     for (args, needle) in [
-        (&["--conv", "fft"][..], "unknown --conv path `fft`: use auto, burn or gemm"),
-        (&["--device", "tpu"][..], "possible values: cpu, wgpu, ndarray, auto"),
+        (
+            &["--conv", "fft"][..],
+            "unknown --conv path `fft`: use auto, burn or gemm",
+        ),
+        (
+            &["--device", "tpu"][..],
+            "possible values: cpu, wgpu, ndarray, auto",
+        ),
         (&["--penalty", "l3"][..], "l3"),
     ] {
         let o = bench(args);

@@ -268,6 +268,29 @@ fn resume_gives_the_same_result_as_an_uninterrupted_run() {
     fails_with(&mut toy(&a, 30), &["already holds a run", "--resume"]);
 }
 
+#[test]
+fn resume_keeps_the_runs_device_unless_told_otherwise() {
+    if margan::device::ndarray().is_err() {
+        eprintln!(
+            "SKIPPED: this build has no ndarray backend to start a run on (--features ndarray)"
+        );
+        return;
+    }
+    let dir = tmp("device");
+    ok(toy(&dir, 4).args(["--device", "ndarray"]));
+    let resume = |iterations: &str, device: &[&str]| {
+        let o = ok(margan()
+            .args(["train", "--iterations", iterations, "--resume"])
+            .arg(&dir)
+            .args(device));
+        stderr(&o)
+    };
+    let e = resume("6", &[]);
+    assert!(e.contains("at iteration 4 on ndarray (cpu)"), "{e}");
+    let e = resume("8", &["--device", "cpu"]);
+    assert!(e.contains("at iteration 6 on cpu (flex)"), "{e}");
+}
+
 fn kill(pid: u32, signal: &str) {
     let st = Command::new("kill")
         .args([signal, &pid.to_string()])
