@@ -40,6 +40,8 @@ if grep -q "software rasterizer" target/gpu-trainer-smoke.log; then
   target/release/margan bench --preset shapes --batch 8 --penalty none --warmup 1 --iterations 1 \
     | tee target/auto-device.log
   grep -q "device cpu (flex); the wgpu adapter .* is a software rasterizer" target/auto-device.log
+else
+  echo "SKIPPED the --device auto check on a software adapter: this machine's adapter is hardware"
 fi
 
 step "browser app's tools"
