@@ -96,9 +96,9 @@ pub fn conv_path() -> ConvPath {
 /// The path convolutions on `device` take now: the selected one, or for `Auto` the GEMM
 /// formulation on native wgpu (burn 0.22's direct convolutions are 10–100× slower than a matrix
 /// product there) and burn's own convolutions on flex, the CPU backend (faster there;
-/// `margan bench --conv` measures both). In the browser `Auto` keeps burn's convolutions on WebGPU too: on the one
-/// WebGPU adapter measured so far (Chromium's SwiftShader) a DCGAN-32 sampling batch took
-/// 9.9 s on the GEMM path against 1.1–1.6 s on burn's.
+/// `margan bench --conv` measures both). In the browser `Auto` keeps burn's convolutions on
+/// WebGPU too: on the one WebGPU adapter measured so far (Chromium's SwiftShader) a DCGAN-32
+/// sampling batch took 9.9 s on the GEMM path against 1.1–1.6 s on burn's.
 ///
 /// On burn's ndarray CPU backend (feature `ndarray`, there for comparison) `Auto` takes the GEMM
 /// path as well: ndarray's own convolutions ran a DCGAN-32 iteration 27× slower than its matrix

@@ -70,33 +70,29 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .iter()
         .map(|&d| device::select(d))
         .collect::<Result<Vec<_>, _>>()?;
+    if args.layers && paths == [ConvPath::Auto] {
+        paths = vec![ConvPath::Burn, ConvPath::Gemm];
+    }
+    let batches = match (args.batch.is_empty(), args.layers) {
+        (false, _) => args.batch,
+        (true, true) => vec![64],
+        (true, false) => vec![cfg.batch_size],
+    };
+    let plan = bench::BenchPlan {
+        paths,
+        batches,
+        penalties,
+        warmup: args.warmup,
+        iterations: args.iterations,
+        phases: args.phases,
+    };
     let mut tables = Vec::new();
     for (dev, name) in &devices {
         if args.kernels {
-            bench_kernels::run(dev, name, args.warmup, args.iterations.max(20))?;
+            bench_kernels::run(dev, name, plan.warmup, plan.iterations.max(20))?;
         } else if args.layers {
-            if paths == [ConvPath::Auto] {
-                paths = vec![ConvPath::Burn, ConvPath::Gemm];
-            }
-            let batches = if args.batch.is_empty() {
-                vec![64]
-            } else {
-                args.batch.clone()
-            };
-            bench_layers::run(dev, name, &batches, &paths, args.iterations);
+            bench_layers::run(dev, name, &plan.batches, &plan.paths, plan.iterations);
         } else {
-            let plan = bench::BenchPlan {
-                paths: paths.clone(),
-                batches: if args.batch.is_empty() {
-                    vec![cfg.batch_size]
-                } else {
-                    args.batch.clone()
-                },
-                penalties: penalties.clone(),
-                warmup: args.warmup,
-                iterations: args.iterations,
-                phases: args.phases,
-            };
             let rows = bench::run(&cfg, dev, &plan);
             bench::print(&args.preset, name, &rows);
             tables.push((name.clone(), rows));
