@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of margan: the workspace's unit and integration tests, built once with the
-# wgpu and ndarray features (CPU-backend tests, and the WGSL kernels and a penalised step on
-# wgpu, on Mesa's lavapipe without a GPU), the GPU trainer's build and one step of it, then
+# trainer's wgpu and ndarray features (CPU-backend tests, and the WGSL kernels and a penalised
+# step on wgpu, on Mesa's lavapipe without a GPU), one step of the GPU trainer, then
 # the browser app: its wasm32 build with trunk (the margan crate with CPU and WebGPU backends
 # inside), its wasm-bindgen-test unit tests and the end-to-end test in headless Chromium
 # (WebGPU and CPU). Installs what a fresh machine lacks.
@@ -20,17 +20,18 @@ tools=$!
 # If a step below fails, do not leave the installation running.
 trap 'pkill -P "$tools" 2>/dev/null; kill "$tools" 2>/dev/null; true' EXIT
 
-step "cargo test (workspace, release, the library's wgpu and ndarray features)"
-# margan/wgpu, not margan-trainer/wgpu: the tests of bit-exact resumption are about the CPU
-# backend, and need no autotune. margan/ndarray: burn's ndarray CPU backend, checked against
-# flex and benchmarked beside it (`bench --device cpu,ndarray`).
-cargo test --release --workspace --features margan/wgpu,margan/ndarray
+step "cargo test (workspace, release, the trainer's wgpu and ndarray features)"
+# The trainer as GPU users build it (`--features wgpu`: margan's wgpu backend with burn's
+# autotune), plus ndarray: burn's ndarray CPU backend, checked against flex and benchmarked
+# beside it (`bench --device cpu,ndarray`). One build for all: a second build with other burn
+# features would recompile burn's GPU crates and everything above them (~10 min on 2 cores).
+# The wgpu tests therefore run under autotune, whose first-use timing of candidate kernels
+# costs ~3 min on lavapipe.
+cargo test --release --workspace --features margan-trainer/wgpu,margan-trainer/ndarray
 
-step "the GPU trainer a user builds (--features wgpu: burn's autotune on), one penalised step on wgpu"
-# The tests above build without autotune; this is the binary README tells GPU users to build
-# (plus ndarray, so that only burn's autotune-dependent crates differ from the test build and
-# the rest is reused). On lavapipe, autotune's first-use timing of every candidate kernel takes
-# ~1.5 min.
+step "the GPU trainer a user builds (--features wgpu), one penalised step on wgpu"
+# Already built by the tests above (same features); the build below only confirms it is fresh.
+# On lavapipe, autotune's first-use timing of every candidate kernel takes ~1.5 min.
 cargo build --release -p margan-trainer --features wgpu,ndarray
 target/release/margan bench --device wgpu --preset shapes --batch 8 --penalty linf \
   --warmup 1 --iterations 1 | tee target/gpu-trainer-smoke.log
