@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU comparison of issue #9 in one call on the GPU machine: margan (burn's and the
 # GEMM convolutions) and its PyTorch twin on the same GPU, the full iteration and every
-# convolution alone.
+# convolution alone, then CubeCL's kernel-by-kernel profile of one margan iteration.
 #
 # Prepare on the build machine (repository root):
 #   cargo build --release -p margan-trainer --features wgpu    (burn autotune on: the warm-up
@@ -39,3 +39,13 @@ if [ -f .gpu/margan-fusion.gz ]; then
 fi
 echo "== per convolution: cuDNN, TF32 off =="
 python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"
+echo "== kernel profile: one b64 L-inf iteration (gemm), CubeCL timing every kernel =="
+# What the GPU runs per iteration and how many launches: if kernels add up to far less than
+# the iteration's wall time, launches and host work (not the kernels) are what to cut.
+prof=$(mktemp -d)
+printf '[profiling.logger]\nlevel = "basic"\nfile = "%s/kernels.log"\nappend = false\n' "$prof" \
+    > "$prof/cubecl.toml"
+(cd "$prof" && /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm \
+    --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
+python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20
+python3 bench/kernel_profile.py "$prof/kernels.log" --phases

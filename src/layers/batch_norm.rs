@@ -1,7 +1,7 @@
 //! Batch normalisation over `[N, C, H, W]` (statistics per channel over N, H, W); vectors
 //! `[N, F, 1, 1]` get BatchNorm1d.
 
-use super::{accumulate, normalisation_backward, Layer, Mode};
+use super::{accumulate, normalisation_backward, Layer, Mode, StatAxes};
 use super::{param, state};
 use crate::rng::Rng;
 use burn::config::Config;
@@ -60,14 +60,17 @@ fn channel(t: Tensor<1>) -> Tensor<4> {
 }
 
 impl BatchNorm {
-    /// `(x̂, 1/√(σ²+ε))` for the mode: batch statistics (differentiable in `x`) or running ones.
-    fn normalise(&self, x: &Tensor<4>, mode: Mode) -> (Tensor<4>, Tensor<4>) {
-        let (mean, var) = match mode {
-            Mode::Train => {
-                let mean = x.clone().mean_dims(&[0, 2, 3]);
-                let var = (x.clone() - mean.clone()).square().mean_dims(&[0, 2, 3]);
-                (mean, var)
-            }
+    /// The batch's per-channel mean and (biased) variance, differentiable in `x`.
+    fn batch_stats(x: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let mean = StatAxes::Channel.mean(x.clone());
+        let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
+        (mean, var)
+    }
+
+    /// The statistics for the mode: the batch's (differentiable in `x`) or the running ones.
+    fn stats(&self, x: &Tensor<4>, mode: Mode) -> (Tensor<4>, Tensor<4>) {
+        match mode {
+            Mode::Train => Self::batch_stats(x),
             Mode::Eval => {
                 let device = x.device();
                 (
@@ -75,20 +78,33 @@ impl BatchNorm {
                     channel(self.running_var.value_sync().to_device(&device)),
                 )
             }
-        };
-        let inv_std = var.add_scalar(self.eps).sqrt().recip();
-        ((x.clone() - mean) * inv_std.clone(), inv_std)
+        }
     }
 
-    fn update_running(&self, x: &Tensor<4>) {
+    /// `(x̂, 1/√(σ²+ε))` from the statistics.
+    fn normalise_with(
+        &self,
+        x: Tensor<4>,
+        mean: Tensor<4>,
+        var: Tensor<4>,
+    ) -> (Tensor<4>, Tensor<4>) {
+        let inv_std = var.add_scalar(self.eps).sqrt().recip();
+        ((x - mean) * inv_std.clone(), inv_std)
+    }
+
+    /// `(x̂, 1/√(σ²+ε))` for the mode: batch statistics (differentiable in `x`) or running ones.
+    fn normalise(&self, x: &Tensor<4>, mode: Mode) -> (Tensor<4>, Tensor<4>) {
+        let (mean, var) = self.stats(x, mode);
+        self.normalise_with(x.clone(), mean, var)
+    }
+
+    /// Moves the running statistics towards the batch's (`var`: biased, from
+    /// [`Self::batch_stats`]; the running variance is unbiased, as PyTorch's).
+    fn update_running(&self, x: &Tensor<4>, mean: Tensor<4>, var: Tensor<4>) {
         let [n, c, h, w] = x.dims();
         let count = (n * h * w) as f64;
-        let x = x.clone().detach();
-        let mean = x.clone().mean_dims(&[0, 2, 3]);
-        let var = (x - mean.clone())
-            .square()
-            .mean_dims(&[0, 2, 3])
-            .mul_scalar(count / (count - 1.0).max(1.0));
+        let mean = mean.detach();
+        let var = var.detach().mul_scalar(count / (count - 1.0).max(1.0));
         let m = self.momentum;
         let device = mean.device();
         let rm = self
@@ -110,10 +126,11 @@ impl BatchNorm {
 
 impl Layer for BatchNorm {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
+        let (mean, var) = self.stats(&x, mode);
         if mode == Mode::Train {
-            self.update_running(&x);
+            self.update_running(&x, mean.clone(), var.clone());
         }
-        let (xhat, _) = self.normalise(&x, mode);
+        let (xhat, _) = self.normalise_with(x, mean, var);
         xhat * channel(self.gamma.val()) + channel(self.beta.val())
     }
 
@@ -129,7 +146,7 @@ impl Layer for BatchNorm {
         match mode {
             Mode::Eval => gh * inv_std,
             // The batch statistics depend on x as well.
-            Mode::Train => normalisation_backward(gh, xhat, inv_std, &[0, 2, 3]),
+            Mode::Train => normalisation_backward(gh, xhat, inv_std, StatAxes::Channel),
         }
     }
 
@@ -146,8 +163,8 @@ impl Layer for BatchNorm {
         accumulate(
             grads,
             self.gamma.id,
-            (gy.clone() * xhat).sum_dims(&[0, 2, 3]).reshape([c]),
+            StatAxes::Channel.sum(gy.clone() * xhat).reshape([c]),
         );
-        accumulate(grads, self.beta.id, gy.sum_dims(&[0, 2, 3]).reshape([c]));
+        accumulate(grads, self.beta.id, StatAxes::Channel.sum(gy).reshape([c]));
     }
 }

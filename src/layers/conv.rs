@@ -2,7 +2,7 @@
 
 use super::spectral::{conv_chain, conv_matrix, conv_weight};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
-use super::{init_weight_bias, param};
+use super::{init_weight_bias, param, StatAxes};
 use crate::conv::{conv2d, conv2d_input_grad, conv2d_weight_grad};
 use crate::rng::Rng;
 use burn::config::Config;
@@ -114,7 +114,7 @@ impl Layer for Conv2d {
             accumulate(
                 grads,
                 b.id,
-                gy.sum_dims(&[0, 2, 3]).reshape([b.val().dims()[0]]),
+                StatAxes::Channel.sum(gy).reshape([b.val().dims()[0]]),
             );
         }
     }

@@ -2,7 +2,7 @@
 //! affine transform of shape `[C, H, W]` (PyTorch's `LayerNorm([C, H, W])`).
 
 use super::param;
-use super::{accumulate, normalisation_backward, Layer, Mode};
+use super::{accumulate, normalisation_backward, Layer, Mode, StatAxes};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -39,9 +39,9 @@ impl LayerNormConfig {
 
 impl LayerNorm {
     fn normalise(&self, x: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let mean = x.clone().mean_dims(&[1, 2, 3]);
+        let mean = StatAxes::Sample.mean(x.clone());
         let centred = x.clone() - mean;
-        let var = centred.clone().square().mean_dims(&[1, 2, 3]);
+        let var = StatAxes::Sample.mean(centred.clone().square());
         let inv_std = var.add_scalar(self.eps).sqrt().recip();
         (centred * inv_std.clone(), inv_std)
     }
@@ -62,7 +62,7 @@ impl Layer for LayerNorm {
     ) -> Tensor<4> {
         let (xhat, inv_std) = self.normalise(x);
         let gh = gy * self.gamma.val().unsqueeze_dim(0);
-        normalisation_backward(gh, xhat, inv_std, &[1, 2, 3])
+        normalisation_backward(gh, xhat, inv_std, StatAxes::Sample)
     }
 
     fn backward_params(
