@@ -49,3 +49,9 @@ printf '[profiling.logger]\nlevel = "basic"\nfile = "%s/kernels.log"\nappend = f
     --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
 python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20
 python3 bench/kernel_profile.py "$prof/kernels.log" --phases
+if [ -f /tmp/margan-fusion ]; then
+    echo "== kernel profile: the same iteration with burn's fusion =="
+    (cd "$prof" && /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu \
+        --conv gemm --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
+    python3 bench/kernel_profile.py "$prof/kernels.log" --phases
+fi
