@@ -14,6 +14,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 iters=${1:-20}
+# On the device machine everything written under $OUT comes back: keep the whole output there
+# (the call's reply shows only its tail), and the kernel logs below.
+if [ -n "${OUT:-}" ]; then
+    exec > >(tee "$OUT/gpu-compare.txt") 2>&1
+fi
 if ! ldconfig -p | grep -q libvulkan; then
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
@@ -49,9 +54,11 @@ printf '[profiling.logger]\nlevel = "basic"\nfile = "%s/kernels.log"\nappend = f
     --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
 python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20
 python3 bench/kernel_profile.py "$prof/kernels.log" --phases
-if [ -f /tmp/margan-fusion ]; then
+if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-gemm.log"; fi
+if [ -f .gpu/margan-fusion.gz ]; then
     echo "== kernel profile: the same iteration with burn's fusion =="
     (cd "$prof" && /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu \
         --conv gemm --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
     python3 bench/kernel_profile.py "$prof/kernels.log" --phases
+    if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-fusion.log"; fi
 fi
