@@ -33,16 +33,17 @@ step "the GPU trainer a user builds (--features wgpu), one penalised step on wgp
 # Already built by the tests above (same features); the build below only confirms it is fresh.
 # On lavapipe, autotune's first-use timing of every candidate kernel takes ~1.5 min.
 cargo build --release -p margan-trainer --features wgpu,ndarray
-# It runs with CubeCL's kernel profile on (a cubecl.toml in its working directory), which
-# bench/kernel_profile.py, run by bench/gpu-compare.sh on a GPU, must then be able to sum.
+# It runs with CubeCL's kernel profile on (bench/kernel_profile.py --setup writes the
+# cubecl.toml in its working directory), which that script, run by bench/gpu-compare.sh on a
+# GPU, must then be able to sum.
 prof=target/kernel-profile
 rm -rf "$prof" && mkdir -p "$prof"
-printf '[profiling.logger]\nlevel = "basic"\nfile = "%s/kernels.log"\nappend = false\n' "$PWD/$prof" \
-  > "$prof/cubecl.toml"
+have_python=$(command -v python3 || true)
+[ -n "$have_python" ] && python3 bench/kernel_profile.py --setup "$prof"
 (cd "$prof" && ../release/margan bench --device wgpu --preset shapes --batch 8 --penalty linf \
   --warmup 1 --iterations 1) | tee target/gpu-trainer-smoke.log
 grep -q "autotune on" target/gpu-trainer-smoke.log
-if command -v python3 >/dev/null; then
+if [ -n "$have_python" ]; then
   python3 bench/kernel_profile.py "$prof/kernels.log" --top 8 | tee target/kernel-profile.txt
   grep -Eq "^all kernels +[1-9][0-9]+ " target/kernel-profile.txt
 else

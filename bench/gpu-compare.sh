@@ -48,8 +48,7 @@ echo "== kernel profile: one b64 L-inf iteration (gemm), CubeCL timing every ker
 # What the GPU runs per iteration and how many launches: if kernels add up to far less than
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
 prof=$(mktemp -d)
-printf '[profiling.logger]\nlevel = "basic"\nfile = "%s/kernels.log"\nappend = false\n' "$prof" \
-    > "$prof/cubecl.toml"
+python3 bench/kernel_profile.py --setup "$prof" >/dev/null
 (cd "$prof" && /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm \
     --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
 python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20

@@ -10,7 +10,8 @@ prints launches and time per family, and the totals: how many kernels an iterati
 and how much of the iteration's wall time they account for (the rest is launch overhead, host
 work and waiting).
 
-Turn the logger on with a cubecl.toml in the directory the benchmark runs from:
+Turn the logger on with a cubecl.toml in the directory the benchmark runs from
+(`python3 bench/kernel_profile.py --setup DIR` writes one there, logging to DIR/kernels.log):
 
     [profiling.logger]
     level = "basic"
@@ -23,6 +24,7 @@ then: python3 bench/kernel_profile.py /tmp/kernels.log [--table -1] [--top 25] [
 With `bench --phases`, the last eight tables are the phases of one iteration, in order.
 """
 import argparse
+import os
 import re
 import sys
 
@@ -91,9 +93,22 @@ def print_phases(lines):
     print(f"{'sum':<8} {total_n:>9} {total_ms:>10.3f}")
 
 
+def setup(directory):
+    """Writes DIR/cubecl.toml: CubeCL then times every kernel of a run started in DIR."""
+    directory = os.path.abspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    log = os.path.join(directory, "kernels.log")
+    with open(os.path.join(directory, "cubecl.toml"), "w", encoding="utf-8") as f:
+        f.write(f'[profiling.logger]\nlevel = "basic"\nfile = "{log}"\nappend = false\n')
+    print(log)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--setup":
+        setup(sys.argv[2])
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("log")
+    ap.add_argument("log", help="the profiling log (or `--setup DIR` to write DIR/cubecl.toml)")
     ap.add_argument("--table", type=int, default=-1,
                     help="which table: -1 the last (default), -2 the one before, 0 the first...")
     ap.add_argument("--top", type=int, default=25, help="families to list (default 25)")
