@@ -4,10 +4,11 @@
 use crate::error::MarganError;
 use crate::layers::{Mode, Network};
 use crate::losses::GanLoss;
+use crate::optim::FusedAdamConfig;
 use crate::penalty::GradientPenalty;
 use crate::phase::Phase;
 use crate::rng::Rng;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -48,12 +49,11 @@ impl Default for GanConfig {
     }
 }
 
-/// Adam as the paper's code uses it (PyTorch's ε = 1e-8).
+/// Adam as the paper's code uses it (PyTorch's ε = 1e-8), one fused kernel per parameter
+/// tensor on wgpu ([`crate::optim`]).
 pub fn adam(beta1: f64, beta2: f64) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(beta1 as f32)
-        .with_beta_2(beta2 as f32)
-        .with_epsilon(1e-8)
+    FusedAdamConfig::default()
+        .with_betas(beta1 as f32, beta2 as f32)
         .init()
 }
 

@@ -20,6 +20,7 @@ pub mod margins_grid;
 pub mod model;
 pub mod nets;
 pub mod norms;
+pub mod optim;
 pub mod pack;
 pub mod penalty;
 pub mod phase;

@@ -1,13 +1,17 @@
 //! Hand-written GPU kernels and their plain-tensor references.
 //!
 //! Each kernel is a WGSL compute shader under `shaders/`, launched through burn's `template`
-//! feature as a backend extension with a hand-written autodiff backward. The public functions
+//! feature as a backend extension (the differentiable ones with a hand-written autodiff
+//! backward; the Adam step is not differentiated). The public functions
 //! here take high-level tensors; on a device without the kernel (CPU, or a build without the
 //! `wgpu` feature) callers use the `*_reference` composition instead.
 
+pub mod adam;
 pub mod patches;
 pub mod row_norm;
 
+#[cfg(feature = "wgpu")]
+mod adam_cube;
 #[cfg(feature = "wgpu")]
 mod launch;
 #[cfg(feature = "wgpu")]

@@ -27,8 +27,8 @@ pub struct BenchArgs {
     /// the CPU), burn (burn's own convolutions), gemm (patches + one matrix product).
     #[arg(long, value_delimiter = ',', default_value = "auto")]
     conv: Vec<String>,
-    /// Time the WGSL row-norm kernels against the plain-tensor composition instead
-    /// (wgpu builds, --device wgpu).
+    /// Time the WGSL kernels instead: the row norms against the plain-tensor composition, the
+    /// fused Adam step against burn's Adam (wgpu builds, --device wgpu).
     #[arg(long)]
     kernels: bool,
     /// Time every DCGAN-32 convolution alone instead (forward, input and weight gradient,

@@ -1,5 +1,6 @@
 //! `margan bench --kernels`: the WGSL row-norm kernels against the plain-tensor composition
-//! (`abs().max_dim(1)` / `abs().sum_dim(1)` and burn's autodiff backward) on the same device.
+//! (`abs().max_dim(1)` / `abs().sum_dim(1)` and burn's autodiff backward), and the fused Adam
+//! step against burn's `Adam`, on the same device.
 #![cfg_attr(
     not(feature = "wgpu"),
     allow(unused_imports, unused_variables, dead_code)
@@ -74,6 +75,80 @@ pub fn run(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<(
                 );
             }
         }
+        adam(device, warmup, iters);
     }
     Ok(())
+}
+
+/// Element counts of every trainable parameter tensor of the DCGAN-32 pair.
+fn dcgan32_parameter_sizes(device: &Device) -> Vec<usize> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    struct Sizes(Vec<usize>);
+    impl ModuleVisitor for Sizes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.val().is_require_grad() {
+                self.0.push(param.val().shape().num_elements());
+            }
+        }
+    }
+    let cfg = margan::nets::DcganConfig::new();
+    let mut rng = Rng::new(0);
+    let mut sizes = Sizes(Vec::new());
+    cfg.init_generator(device, &mut rng).visit(&mut sizes);
+    cfg.init_discriminator(device, &mut rng).visit(&mut sizes);
+    sizes.0
+}
+
+/// One Adam update of every DCGAN-32 parameter tensor (G and D), fused kernel against burn's
+/// `Adam`, in milliseconds.
+#[cfg(feature = "wgpu")]
+fn adam(device: &Device, warmup: usize, iters: usize) {
+    use burn::optim::Optimizer;
+    use margan::optim::FusedAdamConfig;
+    let sizes = dcgan32_parameter_sizes(device);
+    let mut rng = Rng::new(1);
+    let tensors: Vec<(Tensor<1>, Tensor<1>)> = sizes
+        .iter()
+        .map(|&n| {
+            let t = |rng: &mut Rng| rng.normal_tensor([n, 1, 1, 1], 0.0, 1.0, device);
+            (
+                t(&mut rng).reshape([n]).inner(),
+                t(&mut rng).reshape([n]).inner(),
+            )
+        })
+        .collect();
+    let time_opt = |fused: bool| {
+        let opt = FusedAdamConfig::default()
+            .with_betas(0.5, 0.999)
+            .with_fused(fused)
+            .build();
+        let mut params: Vec<Tensor<1>> = tensors.iter().map(|(p, _)| p.clone()).collect();
+        let mut states = vec![None; tensors.len()];
+        let mut step = |params: &mut Vec<Tensor<1>>| {
+            for (i, (_, g)) in tensors.iter().enumerate() {
+                let (p, s) = opt.step(2e-4, params[i].clone(), g.clone(), states[i].take());
+                params[i] = p;
+                states[i] = s;
+            }
+        };
+        for _ in 0..warmup.max(1) {
+            step(&mut params);
+        }
+        let _ = device.sync();
+        let t = Instant::now();
+        for _ in 0..iters {
+            step(&mut params);
+        }
+        let _ = params[0].clone().narrow(0, 0, 1).into_data();
+        let _ = device.sync();
+        1e3 * t.elapsed().as_secs_f64() / iters as f64
+    };
+    let (fused, plain) = (time_opt(true), time_opt(false));
+    println!(
+        "Adam step of the DCGAN-32 pair ({} tensors, {:.2}M parameters): fused {fused:.3} ms, \
+         burn's Adam {plain:.3} ms, speed-up {:.2}×",
+        sizes.len(),
+        sizes.iter().sum::<usize>() as f64 / 1e6,
+        plain / fused
+    );
 }

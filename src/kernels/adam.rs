@@ -1,0 +1,125 @@
+//! The fused Adam step kernel (`shaders/adam_step.wgsl`): one launch per parameter tensor
+//! instead of burn's 13 elementwise ones, with the same f32 arithmetic in the same order.
+
+use burn::tensor::Tensor;
+
+/// The scalars of one Adam step, computed in f32 exactly as burn's `Adam` computes them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamScalars {
+    pub beta1: f32,
+    pub beta2: f32,
+    pub one_minus_beta1: f32,
+    pub one_minus_beta2: f32,
+    /// `√(1−β₂ᵗ) / (1−β₁ᵗ)`: both bias corrections in one factor.
+    pub combined: f32,
+    /// `ε·√(1−β₂ᵗ)`, so that the update is `(m·c) / (√v + ε̂)`.
+    pub epsilon: f32,
+    pub lr: f32,
+}
+
+impl AdamScalars {
+    /// The scalars of step `time` (1 for the first update of a parameter).
+    pub fn new(beta1: f32, beta2: f32, epsilon: f32, time: usize, lr: f64) -> Self {
+        let t = time as i32;
+        let bias2_sqrt = (1.0 - beta2.powi(t)).sqrt();
+        AdamScalars {
+            beta1,
+            beta2,
+            one_minus_beta1: 1.0 - beta1,
+            one_minus_beta2: 1.0 - beta2,
+            combined: bias2_sqrt / (1.0 - beta1.powi(t)),
+            epsilon: epsilon * bias2_sqrt,
+            lr: lr as f32,
+        }
+    }
+
+    /// The start of the shader's info buffer: `[n, β₁, β₂, 1−β₁, 1−β₂, c, ε̂, lr]`, the f32s as
+    /// bits (the launch appends the shape and the gradient's strides).
+    #[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
+    pub(crate) fn info(&self, n: u32) -> [u32; 8] {
+        [
+            n,
+            self.beta1.to_bits(),
+            self.beta2.to_bits(),
+            self.one_minus_beta1.to_bits(),
+            self.one_minus_beta2.to_bits(),
+            self.combined.to_bits(),
+            self.epsilon.to_bits(),
+            self.lr.to_bits(),
+        ]
+    }
+}
+
+/// Plain-tensor reference: `(p', m', v')` of one Adam step from parameter `p`, gradient `g`
+/// and moments `m`, `v` (zeros before the first step), in burn's `Adam` order of operations.
+pub fn adam_step_reference<const D: usize>(
+    p: Tensor<D>,
+    g: Tensor<D>,
+    m: Tensor<D>,
+    v: Tensor<D>,
+    s: &AdamScalars,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let m = m
+        .mul_scalar(s.beta1)
+        .add(g.clone().mul_scalar(s.one_minus_beta1));
+    let v = v
+        .mul_scalar(s.beta2)
+        .add(g.square().mul_scalar(s.one_minus_beta2));
+    let update = m
+        .clone()
+        .mul_scalar(s.combined)
+        .div(v.clone().sqrt().add_scalar(s.epsilon));
+    (p - update.mul_scalar(s.lr), m, v)
+}
+
+/// `(p', m', v')` of one Adam step by the WGSL kernel (one launch). All four inputs have the
+/// same shape; outputs are new tensors. A strided gradient (a transposed view, say) is read in
+/// place, not copied first.
+///
+/// # Panics
+/// When the tensors are not on a wgpu device (check with [`super::has_kernels`]), not f32, or
+/// of different shapes.
+#[cfg(feature = "wgpu")]
+pub fn adam_step_kernel<const D: usize>(
+    p: Tensor<D>,
+    g: Tensor<D>,
+    m: Tensor<D>,
+    v: Tensor<D>,
+    s: &AdamScalars,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    use super::adam_cube::AdamOps;
+    use burn::backend::Dispatch;
+    assert!(
+        super::has_kernels(&p.device()),
+        "the Adam kernel runs on the wgpu backend only"
+    );
+    let shape = p.shape();
+    for (name, t) in [
+        ("gradient", &g),
+        ("first moment", &m),
+        ("second moment", &v),
+    ] {
+        assert_eq!(
+            t.shape(),
+            shape,
+            "Adam kernel: {name} shape differs from the parameter's"
+        );
+    }
+    let n = shape.num_elements();
+    assert!(
+        n < u32::MAX as usize,
+        "Adam kernel: {n} elements exceed u32 indexing"
+    );
+    let (p, m, v) = <Dispatch as AdamOps>::adam_step(
+        p.into_dispatch(),
+        g.into_dispatch(),
+        m.into_dispatch(),
+        v.into_dispatch(),
+        s.info(n as u32),
+    );
+    (
+        Tensor::from_dispatch(p),
+        Tensor::from_dispatch(m),
+        Tensor::from_dispatch(v),
+    )
+}
