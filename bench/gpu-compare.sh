@@ -58,6 +58,7 @@ python3 bench/kernel_profile.py "$prof/kernels.log" --phases
 if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-gemm.log"; fi
 if [ -f .gpu/margan-fusion.gz ]; then
     echo "== kernel profile: the same iteration with burn's fusion =="
+    python3 bench/kernel_profile.py --setup "$prof" >/dev/null   # a fresh log (see --setup)
     (cd "$prof" && /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu \
         --conv gemm --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
     python3 bench/kernel_profile.py "$prof/kernels.log" --phases

@@ -94,10 +94,16 @@ def print_phases(lines):
 
 
 def setup(directory):
-    """Writes DIR/cubecl.toml: CubeCL then times every kernel of a run started in DIR."""
+    """Writes DIR/cubecl.toml: CubeCL then times every kernel of a run started in DIR.
+
+    Also removes an earlier DIR/kernels.log: CubeCL's `append = false` writes from the start of
+    the file without truncating it, so a shorter run would leave the old run's tail behind.
+    Run --setup again before every profiled run in the same DIR."""
     directory = os.path.abspath(directory)
     os.makedirs(directory, exist_ok=True)
     log = os.path.join(directory, "kernels.log")
+    if os.path.exists(log):
+        os.remove(log)
     with open(os.path.join(directory, "cubecl.toml"), "w", encoding="utf-8") as f:
         f.write(f'[profiling.logger]\nlevel = "basic"\nfile = "{log}"\nappend = false\n')
     print(log)

@@ -7,10 +7,7 @@
 //! device, f32, no fusion), and burn's `Adam` runs everywhere else. Both keep burn's
 //! `AdamState`, so optimiser records and checkpoints are the same either way.
 
-use crate::kernels::adam::AdamScalars;
-use burn::optim::{
-    Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
-};
+use burn::optim::{Adam, AdamConfig, AdamState, LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{DType, Device, Tensor};
 
 /// Adam's settings.
@@ -115,6 +112,8 @@ fn fused_step<const D: usize>(
     grad: Tensor<D>,
     state: Option<AdamState<D>>,
 ) -> (Tensor<D>, Option<AdamState<D>>) {
+    use crate::kernels::adam::AdamScalars;
+    use burn::optim::AdaptiveMomentumState;
     let (time, m, v) = match state {
         Some(s) => (
             s.momentum.time + 1,

@@ -9,9 +9,15 @@ use burn_cubecl::cubecl::server::KernelArguments;
 
 /// Backend extension: one Adam step of a parameter tensor. `scalars` is
 /// [`super::adam::AdamScalars::info`]. Not differentiable (an optimiser step).
-#[backend_extension(Cube, Autodiff)]
+#[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait AdamOps: burn::backend::Backend {
-    /// `(p, g, m, v)` → `(p', m', v')`, all of one shape.
+    /// `(p, g, m, v)` → `(p', m', v')`, all of one shape. (Under burn's fusion `FusedAdam`
+    /// leaves Adam to fusion; the op is declared to it so that fusion builds compile and run.)
+    #[fusion(meta = |p: &burn::backend::fusion::custom::TensorSpec,
+                     _g: &burn::backend::fusion::custom::TensorSpec,
+                     _m: &burn::backend::fusion::custom::TensorSpec,
+                     _v: &burn::backend::fusion::custom::TensorSpec,
+                     _s: &[u32; 8]| (p.clone(), p.clone(), p.clone()))]
     fn adam_step(
         p: FloatTensor<Self>,
         g: FloatTensor<Self>,

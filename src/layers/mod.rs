@@ -16,6 +16,7 @@ mod linear;
 mod network;
 mod reshape;
 mod spectral;
+mod stat_reduce;
 
 pub use activation::{LeakyRelu, Relu, Tanh};
 pub use batch_norm::{BatchNorm, BatchNormConfig};
@@ -201,15 +202,16 @@ impl StatAxes {
 
     /// The mean over the axes, kept as size-1 axes. Every slice of the first reduction has the
     /// same size, so the mean of the means is the mean over all three axes.
+    ///
+    /// Forward: two reductions (`stat_reduce.rs`); backward: the upstream gradient scaled once
+    /// and broadcast back, where burn's autodiff of `mean_dim` takes four launches per axis.
     pub(crate) fn mean(self, x: Tensor<4>) -> Tensor<4> {
-        let (first, rows, out) = self.split(x.dims());
-        x.mean_dim(first).reshape(rows).mean_dim(1).reshape(out)
+        stat_reduce::stat_reduce(x, self, true)
     }
 
-    /// The sum over the axes, kept as size-1 axes.
+    /// The sum over the axes, kept as size-1 axes (backward: a broadcast view, no launch).
     pub(crate) fn sum(self, x: Tensor<4>) -> Tensor<4> {
-        let (first, rows, out) = self.split(x.dims());
-        x.sum_dim(first).reshape(rows).sum_dim(1).reshape(out)
+        stat_reduce::stat_reduce(x, self, false)
     }
 }
 
@@ -263,6 +265,43 @@ mod tests {
                 assert_close(mean, t.clone().mean_dims(&dims), &format!("mean {what}"));
                 let sum = axes.sum(t.clone());
                 assert_close(sum, t.clone().sum_dims(&dims), &format!("sum {what}"));
+            }
+        }
+    }
+
+    /// The gradient of the statistics (a broadcast of the upstream gradient, scaled for the
+    /// mean, in `wgpu` builds) against burn's autodiff of `mean_dims` / `sum_dims`.
+    #[test]
+    fn stat_axes_backward_matches_reference() {
+        let dev = cpu();
+        let mut rng = Rng::new(6);
+        for (axes, dims, out) in [
+            (StatAxes::Channel, [0, 2, 3], [1, 5, 1, 1]),
+            (StatAxes::Sample, [1, 2, 3], [3, 1, 1, 1]),
+        ] {
+            for view in [false, true] {
+                let base = if view {
+                    rng.normal_tensor([5, 3, 4, 2], 0.5, 2.0, &dev)
+                        .swap_dims(0, 1)
+                } else {
+                    rng.normal_tensor([3, 5, 4, 2], 0.5, 2.0, &dev)
+                };
+                let (w1, w2) = (
+                    rng.normal_tensor(out, 0.0, 1.0, &dev),
+                    rng.normal_tensor(out, 0.0, 1.0, &dev),
+                );
+                let grad = |f: &dyn Fn(Tensor<4>) -> (Tensor<4>, Tensor<4>)| {
+                    let x = base.clone().detach().require_grad();
+                    let (m, s) = f(x.clone());
+                    // The statistics feed further ops, as in BatchNorm: x − mean, and a square.
+                    let loss = (m.clone() * w1.clone()).sum()
+                        + (s.square() * w2.clone()).sum()
+                        + (x.clone() - m).square().sum();
+                    x.grad(&loss.backward()).expect("x has a gradient")
+                };
+                let ours = grad(&|x| (axes.mean(x.clone()), axes.sum(x)));
+                let reference = grad(&|x| (x.clone().mean_dims(&dims), x.sum_dims(&dims)));
+                assert_close(ours, reference, &format!("{axes:?} backward, view {view}"));
             }
         }
     }
