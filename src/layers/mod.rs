@@ -269,8 +269,8 @@ mod tests {
         }
     }
 
-    /// The gradient of the statistics (a broadcast of the upstream gradient, scaled for the
-    /// mean, in `wgpu` builds) against burn's autodiff of `mean_dims` / `sum_dims`.
+    /// The gradient of the statistics (`stat_reduce.rs`: a broadcast of the upstream gradient,
+    /// scaled for the mean) against burn's autodiff of `mean_dims` / `sum_dims`.
     #[test]
     fn stat_axes_backward_matches_reference() {
         let dev = cpu();
