@@ -93,10 +93,11 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        if !self.uses_kernel(&tensor) {
-            return self.plain.step(lr, tensor, grad, state);
+        #[cfg(feature = "wgpu")]
+        if self.uses_kernel(&tensor) {
+            return fused_step(&self.config, lr, tensor, grad, state);
         }
-        fused_step(&self.config, lr, tensor, grad, state)
+        self.plain.step(lr, tensor, grad, state)
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
@@ -127,15 +128,4 @@ fn fused_step<const D: usize>(
     let (p, m, v) = crate::kernels::adam::adam_step_kernel(tensor, grad, m, v, &s);
     let momentum = AdaptiveMomentumState::new(time, m, v);
     (p, Some(AdamState::new(momentum)))
-}
-
-#[cfg(not(feature = "wgpu"))]
-fn fused_step<const D: usize>(
-    _: &FusedAdamConfig,
-    _: LearningRate,
-    _: Tensor<D>,
-    _: Tensor<D>,
-    _: Option<AdamState<D>>,
-) -> (Tensor<D>, Option<AdamState<D>>) {
-    unreachable!("without the wgpu feature no device has kernels")
 }

@@ -33,12 +33,11 @@ impl AdamScalars {
         }
     }
 
-    /// The start of the shader's info buffer: `[n, β₁, β₂, 1−β₁, 1−β₂, c, ε̂, lr]`, the f32s as
-    /// bits (the launch appends the shape and the gradient's strides).
+    /// The scalars of the shader's info buffer, `[β₁, β₂, 1−β₁, 1−β₂, c, ε̂, lr]` as f32 bits
+    /// (the launch adds the element count, the shape and the gradient's strides).
     #[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
-    pub(crate) fn info(&self, n: u32) -> [u32; 8] {
+    pub(crate) fn bits(&self) -> [u32; 7] {
         [
-            n,
             self.beta1.to_bits(),
             self.beta2.to_bits(),
             self.one_minus_beta1.to_bits(),
@@ -105,17 +104,12 @@ pub fn adam_step_kernel<const D: usize>(
             "Adam kernel: {name} shape differs from the parameter's"
         );
     }
-    let n = shape.num_elements();
-    assert!(
-        n < u32::MAX as usize,
-        "Adam kernel: {n} elements exceed u32 indexing"
-    );
     let (p, m, v) = <Dispatch as AdamOps>::adam_step(
         p.into_dispatch(),
         g.into_dispatch(),
         m.into_dispatch(),
         v.into_dispatch(),
-        s.info(n as u32),
+        s.bits(),
     );
     (
         Tensor::from_dispatch(p),

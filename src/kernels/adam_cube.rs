@@ -8,7 +8,7 @@ use burn::tensor::DType;
 use burn_cubecl::cubecl::server::KernelArguments;
 
 /// Backend extension: one Adam step of a parameter tensor. `scalars` is
-/// [`super::adam::AdamScalars::info`]. Not differentiable (an optimiser step).
+/// [`super::adam::AdamScalars::bits`]. Not differentiable (an optimiser step).
 #[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait AdamOps: burn::backend::Backend {
     /// `(p, g, m, v)` → `(p', m', v')`, all of one shape. (Under burn's fusion `FusedAdam`
@@ -17,13 +17,13 @@ pub trait AdamOps: burn::backend::Backend {
                      _g: &burn::backend::fusion::custom::TensorSpec,
                      _m: &burn::backend::fusion::custom::TensorSpec,
                      _v: &burn::backend::fusion::custom::TensorSpec,
-                     _s: &[u32; 8]| (p.clone(), p.clone(), p.clone()))]
+                     _s: &[u32; 7]| (p.clone(), p.clone(), p.clone()))]
     fn adam_step(
         p: FloatTensor<Self>,
         g: FloatTensor<Self>,
         m: FloatTensor<Self>,
         v: FloatTensor<Self>,
-        scalars: [u32; 8],
+        scalars: [u32; 7],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -42,7 +42,7 @@ impl AdamOps for CubeBackend {
         g: FloatTensor<Self>,
         m: FloatTensor<Self>,
         v: FloatTensor<Self>,
-        scalars: [u32; 8],
+        scalars: [u32; 7],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         for t in [&p, &g, &m, &v] {
             assert_eq!(t.dtype, DType::F32, "the Adam kernel is f32 only");
@@ -55,16 +55,17 @@ impl AdamOps for CubeBackend {
             into_contiguous(g)
         };
         let shape = p.meta.shape().clone();
-        let n = scalars[0];
-        assert_eq!(
-            shape.num_elements(),
-            n as usize,
-            "Adam kernel: element count"
+        let n = shape.num_elements();
+        assert!(
+            n < u32::MAX as usize,
+            "Adam kernel: {n} elements exceed u32 indexing"
         );
+        let n = n as u32;
         let (dims, strides) = (g.meta.shape(), g.meta.strides());
         let pad = 4 - dims.num_dims();
         let mut info = [0u32; 16];
-        info[..8].copy_from_slice(&scalars);
+        info[0] = n;
+        info[1..8].copy_from_slice(&scalars);
         for d in 0..4 {
             let (size, stride) = if d < pad {
                 (1, 0)
@@ -100,7 +101,7 @@ impl<B: AdamOps, C: CheckpointStrategy> AdamOps for Autodiff<B, C> {
         g: FloatTensor<Self>,
         m: FloatTensor<Self>,
         v: FloatTensor<Self>,
-        scalars: [u32; 8],
+        scalars: [u32; 7],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         // An optimiser step is not part of any graph: run it on the inner tensors.
         let (p, m, v) = B::adam_step(
