@@ -7,11 +7,16 @@
 //! `wgpu` feature) callers use the `*_reference` composition instead.
 
 pub mod adam;
+pub mod batch_norm;
 pub mod patches;
 pub mod row_norm;
 
 #[cfg(feature = "wgpu")]
 mod adam_cube;
+#[cfg(feature = "wgpu")]
+mod batch_norm_autodiff;
+#[cfg(feature = "wgpu")]
+mod batch_norm_cube;
 #[cfg(feature = "wgpu")]
 mod launch;
 #[cfg(feature = "wgpu")]

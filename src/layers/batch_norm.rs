@@ -1,8 +1,9 @@
 //! Batch normalisation over `[N, C, H, W]` (statistics per channel over N, H, W); vectors
 //! `[N, F, 1, 1]` get BatchNorm1d.
 
-use super::{accumulate, normalisation_backward, Layer, Mode, StatAxes};
+use super::{accumulate, Layer, Mode, StatAxes};
 use super::{param, state};
+use crate::kernels::batch_norm::{batch_norm_forward, batch_norm_input_grad, BatchNormScalars};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param, RunningState};
@@ -60,78 +61,64 @@ fn channel(t: Tensor<1>) -> Tensor<4> {
 }
 
 impl BatchNorm {
-    /// The batch's per-channel mean and (biased) variance, differentiable in `x`.
-    fn batch_stats(x: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let mean = StatAxes::Channel.mean(x.clone());
-        let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
-        (mean, var)
-    }
-
-    /// The statistics for the mode: the batch's (differentiable in `x`) or the running ones.
-    fn stats(&self, x: &Tensor<4>, mode: Mode) -> (Tensor<4>, Tensor<4>) {
-        match mode {
-            Mode::Train => Self::batch_stats(x),
-            Mode::Eval => {
-                let device = x.device();
-                (
-                    channel(self.running_mean.value_sync().to_device(&device)),
-                    channel(self.running_var.value_sync().to_device(&device)),
-                )
-            }
+    fn scalars(&self) -> BatchNormScalars {
+        BatchNormScalars {
+            eps: self.eps,
+            momentum: self.momentum,
         }
     }
 
-    /// `(x̂, 1/√(σ²+ε))` from the statistics.
-    fn normalise_with(
-        &self,
-        x: Tensor<4>,
-        mean: Tensor<4>,
-        var: Tensor<4>,
-    ) -> (Tensor<4>, Tensor<4>) {
-        let inv_std = var.add_scalar(self.eps).sqrt().recip();
-        ((x - mean) * inv_std.clone(), inv_std)
+    /// The running statistics on `device`.
+    fn running(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
+        (
+            self.running_mean.value_sync().to_device(device),
+            self.running_var.value_sync().to_device(device),
+        )
     }
 
     /// `(x̂, 1/√(σ²+ε))` for the mode: batch statistics (differentiable in `x`) or running ones.
     fn normalise(&self, x: &Tensor<4>, mode: Mode) -> (Tensor<4>, Tensor<4>) {
-        let (mean, var) = self.stats(x, mode);
-        self.normalise_with(x.clone(), mean, var)
-    }
-
-    /// Moves the running statistics towards the batch's (`var`: biased, from
-    /// [`Self::batch_stats`]; the running variance is unbiased, as PyTorch's).
-    fn update_running(&self, x: &Tensor<4>, mean: Tensor<4>, var: Tensor<4>) {
-        let [n, c, h, w] = x.dims();
-        let count = (n * h * w) as f64;
-        let mean = mean.detach();
-        let var = var.detach().mul_scalar(count / (count - 1.0).max(1.0));
-        let m = self.momentum;
-        let device = mean.device();
-        let rm = self
-            .running_mean
-            .value_sync()
-            .to_device(&device)
-            .mul_scalar(1.0 - m)
-            + mean.reshape([c]).mul_scalar(m);
-        let rv = self
-            .running_var
-            .value_sync()
-            .to_device(&device)
-            .mul_scalar(1.0 - m)
-            + var.reshape([c]).mul_scalar(m);
-        self.running_mean.update(rm.detach());
-        self.running_var.update(rv.detach());
+        let (mean, var) = match mode {
+            Mode::Train => {
+                let mean = StatAxes::Channel.mean(x.clone());
+                let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
+                (mean, var)
+            }
+            Mode::Eval => {
+                let (mean, var) = self.running(&x.device());
+                (channel(mean), channel(var))
+            }
+        };
+        let inv_std = var.add_scalar(self.eps).sqrt().recip();
+        ((x.clone() - mean) * inv_std.clone(), inv_std)
     }
 }
 
+/// Training mode goes through [`crate::kernels::batch_norm`]: one WGSL kernel each for the
+/// forward (with the running statistics), its backward and the backward's own backward on
+/// wgpu, the same formulas in tensor ops elsewhere.
 impl Layer for BatchNorm {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
-        let (mean, var) = self.stats(&x, mode);
-        if mode == Mode::Train {
-            self.update_running(&x, mean.clone(), var.clone());
+        match mode {
+            Mode::Train => {
+                let (rm, rv) = self.running(&x.device());
+                let (y, rm, rv) = batch_norm_forward(
+                    x,
+                    self.gamma.val(),
+                    self.beta.val(),
+                    rm,
+                    rv,
+                    self.scalars(),
+                );
+                self.running_mean.update(rm.detach());
+                self.running_var.update(rv.detach());
+                y
+            }
+            Mode::Eval => {
+                let (xhat, _) = self.normalise(&x, mode);
+                xhat * channel(self.gamma.val()) + channel(self.beta.val())
+            }
         }
-        let (xhat, _) = self.normalise_with(x, mean, var);
-        xhat * channel(self.gamma.val()) + channel(self.beta.val())
     }
 
     fn backward_input(
@@ -141,12 +128,13 @@ impl Layer for BatchNorm {
         gy: Tensor<4>,
         mode: Mode,
     ) -> Tensor<4> {
-        let (xhat, inv_std) = self.normalise(x, mode);
-        let gh = gy * channel(self.gamma.val());
         match mode {
-            Mode::Eval => gh * inv_std,
+            Mode::Eval => {
+                let (_, inv_std) = self.normalise(x, mode);
+                gy * channel(self.gamma.val()) * inv_std
+            }
             // The batch statistics depend on x as well.
-            Mode::Train => normalisation_backward(gh, xhat, inv_std, StatAxes::Channel),
+            Mode::Train => batch_norm_input_grad(x.clone(), gy, self.gamma.val(), self.eps),
         }
     }
 

@@ -1,0 +1,40 @@
+// BatchNorm backward in training mode (the statistics depend on x), after
+// batch_norm_partials.wgsl with the upstream gradient gy; workgroup (split, c) writes its
+// range of channel c:
+//   gx = γ · s · (gy − Σgy / M − x̂ · Σ(gy·x̂) / M),   Σ(gy·x̂) = s · Σgy·(x − μ)
+// and the first range of each channel the parameter gradients:
+//   ∂γ = Σ(gy·x̂),   ∂β = Σgy
+
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read_write> gx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grad_gamma: array<f32>;
+@group(0) @binding(6) var<storage, read_write> grad_beta: array<f32>;
+
+const GY_STRIDES = vec4<u32>({{ gy_strides }});
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let c = wid.y;
+    let range = split_range(wid.x);
+    let ch = merge(c);
+    let s = ch.s;
+    let g2 = s * ch.g_dev;
+    let inv_m = 1.0 / f32(M);
+    let mean_g = ch.g * inv_m;
+    let mean_gx = g2 * inv_m;
+    let k = gamma[c] * s;
+    for (var j = range.x + lid; j < range.y; j = j + WG) {
+        let xh = (x[offset(j, c, X_STRIDES)] - ch.mean) * s;
+        let g = gy[offset(j, c, GY_STRIDES)];
+        gx[out_offset(j, c)] = k * (g - mean_g - xh * mean_gx);
+    }
+    if (wid.x == 0u && lid == 0u) {
+        grad_gamma[c] = g2;
+        grad_beta[c] = ch.g;
+    }
+}

@@ -1,0 +1,254 @@
+//! BatchNorm in training mode as three kernels (`shaders/batch_norm_*.wgsl`): the forward
+//! with the running-statistics update, the backward, and the backward's vector-Jacobian
+//! product (what a gradient penalty's double backward needs). Each is one launch on wgpu
+//! where its tensor-op form below (`*_reference`, what the CPU backends run) takes 20–60.
+//!
+//! Statistics per channel of `x [N, C, H, W]` over N, H and W, `M = N·H·W` values each:
+//! `μ`, the biased `σ²`, `s = 1/√(σ² + ε)`, `x̂ = (x − μ)·s`.
+
+use crate::layers::StatAxes;
+use burn::tensor::Tensor;
+
+/// ε and the running-average momentum of a BatchNorm.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormScalars {
+    pub eps: f64,
+    pub momentum: f64,
+}
+
+impl BatchNormScalars {
+    /// ε as the f32 bits the kernels are compiled with.
+    #[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
+    fn eps_bits(&self) -> u32 {
+        (self.eps as f32).to_bits()
+    }
+}
+
+fn channel(t: Tensor<1>) -> Tensor<4> {
+    let c = t.dims()[0];
+    t.reshape([1, c, 1, 1])
+}
+
+/// `(x̂, s)` from the batch statistics of `x`, differentiable in `x`.
+fn normalise(x: Tensor<4>, eps: f64) -> (Tensor<4>, Tensor<4>) {
+    let mean = StatAxes::Channel.mean(x.clone());
+    let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
+    let inv_std = var.add_scalar(eps).sqrt().recip();
+    ((x - mean) * inv_std.clone(), inv_std)
+}
+
+/// Plain-tensor reference of the forward: `(y, running_mean', running_var')` with
+/// `y = x̂·γ + β` (differentiable in `x`, `γ`, `β`) and the running statistics moved towards
+/// the batch's by `momentum` (the variance unbiased, `·M/(M−1)`, as PyTorch; not tracked).
+pub fn batch_norm_forward_reference(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    running_mean: Tensor<1>,
+    running_var: Tensor<1>,
+    s: BatchNormScalars,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let [n, c, h, w] = x.dims();
+    let count = (n * h * w) as f64;
+    let mean = StatAxes::Channel.mean(x.clone());
+    let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
+    let m = s.momentum;
+    let rm = running_mean.mul_scalar(1.0 - m) + mean.clone().detach().reshape([c]).mul_scalar(m);
+    let unbiased = var
+        .clone()
+        .detach()
+        .mul_scalar(count / (count - 1.0).max(1.0));
+    let rv = running_var.mul_scalar(1.0 - m) + unbiased.reshape([c]).mul_scalar(m);
+    let inv_std = var.add_scalar(s.eps).sqrt().recip();
+    let xhat = (x - mean) * inv_std;
+    (
+        xhat * channel(gamma) + channel(beta),
+        rm.detach(),
+        rv.detach(),
+    )
+}
+
+/// Plain-tensor reference of the backward from the upstream gradient `gy`:
+/// `(gx, ∂γ, ∂β)` with `gx = γ·s·(gy − mean(gy) − x̂·mean(gy·x̂))` (the batch statistics'
+/// share included), `∂γ = Σ gy·x̂`, `∂β = Σ gy`; differentiable in `x`, `gy` and `γ`.
+pub fn batch_norm_backward_reference(
+    x: Tensor<4>,
+    gy: Tensor<4>,
+    gamma: Tensor<1>,
+    eps: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let c = gamma.dims()[0];
+    let (xhat, inv_std) = normalise(x, eps);
+    let gh = gy.clone() * channel(gamma);
+    let gx = crate::layers::normalisation_backward(gh, xhat.clone(), inv_std, StatAxes::Channel);
+    let grad_gamma = StatAxes::Channel.sum(gy.clone() * xhat).reshape([c]);
+    let grad_beta = StatAxes::Channel.sum(gy).reshape([c]);
+    (gx, grad_gamma, grad_beta)
+}
+
+/// Plain-tensor reference of the backward's vector-Jacobian product: with `u = ∂L/∂gx`,
+/// per channel `G₁ = Σgy`, `G₂ = Σgy·x̂`, `U₁ = Σu`, `U₂ = Σu·x̂`, `R = Σu·gy` and
+/// `Q = R − (G₁U₁ + G₂U₂)/M`, returns `(∂L/∂x, ∂L/∂gy, ∂L/∂γ)`:
+///
+/// * `∂L/∂gy = γ·s·(u − U₁/M − x̂·U₂/M)` (the backward is `γ·P(gy)` with `P` symmetric),
+/// * `∂L/∂γ = s·Q`,
+/// * `∂L/∂x = −s²γ·(Q/M·x̂ + G₂/M·u + U₂/M·gy − (G₂U₁ + U₂G₁)/M² − 2G₂U₂/M²·x̂)`
+///   (from `∂s/∂x = −s²x̂/M` and `∂x̂/∂x = P`).
+///
+/// Not differentiated again (values only).
+pub fn batch_norm_backward_vjp_reference(
+    x: Tensor<4>,
+    gy: Tensor<4>,
+    gamma: Tensor<1>,
+    u: Tensor<4>,
+    eps: f64,
+) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
+    let [n, c, h, w] = x.dims();
+    let inv_m = 1.0 / (n * h * w) as f64;
+    let (xhat, s) = normalise(x.detach(), eps);
+    let (gy, u) = (gy.detach(), u.detach());
+    let mean = |t: Tensor<4>| StatAxes::Channel.mean(t);
+    let g1 = mean(gy.clone());
+    let g2 = mean(gy.clone() * xhat.clone());
+    let u1 = mean(u.clone());
+    let u2 = mean(u.clone() * xhat.clone());
+    // Q/M.
+    let q = mean(u.clone() * gy.clone()) - (g1.clone() * u1.clone() + g2.clone() * u2.clone());
+    let gamma = channel(gamma.detach());
+    let dgy = (u.clone() - u1.clone() - xhat.clone() * u2.clone()) * s.clone() * gamma.clone();
+    let x_coef = q.clone() - (g2.clone() * u2.clone()).mul_scalar(2.0);
+    let constant = g2.clone() * u1 + u2.clone() * g1;
+    let dx = (xhat * x_coef + u * g2 + gy * u2 - constant) * (s.clone().square() * gamma).neg();
+    let dgamma = (s * q).mul_scalar(1.0 / inv_m).reshape([c]);
+    (dx, dgy, dgamma)
+}
+
+/// Whether the kernels run for `x` (a wgpu device).
+#[cfg(feature = "wgpu")]
+fn use_kernels(x: &Tensor<4>) -> bool {
+    super::has_kernels(&x.device())
+}
+
+/// The forward: the kernel on wgpu, [`batch_norm_forward_reference`] elsewhere.
+pub fn batch_norm_forward(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    running_mean: Tensor<1>,
+    running_var: Tensor<1>,
+    s: BatchNormScalars,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    #[cfg(feature = "wgpu")]
+    if use_kernels(&x) {
+        return batch_norm_forward_kernel(x, gamma, beta, running_mean, running_var, s);
+    }
+    batch_norm_forward_reference(x, gamma, beta, running_mean, running_var, s)
+}
+
+/// The backward's input gradient `gx`: the kernel on wgpu (its own backward: the VJP kernel),
+/// [`batch_norm_backward_reference`] elsewhere.
+pub fn batch_norm_input_grad(x: Tensor<4>, gy: Tensor<4>, gamma: Tensor<1>, eps: f64) -> Tensor<4> {
+    #[cfg(feature = "wgpu")]
+    if use_kernels(&x) {
+        return batch_norm_backward_kernel(x, gy, gamma, eps).0;
+    }
+    batch_norm_backward_reference(x, gy, gamma, eps).0
+}
+
+#[cfg(feature = "wgpu")]
+use burn::backend::Dispatch;
+
+/// The forward by the WGSL kernel (one launch), differentiable in `x`, `γ`, `β` through the
+/// backward kernel.
+///
+/// # Panics
+/// When `x` is not on a wgpu device (check with [`super::has_kernels`]) or not f32.
+#[cfg(feature = "wgpu")]
+pub fn batch_norm_forward_kernel(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    running_mean: Tensor<1>,
+    running_var: Tensor<1>,
+    s: BatchNormScalars,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    use super::batch_norm_cube::BatchNormOps;
+    assert!(
+        use_kernels(&x),
+        "the BatchNorm kernels run on the wgpu backend only"
+    );
+    let (y, rm, rv) = <Dispatch as BatchNormOps>::batch_norm_forward(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        running_mean.into_dispatch(),
+        running_var.into_dispatch(),
+        [s.eps_bits(), (s.momentum as f32).to_bits()],
+    );
+    (
+        Tensor::from_dispatch(y),
+        Tensor::from_dispatch(rm),
+        Tensor::from_dispatch(rv),
+    )
+}
+
+/// The backward by the WGSL kernel (one launch): `(gx, ∂γ, ∂β)`. `gx` is differentiable in
+/// `x`, `gy` and `γ` through the VJP kernel; `∂γ`, `∂β` are values only.
+///
+/// # Panics
+/// As [`batch_norm_forward_kernel`].
+#[cfg(feature = "wgpu")]
+pub fn batch_norm_backward_kernel(
+    x: Tensor<4>,
+    gy: Tensor<4>,
+    gamma: Tensor<1>,
+    eps: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    use super::batch_norm_cube::BatchNormOps;
+    assert!(
+        use_kernels(&x),
+        "the BatchNorm kernels run on the wgpu backend only"
+    );
+    let (gx, gg, gb) = <Dispatch as BatchNormOps>::batch_norm_backward(
+        x.into_dispatch(),
+        gy.into_dispatch(),
+        gamma.into_dispatch(),
+        (eps as f32).to_bits(),
+    );
+    (
+        Tensor::from_dispatch(gx),
+        Tensor::from_dispatch(gg),
+        Tensor::from_dispatch(gb),
+    )
+}
+
+/// The backward's VJP by the WGSL kernel (one launch): `(∂L/∂x, ∂L/∂gy, ∂L/∂γ)`.
+///
+/// # Panics
+/// As [`batch_norm_forward_kernel`].
+#[cfg(feature = "wgpu")]
+pub fn batch_norm_backward_vjp_kernel(
+    x: Tensor<4>,
+    gy: Tensor<4>,
+    gamma: Tensor<1>,
+    u: Tensor<4>,
+    eps: f64,
+) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
+    use super::batch_norm_cube::BatchNormOps;
+    assert!(
+        use_kernels(&x),
+        "the BatchNorm kernels run on the wgpu backend only"
+    );
+    let (dx, dgy, dg) = <Dispatch as BatchNormOps>::batch_norm_backward_vjp(
+        x.into_dispatch(),
+        gy.into_dispatch(),
+        gamma.into_dispatch(),
+        u.into_dispatch(),
+        (eps as f32).to_bits(),
+    );
+    (
+        Tensor::from_dispatch(dx),
+        Tensor::from_dispatch(dgy),
+        Tensor::from_dispatch(dg),
+    )
+}

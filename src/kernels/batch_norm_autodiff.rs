@@ -1,0 +1,152 @@
+//! Hand-written autodiff for the BatchNorm kernels: the forward's backward is the backward
+//! kernel, the backward's (the gradient penalty differentiates it) the VJP kernel. Running
+//! statistics and the backward's parameter gradients carry no gradient.
+
+use super::batch_norm_cube::BatchNormOps;
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::{tensor::FloatTensor, Autodiff, AutodiffBackend};
+
+/// Backward of the forward `y(x, γ, β)`.
+#[derive(Debug)]
+struct ForwardBackward {
+    eps: u32,
+}
+
+impl<B: BatchNormOps> Backward<B, 3> for ForwardBackward {
+    /// The forward's `x` and `γ`.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node, gamma_node, beta_node] = ops.parents;
+        let gy = grads.consume::<B>(&ops.node);
+        let (x, gamma) = ops.state;
+        let (gx, grad_gamma, grad_beta) = B::batch_norm_backward(x, gy, gamma, self.eps);
+        for (node, grad) in [
+            (x_node, gx),
+            (gamma_node, grad_gamma),
+            (beta_node, grad_beta),
+        ] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// Backward of the backward's `gx(x, gy, γ)`.
+#[derive(Debug)]
+struct BackwardBackward {
+    eps: u32,
+}
+
+impl<B: BatchNormOps> Backward<B, 3> for BackwardBackward {
+    /// The backward's `x`, `gy` and `γ`.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node, gy_node, gamma_node] = ops.parents;
+        let u = grads.consume::<B>(&ops.node);
+        let (x, gy, gamma) = ops.state;
+        let (dx, dgy, dgamma) = B::batch_norm_backward_vjp(x, gy, gamma, u, self.eps);
+        for (node, grad) in [(x_node, dx), (gy_node, dgy), (gamma_node, dgamma)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
+    fn batch_norm_forward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        eps_momentum: [u32; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let prep = ForwardBackward {
+            eps: eps_momentum[0],
+        }
+        .prepare::<C>([x.node(), gamma.node(), beta.node()])
+        .compute_bound()
+        .stateful();
+        let run = |x, gamma| {
+            B::batch_norm_forward(
+                x,
+                gamma,
+                beta.primitive().clone(),
+                running_mean.into_primitive(),
+                running_var.into_primitive(),
+                eps_momentum,
+            )
+        };
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let (x, gamma) = (x.into_primitive(), gamma.into_primitive());
+                let (y, rm, rv) = run(x.clone(), gamma.clone());
+                (
+                    prep.finish((x, gamma), y),
+                    Self::from_inner(rm),
+                    Self::from_inner(rv),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, rm, rv) = run(x.into_primitive(), gamma.into_primitive());
+                (prep.finish(y), Self::from_inner(rm), Self::from_inner(rv))
+            }
+        }
+    }
+
+    fn batch_norm_backward(
+        x: FloatTensor<Self>,
+        gy: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        eps: u32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let prep = BackwardBackward { eps }
+            .prepare::<C>([x.node(), gy.node(), gamma.node()])
+            .compute_bound()
+            .stateful();
+        let (x, gy, gamma) = (
+            x.into_primitive(),
+            gy.into_primitive(),
+            gamma.into_primitive(),
+        );
+        let (gx, grad_gamma, grad_beta) =
+            B::batch_norm_backward(x.clone(), gy.clone(), gamma.clone(), eps);
+        let gx = match prep {
+            OpsKind::Tracked(prep) => prep.finish((x, gy, gamma), gx),
+            OpsKind::UnTracked(prep) => prep.finish(gx),
+        };
+        (
+            gx,
+            Self::from_inner(grad_gamma),
+            Self::from_inner(grad_beta),
+        )
+    }
+
+    fn batch_norm_backward_vjp(
+        x: FloatTensor<Self>,
+        gy: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        u: FloatTensor<Self>,
+        eps: u32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        // First-order autodiff only: the VJP itself is not differentiated again.
+        let (dx, dgy, dgamma) = B::batch_norm_backward_vjp(
+            x.into_primitive(),
+            gy.into_primitive(),
+            gamma.into_primitive(),
+            u.into_primitive(),
+            eps,
+        );
+        (
+            Self::from_inner(dx),
+            Self::from_inner(dgy),
+            Self::from_inner(dgamma),
+        )
+    }
+}

@@ -1,0 +1,319 @@
+//! BatchNorm in training mode as kernels (`margan::kernels::batch_norm`): the VJP formula of
+//! the backward and the backward against burn's autodiff of the plain-tensor references (CPU),
+//! then each WGSL kernel against its reference, and the kernels' autodiff wiring against
+//! burn's autodiff of the references (wgpu, Mesa lavapipe in CI; without an adapter those
+//! print why and pass, except when `MARGAN_REQUIRE_GPU=1`).
+
+mod common;
+
+use burn::tensor::{Device, Tensor};
+use common::assert_close;
+use margan::kernels::batch_norm::{
+    batch_norm_backward_reference, batch_norm_backward_vjp_reference, batch_norm_forward_reference,
+    BatchNormScalars,
+};
+use margan::rng::Rng;
+
+const SCALARS: BatchNormScalars = BatchNormScalars {
+    eps: 1e-5,
+    momentum: 0.1,
+};
+
+/// BatchNorm1d (`[N, F, 1, 1]`, three values per channel: with two, `x̂ = ±1` and the input
+/// gradient is identically zero), batch 1, fewer values per channel than a workgroup, odd
+/// sizes beyond it, a DCGAN-like layer, and channels of more than one range of the kernels'
+/// partial sums (4096 values: 2 ranges, the last short, and 3).
+const SHAPES: [[usize; 4]; 7] = [
+    [3, 3, 1, 1],
+    [1, 4, 3, 5],
+    [5, 3, 7, 9],
+    [4, 2, 16, 16],
+    [16, 8, 4, 4],
+    [9, 2, 25, 23],
+    [5, 3, 41, 43],
+];
+
+/// `x [N, C, H, W]`, contiguous or as the channel-major view a GEMM convolution returns, with
+/// a trend along the batch (so the kernels' ranges of a channel have different means).
+fn input(shape: [usize; 4], channel_major: bool, rng: &mut Rng, device: &Device) -> Tensor<4> {
+    let [n, c, h, w] = shape;
+    let trend = |axis: usize| {
+        let mut dims = [1; 4];
+        dims[axis] = n;
+        Tensor::<1, burn::tensor::Int>::arange(0..n as i64, device)
+            .float()
+            .mul_scalar(0.4)
+            .reshape(dims)
+    };
+    if channel_major {
+        (rng.normal_tensor([c, n, h, w], 0.7, 1.9, device) + trend(1)).swap_dims(0, 1)
+    } else {
+        rng.normal_tensor(shape, 0.7, 1.9, device) + trend(0)
+    }
+}
+
+fn vector(c: usize, mean: f64, rng: &mut Rng, device: &Device) -> Tensor<1> {
+    rng.normal_tensor([c], mean, 0.5, device)
+}
+
+/// `Σ w·t`: a loss with a random upstream gradient `w`.
+fn weighted<const D: usize>(t: Tensor<D>, w: &Tensor<D>) -> Tensor<1> {
+    (t * w.clone()).sum()
+}
+
+#[test]
+fn batch_norm_backward_reference_matches_autodiff() {
+    let device = common::device();
+    let mut rng = Rng::new(11);
+    for shape in SHAPES {
+        for view in [false, true] {
+            let what = format!("{shape:?}, channel-major {view}");
+            let c = shape[1];
+            let x = input(shape, view, &mut rng, &device).require_grad();
+            let gamma = vector(c, 1.0, &mut rng, &device).require_grad();
+            let beta = vector(c, 0.0, &mut rng, &device).require_grad();
+            let gy = rng.normal_tensor(shape, 0.0, 1.0, &device);
+            let (rm, rv) = (Tensor::zeros([c], &device), Tensor::ones([c], &device));
+            let (y, _, _) = batch_norm_forward_reference(
+                x.clone(),
+                gamma.clone(),
+                beta.clone(),
+                rm,
+                rv,
+                SCALARS,
+            );
+            let grads = weighted(y, &gy).backward();
+            let (gx, gg, gb) = batch_norm_backward_reference(
+                x.clone().detach(),
+                gy,
+                gamma.clone().detach(),
+                SCALARS.eps,
+            );
+            assert_close(gx, x.grad(&grads).unwrap(), 1e-4, &format!("∂x, {what}"));
+            assert_close(
+                gg,
+                gamma.grad(&grads).unwrap(),
+                1e-4,
+                &format!("∂γ, {what}"),
+            );
+            assert_close(gb, beta.grad(&grads).unwrap(), 1e-4, &format!("∂β, {what}"));
+        }
+    }
+}
+
+#[test]
+fn batch_norm_vjp_reference_matches_autodiff() {
+    let device = common::device();
+    let mut rng = Rng::new(12);
+    for shape in SHAPES {
+        for view in [false, true] {
+            let what = format!("{shape:?}, channel-major {view}");
+            let c = shape[1];
+            let x = input(shape, view, &mut rng, &device).require_grad();
+            let gy = rng.normal_tensor(shape, 0.0, 1.0, &device).require_grad();
+            let gamma = vector(c, 1.0, &mut rng, &device).require_grad();
+            let u = rng.normal_tensor(shape, 0.0, 1.0, &device);
+            let (gx, _, _) =
+                batch_norm_backward_reference(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps);
+            let grads = weighted(gx, &u).backward();
+            let (dx, dgy, dgamma) = batch_norm_backward_vjp_reference(
+                x.clone(),
+                gy.clone(),
+                gamma.clone(),
+                u,
+                SCALARS.eps,
+            );
+            assert_close(dx, x.grad(&grads).unwrap(), 2e-4, &format!("∂x, {what}"));
+            assert_close(dgy, gy.grad(&grads).unwrap(), 1e-4, &format!("∂gy, {what}"));
+            assert_close(
+                dgamma,
+                gamma.grad(&grads).unwrap(),
+                1e-4,
+                &format!("∂γ, {what}"),
+            );
+        }
+    }
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::*;
+    use common::gpu;
+    use margan::kernels::batch_norm::{
+        batch_norm_backward_kernel, batch_norm_backward_vjp_kernel, batch_norm_forward,
+        batch_norm_forward_kernel, batch_norm_input_grad,
+    };
+
+    /// An upstream gradient: contiguous, a permuted view, or broadcast along H (a stride-0
+    /// view), as burn's autodiff hands them out. (Not constant per channel: the input gradient
+    /// of a constant is zero.)
+    fn upstream(shape: [usize; 4], layout: usize, rng: &mut Rng, device: &Device) -> Tensor<4> {
+        let [n, c, h, w] = shape;
+        match layout {
+            0 => rng.normal_tensor(shape, 0.0, 1.0, device),
+            1 => rng
+                .normal_tensor([n, h, w, c], 0.0, 1.0, device)
+                .permute([0, 3, 1, 2]),
+            _ => rng
+                .normal_tensor([n, c, 1, w], 0.0, 1.0, device)
+                .expand(shape),
+        }
+    }
+
+    #[test]
+    fn batch_norm_forward_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(21);
+        for shape in SHAPES {
+            for view in [false, true] {
+                let what = format!("{shape:?}, channel-major {view}");
+                let c = shape[1];
+                let x = input(shape, view, &mut rng, &gpu);
+                let gamma = vector(c, 1.0, &mut rng, &gpu);
+                let beta = vector(c, 0.0, &mut rng, &gpu);
+                let rm = vector(c, 0.3, &mut rng, &gpu);
+                let rv = vector(c, 1.5, &mut rng, &gpu).abs();
+                let args = (x, gamma, beta, rm, rv);
+                let run = |f: fn(_, _, _, _, _, _) -> (Tensor<4>, Tensor<1>, Tensor<1>)| {
+                    let a = args.clone();
+                    f(a.0, a.1, a.2, a.3, a.4, SCALARS)
+                };
+                let (y, rm1, rv1) = run(batch_norm_forward_kernel);
+                let (y_ref, rm_ref, rv_ref) = run(batch_norm_forward_reference);
+                assert_close(y, y_ref, 1e-5, &format!("y, {what}"));
+                assert_close(rm1, rm_ref, 1e-5, &format!("running mean, {what}"));
+                assert_close(rv1, rv_ref, 1e-5, &format!("running variance, {what}"));
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_backward_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(22);
+        for shape in SHAPES {
+            for (view, layout) in [(false, 0), (true, 0), (false, 1), (true, 2)] {
+                let what = format!("{shape:?}, channel-major {view}, gy layout {layout}");
+                let x = input(shape, view, &mut rng, &gpu);
+                let gy = upstream(shape, layout, &mut rng, &gpu);
+                let gamma = vector(shape[1], 1.0, &mut rng, &gpu);
+                let (gx, gg, gb) =
+                    batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps);
+                let (gx_ref, gg_ref, gb_ref) =
+                    batch_norm_backward_reference(x, gy, gamma, SCALARS.eps);
+                assert_close(gx, gx_ref, 2e-5, &format!("gx, {what}"));
+                assert_close(gg, gg_ref, 2e-5, &format!("∂γ, {what}"));
+                assert_close(gb, gb_ref, 2e-5, &format!("∂β, {what}"));
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_backward_vjp_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(23);
+        for shape in SHAPES {
+            for (view, layout) in [(false, 0), (true, 1), (false, 2), (true, 0)] {
+                let what = format!("{shape:?}, channel-major {view}, gradient layout {layout}");
+                let x = input(shape, view, &mut rng, &gpu);
+                let gy = upstream(shape, layout, &mut rng, &gpu);
+                let u = upstream(shape, (layout + 1) % 3, &mut rng, &gpu);
+                let gamma = vector(shape[1], 1.0, &mut rng, &gpu);
+                let args = (x, gy, gamma, u);
+                let (dx, dgy, dg) = {
+                    let a = args.clone();
+                    batch_norm_backward_vjp_kernel(a.0, a.1, a.2, a.3, SCALARS.eps)
+                };
+                let (dx_ref, dgy_ref, dg_ref) =
+                    batch_norm_backward_vjp_reference(args.0, args.1, args.2, args.3, SCALARS.eps);
+                assert_close(dx, dx_ref, 1e-4, &format!("∂x, {what}"));
+                assert_close(dgy, dgy_ref, 2e-5, &format!("∂gy, {what}"));
+                assert_close(dg, dg_ref, 1e-4, &format!("∂γ, {what}"));
+            }
+        }
+    }
+
+    /// What a penalised critic step does with a BatchNorm: its forward, and its input gradient
+    /// for some upstream gradient, both in one loss; burn's autodiff then runs the forward's
+    /// backward kernel and the backward's VJP kernel. Against burn's autodiff of the tensor
+    /// ops (the references), on the same device.
+    #[test]
+    fn batch_norm_kernels_autodiff_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(24);
+        for shape in SHAPES {
+            for view in [false, true] {
+                let what = format!("{shape:?}, channel-major {view}");
+                let c = shape[1];
+                let x0 = input(shape, view, &mut rng, &gpu);
+                let g0 = vector(c, 1.0, &mut rng, &gpu);
+                let b0 = vector(c, 0.0, &mut rng, &gpu);
+                let gy0 = rng.normal_tensor(shape, 0.0, 1.0, &gpu);
+                let (w, v) = (
+                    rng.normal_tensor(shape, 0.0, 1.0, &gpu),
+                    rng.normal_tensor(shape, 0.0, 1.0, &gpu),
+                );
+                let grads = |kernels: bool| {
+                    let x = x0.clone().require_grad();
+                    let gamma = g0.clone().require_grad();
+                    let beta = b0.clone().require_grad();
+                    // The upstream gradient depends on the parameters too, as in a network.
+                    let gy = gy0.clone() * super::channel(beta.clone());
+                    let rm = Tensor::zeros([c], &gpu);
+                    let rv = Tensor::ones([c], &gpu);
+                    let (y, gx) = if kernels {
+                        let (y, _, _) = batch_norm_forward(
+                            x.clone(),
+                            gamma.clone(),
+                            beta.clone(),
+                            rm,
+                            rv,
+                            SCALARS,
+                        );
+                        (
+                            y,
+                            batch_norm_input_grad(x.clone(), gy, gamma.clone(), SCALARS.eps),
+                        )
+                    } else {
+                        let (y, _, _) = batch_norm_forward_reference(
+                            x.clone(),
+                            gamma.clone(),
+                            beta.clone(),
+                            rm,
+                            rv,
+                            SCALARS,
+                        );
+                        (
+                            y,
+                            batch_norm_backward_reference(
+                                x.clone(),
+                                gy,
+                                gamma.clone(),
+                                SCALARS.eps,
+                            )
+                            .0,
+                        )
+                    };
+                    let g = (weighted(y, &w) + weighted(gx.clone() * gx, &v)).backward();
+                    (
+                        x.grad(&g).unwrap(),
+                        gamma.grad(&g).unwrap(),
+                        beta.grad(&g).unwrap(),
+                    )
+                };
+                let (gx, gg, gb) = grads(true);
+                let (gx_ref, gg_ref, gb_ref) = grads(false);
+                assert_close(gx, gx_ref, 1e-4, &format!("∂x, {what}"));
+                assert_close(gg, gg_ref, 1e-4, &format!("∂γ, {what}"));
+                assert_close(gb, gb_ref, 1e-4, &format!("∂β, {what}"));
+            }
+        }
+    }
+}
+
+/// `[C]` as `[1, C, 1, 1]`.
+#[allow(dead_code)]
+fn channel(t: Tensor<1>) -> Tensor<4> {
+    let c = t.dims()[0];
+    t.reshape([1, c, 1, 1])
+}
