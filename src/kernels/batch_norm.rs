@@ -79,11 +79,15 @@ pub fn batch_norm_backward_reference(
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     let c = gamma.dims()[0];
     let (xhat, inv_std) = normalise(x, eps);
-    let gh = gy.clone() * channel(gamma);
-    let gx = crate::layers::normalisation_backward(gh, xhat.clone(), inv_std, StatAxes::Channel);
+    let gx = input_grad(gy.clone(), gamma, xhat.clone(), inv_std);
     let grad_gamma = StatAxes::Channel.sum(gy.clone() * xhat).reshape([c]);
     let grad_beta = StatAxes::Channel.sum(gy).reshape([c]);
     (gx, grad_gamma, grad_beta)
+}
+
+/// `gx` of the reference backward from the statistics.
+fn input_grad(gy: Tensor<4>, gamma: Tensor<1>, xhat: Tensor<4>, inv_std: Tensor<4>) -> Tensor<4> {
+    crate::layers::normalisation_backward(gy * channel(gamma), xhat, inv_std, StatAxes::Channel)
 }
 
 /// Plain-tensor reference of the backward's vector-Jacobian product: with `u = ∂L/∂gx`,
@@ -152,7 +156,8 @@ pub fn batch_norm_input_grad(x: Tensor<4>, gy: Tensor<4>, gamma: Tensor<1>, eps:
     if use_kernels(&x) {
         return batch_norm_backward_kernel(x, gy, gamma, eps).0;
     }
-    batch_norm_backward_reference(x, gy, gamma, eps).0
+    let (xhat, inv_std) = normalise(x, eps);
+    input_grad(gy, gamma, xhat, inv_std)
 }
 
 #[cfg(feature = "wgpu")]

@@ -8,6 +8,7 @@
 
 pub mod adam;
 pub mod batch_norm;
+pub mod leaky_scale;
 pub mod patches;
 pub mod row_norm;
 
@@ -19,6 +20,8 @@ mod batch_norm_autodiff;
 mod batch_norm_cube;
 #[cfg(feature = "wgpu")]
 mod launch;
+#[cfg(feature = "wgpu")]
+mod leaky_scale_cube;
 #[cfg(feature = "wgpu")]
 mod patches_autodiff;
 #[cfg(feature = "wgpu")]

@@ -1,8 +1,10 @@
-//! Pointwise activations: ReLU, LeakyReLU, Tanh.
+//! Pointwise activations: ReLU, LeakyReLU (one kernel each way on wgpu:
+//! [`crate::kernels::leaky_scale`]), Tanh.
 
 use super::{Layer, Mode};
+use crate::kernels::leaky_scale::{leaky_relu, leaky_relu_grad};
 use burn::module::Module;
-use burn::tensor::{activation, Tensor};
+use burn::tensor::Tensor;
 
 /// `max(0, x)`; its derivative is the step `[x > 0]` (0 at 0, as in PyTorch).
 #[derive(Module, Debug, Default)]
@@ -26,7 +28,7 @@ impl LeakyRelu {
 
 impl Layer for Relu {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
-        activation::relu(x)
+        leaky_relu(x, 0.0)
     }
     fn backward_input(
         &self,
@@ -35,13 +37,13 @@ impl Layer for Relu {
         gy: Tensor<4>,
         _mode: Mode,
     ) -> Tensor<4> {
-        gy.mask_fill(x.clone().lower_equal_elem(0.0), 0.0)
+        leaky_relu_grad(x.clone(), gy, 0.0)
     }
 }
 
 impl Layer for LeakyRelu {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
-        activation::leaky_relu(x, self.slope)
+        leaky_relu(x, self.slope)
     }
     fn backward_input(
         &self,
@@ -51,14 +53,7 @@ impl Layer for LeakyRelu {
         _mode: Mode,
     ) -> Tensor<4> {
         // slope where x <= 0, 1 elsewhere: a constant mask, so second derivatives are exact (zero).
-        let factor = x
-            .clone()
-            .greater_elem(0.0)
-            .float()
-            .mul_scalar(1.0 - self.slope)
-            .add_scalar(self.slope)
-            .detach();
-        gy * factor
+        leaky_relu_grad(x.clone(), gy, self.slope)
     }
 }
 

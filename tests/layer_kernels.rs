@@ -1,8 +1,10 @@
-//! BatchNorm in training mode as kernels (`margan::kernels::batch_norm`): the VJP formula of
-//! the backward and the backward against burn's autodiff of the plain-tensor references (CPU),
-//! then each WGSL kernel against its reference, and the kernels' autodiff wiring against
-//! burn's autodiff of the references (wgpu, Mesa lavapipe in CI; without an adapter those
-//! print why and pass, except when `MARGAN_REQUIRE_GPU=1`).
+//! The layer kit's kernels. BatchNorm in training mode (`margan::kernels::batch_norm`): the
+//! VJP formula of the backward and the backward against burn's autodiff of the plain-tensor
+//! references (CPU), then each WGSL kernel against its reference, and the kernels' autodiff
+//! wiring against burn's autodiff of the references. ReLU / LeakyReLU
+//! (`margan::kernels::leaky_scale`): the kernel against burn's activations and the reference
+//! input gradient, and through autodiff. (wgpu tests run on Mesa lavapipe in CI; without an
+//! adapter they print why and pass, except when `MARGAN_REQUIRE_GPU=1`.)
 
 mod common;
 
@@ -142,6 +144,9 @@ mod wgpu {
     use margan::kernels::batch_norm::{
         batch_norm_backward_kernel, batch_norm_backward_vjp_kernel, batch_norm_forward,
         batch_norm_forward_kernel, batch_norm_input_grad,
+    };
+    use margan::kernels::leaky_scale::{
+        leaky_relu, leaky_relu_grad, leaky_relu_grad_reference, leaky_relu_reference,
     };
 
     /// An upstream gradient: contiguous, a permuted view, or broadcast along H (a stride-0
@@ -306,6 +311,88 @@ mod wgpu {
                 assert_close(gx, gx_ref, 1e-4, &format!("∂x, {what}"));
                 assert_close(gg, gg_ref, 1e-4, &format!("∂γ, {what}"));
                 assert_close(gb, gb_ref, 1e-4, &format!("∂β, {what}"));
+            }
+        }
+    }
+
+    /// `x` with exact zeros (the mask's edge: slope there, 0 for ReLU) and both signs.
+    fn with_zeros(shape: [usize; 4], view: bool, rng: &mut Rng, device: &Device) -> Tensor<4> {
+        let x = input(shape, view, rng, device);
+        let zeros = rng.uniform_tensor(shape, 0.0, 1.0, device).lower_elem(0.2);
+        x.clone().mask_fill(zeros, 0.0) - x.mean().reshape([1, 1, 1, 1])
+    }
+
+    const ACTIVATION_SHAPES: [[usize; 4]; 4] =
+        [[1, 1, 1, 1], [3, 5, 4, 2], [2, 3, 17, 19], [64, 8, 16, 16]];
+
+    #[test]
+    fn leaky_scale_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(31);
+        for slope in [0.0, 0.2] {
+            for shape in ACTIVATION_SHAPES {
+                for (view, layout) in [(false, 0), (true, 1), (false, 2), (true, 0)] {
+                    let what = format!(
+                        "slope {slope}, {shape:?}, x channel-major {view}, gy layout {layout}"
+                    );
+                    let x = with_zeros(shape, view, &mut rng, &gpu);
+                    let gy = upstream(shape, layout, &mut rng, &gpu);
+                    assert_close(
+                        leaky_relu(x.clone(), slope),
+                        leaky_relu_reference(x.clone(), slope),
+                        1e-6,
+                        &format!("forward, {what}"),
+                    );
+                    assert_close(
+                        leaky_relu_grad(x.clone(), gy.clone(), slope),
+                        leaky_relu_grad_reference(x, gy, slope),
+                        1e-6,
+                        &format!("input gradient, {what}"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The forward and the input gradient in one loss, as in a penalised critic, through burn's
+    /// autodiff: kernels against the references on the same device. (No exact zeros in `x`:
+    /// there the kernel's forward derivative is `slope`, as PyTorch's, burn's `leaky_relu` 1.)
+    #[test]
+    fn leaky_scale_autodiff_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(32);
+        for slope in [0.0, 0.2] {
+            for shape in ACTIVATION_SHAPES {
+                let what = format!("slope {slope}, {shape:?}");
+                let x0 = input(shape, true, &mut rng, &gpu);
+                let a0 = rng.normal_tensor(shape, 0.0, 1.0, &gpu);
+                let (w, v) = (
+                    rng.normal_tensor(shape, 0.0, 1.0, &gpu),
+                    rng.normal_tensor(shape, 0.0, 1.0, &gpu),
+                );
+                let grads = |kernels: bool| {
+                    let x = x0.clone().require_grad();
+                    let a = a0.clone().require_grad();
+                    // The upstream gradient depends on x and a, as in a network.
+                    let gy = a.clone() * x.clone();
+                    let (y, gx) = if kernels {
+                        (
+                            leaky_relu(x.clone(), slope),
+                            leaky_relu_grad(x.clone(), gy, slope),
+                        )
+                    } else {
+                        (
+                            leaky_relu_reference(x.clone(), slope),
+                            leaky_relu_grad_reference(x.clone(), gy, slope),
+                        )
+                    };
+                    let g = (weighted(y, &w) + weighted(gx.clone() * gx, &v)).backward();
+                    (x.grad(&g).unwrap(), a.grad(&g).unwrap())
+                };
+                let (gx, ga) = grads(true);
+                let (gx_ref, ga_ref) = grads(false);
+                assert_close(gx, gx_ref, 1e-5, &format!("∂x, {what}"));
+                assert_close(ga, ga_ref, 1e-5, &format!("∂a, {what}"));
             }
         }
     }

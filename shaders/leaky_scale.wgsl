@@ -1,0 +1,36 @@
+// ReLU / LeakyReLU as one elementwise kernel for the forward and both backward passes:
+//   out = t · (x > 0 ? 1 : slope)
+// The forward is t = x; the input gradient t = gy (slope 0: ReLU, derivative 0 at 0 as in
+// PyTorch). x and t may be any strided views of the same 4-D shape (a GEMM convolution hands
+// out channel-major views, autodiff gradients broadcasts); out is contiguous. One invocation per
+// element; workgroups beyond 65535 spill into workgroup_id.y.
+// info = [n, slope (f32 bits), shape₀..₃, x's strides₀..₃, t's strides₀..₃].
+
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> t: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> info: array<u32>;
+
+const WG: u32 = {{ workgroup_size }}u;
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (i >= info[0]) {
+        return;
+    }
+    let slope = bitcast<f32>(info[1]);
+    let i3 = i % info[5];
+    let r3 = i / info[5];
+    let i2 = r3 % info[4];
+    let r2 = r3 / info[4];
+    let i1 = r2 % info[3];
+    let i0 = r2 / info[3];
+    let xv = x[i0 * info[6] + i1 * info[7] + i2 * info[8] + i3 * info[9]];
+    let tv = t[i0 * info[10] + i1 * info[11] + i2 * info[12] + i3 * info[13]];
+    out[i] = tv * select(slope, 1.0, xv > 0.0);
+}

@@ -1,0 +1,123 @@
+//! The ReLU / LeakyReLU backend extension, its WGSL launch on the CubeCL (wgpu) backend and its
+//! autodiff: `out = t · (x > 0 ? 1 : slope)` is linear in `t`, and piecewise constant in `x`
+//! (derivative 0 almost everywhere), so its backward is the same kernel on the upstream
+//! gradient, and only `t` receives one.
+
+use super::launch::{cube_count, empty_like, info_bytes, Shader};
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, SourceKernel};
+use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
+use burn::tensor::DType;
+use burn_cubecl::cubecl::server::KernelArguments;
+
+/// Backend extension: `t · (x > 0 ? 1 : slope)` (`slope`: f32 bits), `x` and `t` of one shape.
+#[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
+pub trait LeakyScaleOps: burn::backend::Backend {
+    #[fusion(dtype = t, shape = t)]
+    fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self>;
+}
+
+/// Invocations per workgroup (one element each).
+const WORKGROUP: u32 = 256;
+
+const LEAKY_SCALE: Shader = Shader {
+    name: "leaky_scale",
+    source: include_str!("../../shaders/leaky_scale.wgsl"),
+    workgroup: WORKGROUP,
+};
+
+/// A tensor of rank ≤ 4 as (shape, strides) padded in front to rank 4.
+fn shape_strides(t: &CubeTensor) -> ([u32; 4], [u32; 4]) {
+    let (dims, strides) = (t.meta.shape(), t.meta.strides());
+    let pad = 4 - dims.num_dims();
+    let mut out = ([1; 4], [0; 4]);
+    for d in pad..4 {
+        out.0[d] = dims[d - pad] as u32;
+        out.1[d] = u32::try_from(strides[d - pad]).expect("leaky_scale: stride exceeds u32");
+    }
+    out
+}
+
+impl LeakyScaleOps for CubeBackend {
+    fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self> {
+        for v in [&x, &t] {
+            assert_eq!(v.dtype, DType::F32, "the leaky_scale kernel is f32 only");
+        }
+        assert_eq!(
+            x.meta.shape(),
+            t.meta.shape(),
+            "leaky_scale: x and t have different shapes"
+        );
+        // Views of rank ≤ 4 are read through their strides; higher ranks are copied first.
+        let [x, t] = [x, t].map(|v| {
+            if v.meta.shape().num_dims() <= 4 {
+                v
+            } else {
+                into_contiguous(v)
+            }
+        });
+        let shape = t.meta.shape().clone();
+        let n = shape.num_elements();
+        assert!(
+            n < u32::MAX as usize,
+            "leaky_scale: {n} elements exceed u32 indexing"
+        );
+        let (dims, xs) = shape_strides(&x);
+        let (_, ts) = shape_strides(&t);
+        let mut info = vec![n as u32, slope];
+        info.extend(dims);
+        info.extend(xs);
+        info.extend(ts);
+        let out = empty_like(&t, shape);
+        let info = t.client.create_from_slice(&info_bytes(&info));
+        t.client.launch(
+            Box::new(SourceKernel::new(LEAKY_SCALE, CubeDim::new_1d(WORKGROUP))),
+            cube_count((n as u32).div_ceil(WORKGROUP)),
+            KernelArguments::new().with_buffers(vec![
+                x.handle.clone().binding(),
+                t.handle.clone().binding(),
+                out.handle.clone().binding(),
+                info.binding(),
+            ]),
+        );
+        out
+    }
+}
+
+/// Backward: the upstream gradient through the same kernel; `x` is a constant.
+#[derive(Debug)]
+struct LeakyScaleBackward {
+    slope: u32,
+}
+
+impl<B: LeakyScaleOps> Backward<B, 1> for LeakyScaleBackward {
+    /// The mask source `x`.
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [t_node] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        if let Some(node) = t_node {
+            grads.register::<B>(node.id, B::leaky_scale(ops.state, g, self.slope));
+        }
+    }
+}
+
+impl<B: LeakyScaleOps, C: CheckpointStrategy> LeakyScaleOps for Autodiff<B, C> {
+    fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self> {
+        let prep = LeakyScaleBackward { slope }
+            .prepare::<C>([t.node()])
+            .compute_bound()
+            .stateful();
+        let (x, t) = (x.into_primitive(), t.into_primitive());
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let out = B::leaky_scale(x.clone(), t, slope);
+                prep.finish(x, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::leaky_scale(x, t, slope)),
+        }
+    }
+}
