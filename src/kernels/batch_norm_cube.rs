@@ -59,7 +59,9 @@ pub trait BatchNormOps: burn::backend::Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// Invocations per workgroup (a power of two for the tree sums).
+/// Most invocations per workgroup (WebGPU's guaranteed limit). A workgroup gets the power of
+/// two that gives its invocations about 4 values of a range each, between 32 and this: a small
+/// batch then does not pay for idle invocations at every barrier of the tree sums.
 const WORKGROUP: u32 = 256;
 
 /// Values of a channel per range of the partial sums (16 per invocation): a channel of `M`
@@ -72,6 +74,7 @@ const COMMON: &str = include_str!("../../shaders/batch_norm_common.wgsl");
 struct BnShader {
     name: &'static str,
     body: &'static str,
+    workgroup: u32,
     consts: Vec<(&'static str, String)>,
 }
 
@@ -79,13 +82,13 @@ impl KernelSource for BnShader {
     fn source(&self) -> SourceTemplate {
         let template = SourceTemplate::new(COMMON)
             .add_template(self.body)
-            .register("workgroup_size", WORKGROUP.to_string());
+            .register("workgroup_size", self.workgroup.to_string());
         self.consts
             .iter()
             .fold(template, |t, (k, v)| t.register(*k, v.clone()))
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.name, self.consts.clone()))
+        KernelId::new::<Self>().info((self.name, self.workgroup, self.consts.clone()))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -96,6 +99,7 @@ impl KernelSource for BnShader {
 struct Plan {
     shape: [usize; 4],
     splits: usize,
+    workgroup: u32,
     consts: Vec<(&'static str, String)>,
 }
 
@@ -117,6 +121,8 @@ impl Plan {
             c <= 65_535 && splits <= 65_535,
             "BatchNorm kernel: {shape:?} needs more than 65535 workgroups per dimension"
         );
+        let per_range = m.min(CHUNK);
+        let workgroup = (per_range.div_ceil(4).next_power_of_two() as u32).clamp(32, WORKGROUP);
         let consts = vec![
             ("n", n.to_string()),
             ("c", c.to_string()),
@@ -130,6 +136,7 @@ impl Plan {
         Plan {
             shape,
             splits,
+            workgroup,
             consts,
         }
     }
@@ -147,7 +154,12 @@ impl Plan {
     ) -> BnShader {
         let mut consts = self.consts.clone();
         consts.extend(extra);
-        BnShader { name, body, consts }
+        BnShader {
+            name,
+            body,
+            workgroup: self.workgroup,
+            consts,
+        }
     }
 
     /// Launches `shader` on one workgroup per (range, channel), or with `per_channel`, one
@@ -155,13 +167,13 @@ impl Plan {
     fn launch(&self, shader: BnShader, buffers: Vec<&CubeTensor>, per_channel: bool) {
         let c = self.channels() as u32;
         let count = if per_channel {
-            CubeCount::Static(c.div_ceil(WORKGROUP), 1, 1)
+            CubeCount::Static(c.div_ceil(self.workgroup), 1, 1)
         } else {
             CubeCount::Static(self.splits as u32, c, 1)
         };
         let client = &buffers[0].client;
         client.launch(
-            Box::new(SourceKernel::new(shader, CubeDim::new_1d(WORKGROUP))),
+            Box::new(SourceKernel::new(shader, CubeDim::new_1d(self.workgroup))),
             count,
             KernelArguments::new().with_buffers(
                 buffers
