@@ -1,6 +1,7 @@
 //! `margan bench --kernels`: the WGSL row-norm kernels against the plain-tensor composition
-//! (`abs().max_dim(1)` / `abs().sum_dim(1)` and burn's autodiff backward), and the fused Adam
-//! step against burn's `Adam`, on the same device.
+//! (`abs().max_dim(1)` / `abs().sum_dim(1)` and burn's autodiff backward), the BatchNorm
+//! kernels against their tensor-op references, and the fused Adam step against burn's `Adam`,
+//! on the same device.
 #![cfg_attr(
     not(feature = "wgpu"),
     allow(unused_imports, unused_variables, dead_code)
@@ -75,6 +76,7 @@ pub fn run(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<(
                 );
             }
         }
+        batch_norm(device, warmup, iters);
         adam(device, warmup, iters);
     }
     Ok(())
@@ -151,4 +153,99 @@ fn adam(device: &Device, warmup: usize, iters: usize) {
         sizes.iter().sum::<usize>() as f64 / 1e6,
         plain / fused
     );
+}
+
+/// The DCGAN-32 BatchNorm inputs at the batches: `[N, 128, 16, 16]`, `[N, 256, 8, 8]`,
+/// `[N, 512, 4, 4]`.
+const BN_SHAPES: [[usize; 4]; 6] = [
+    [64, 128, 16, 16],
+    [64, 256, 8, 8],
+    [64, 512, 4, 4],
+    [256, 128, 16, 16],
+    [256, 256, 8, 8],
+    [256, 512, 4, 4],
+];
+
+/// What a penalised critic step does with a BatchNorm in training mode — its forward, its input
+/// gradient for an upstream gradient, and burn's backward through both (so the forward's
+/// backward and the backward's VJP) — by the kernels and by the tensor-op references, in ms.
+#[cfg(feature = "wgpu")]
+fn batch_norm(device: &Device, warmup: usize, iters: usize) {
+    use margan::kernels::batch_norm::{
+        batch_norm_backward_kernel, batch_norm_backward_reference, batch_norm_forward_kernel,
+        batch_norm_forward_reference, BatchNormScalars,
+    };
+    let s = BatchNormScalars {
+        eps: 1e-5,
+        momentum: 0.1,
+    };
+    println!("BatchNorm (training mode): forward + input gradient + burn's backward through both");
+    println!(
+        "{:>18}  {:>12} {:>12} {:>10}",
+        "shape", "kernel ms", "tensor ms", "speed-up"
+    );
+    for shape in BN_SHAPES {
+        let c = shape[1];
+        let mut rng = Rng::new(c as u64);
+        let x = rng.normal_tensor(shape, 0.5, 2.0, device).detach();
+        let gy = rng.normal_tensor(shape, 0.0, 1.0, device).detach();
+        let gamma = rng.normal_tensor([c], 1.0, 0.02, device).detach();
+        let beta: Tensor<1> = Tensor::zeros([c], device);
+        let (rm, rv): (Tensor<1>, Tensor<1>) =
+            (Tensor::zeros([c], device), Tensor::ones([c], device));
+        let run = |kernels: bool| {
+            let x = x.clone().require_grad();
+            let gamma = gamma.clone().require_grad();
+            let beta = beta.clone().require_grad();
+            let (y, gx) = if kernels {
+                let (y, _, _) = batch_norm_forward_kernel(
+                    x.clone(),
+                    gamma.clone(),
+                    beta.clone(),
+                    rm.clone(),
+                    rv.clone(),
+                    s,
+                );
+                (
+                    y,
+                    batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), s.eps).0,
+                )
+            } else {
+                let (y, _, _) = batch_norm_forward_reference(
+                    x.clone(),
+                    gamma.clone(),
+                    beta.clone(),
+                    rm.clone(),
+                    rv.clone(),
+                    s,
+                );
+                (
+                    y,
+                    batch_norm_backward_reference(x.clone(), gy.clone(), gamma.clone(), s.eps).0,
+                )
+            };
+            let grads = (y.sum() + gx.square().sum()).backward();
+            x.grad(&grads).expect("gradient reaches x")
+        };
+        let time_it = |kernels: bool| {
+            for _ in 0..warmup.max(1) {
+                let _ = run(kernels);
+            }
+            let _ = device.sync();
+            let t = Instant::now();
+            let mut last = None;
+            for _ in 0..iters {
+                last = Some(run(kernels));
+            }
+            let _ = last.map(|d| d.slice([0..1, 0..1, 0..1, 0..1]).into_data());
+            let _ = device.sync();
+            1e3 * t.elapsed().as_secs_f64() / iters as f64
+        };
+        let (k, r) = (time_it(true), time_it(false));
+        println!(
+            "{:>18}  {k:>12.3} {r:>12.3} {:>9.2}×",
+            format!("{shape:?}"),
+            r / k
+        );
+    }
 }
