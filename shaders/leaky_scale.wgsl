@@ -3,13 +3,14 @@
 // The forward is t = x; the input gradient t = gy (slope 0: ReLU, derivative 0 at 0 as in
 // PyTorch). x and t may be any strided views of the same 4-D shape (a GEMM convolution hands
 // out channel-major views, autodiff gradients broadcasts); out is contiguous. One invocation per
-// element; workgroups beyond 65535 spill into workgroup_id.y.
+// element; workgroups beyond 65535 spill into workgroup_id.y. The forward reads x alone (t is
+// templated as x: one buffer may not be bound twice), the gradients bind t after x.
 // info = [n, slope (f32 bits), shape₀..₃, x's strides₀..₃, t's strides₀..₃].
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> t: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> info: array<u32>;
+{{ t_binding }}
+@group(0) @binding({{ out_binding }}) var<storage, read_write> out: array<f32>;
+@group(0) @binding({{ info_binding }}) var<storage, read_write> info: array<u32>;
 
 const WG: u32 = {{ workgroup_size }}u;
 
@@ -31,6 +32,6 @@ fn main(
     let i1 = r2 % info[3];
     let i0 = r2 / info[3];
     let xv = x[i0 * info[6] + i1 * info[7] + i2 * info[8] + i3 * info[9]];
-    let tv = t[i0 * info[10] + i1 * info[11] + i2 * info[12] + i3 * info[13]];
+    let tv = {{ t_value }};
     out[i] = tv * select(slope, 1.0, xv > 0.0);
 }

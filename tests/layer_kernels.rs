@@ -238,6 +238,56 @@ mod wgpu {
         }
     }
 
+    /// One tensor passed as two arguments (WebGPU refuses a buffer bound twice as writable
+    /// storage, so the kernels bind it once or copy it): still the reference's values.
+    #[test]
+    fn layer_kernels_take_one_tensor_twice() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(25);
+        let shape = [5, 3, 40, 40];
+        let x = input(shape, true, &mut rng, &gpu);
+        let gamma = vector(shape[1], 1.0, &mut rng, &gpu);
+        // gy: x transposed in H and W (gy = x itself gives gx = 0: x̂ spans it).
+        let gy = x.clone().swap_dims(2, 3);
+        let (gx, gg, gb) =
+            batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps);
+        let (gx_ref, gg_ref, gb_ref) =
+            batch_norm_backward_reference(x.clone(), gy, gamma.clone(), SCALARS.eps);
+        assert_close(gx, gx_ref, 2e-5, "BatchNorm backward, gy a view of x");
+        assert_close(gg, gg_ref, 2e-5, "BatchNorm ∂γ, gy a view of x");
+        assert_close(gb, gb_ref, 2e-5, "BatchNorm ∂β, gy a view of x");
+        let gy = rng.normal_tensor(shape, 0.0, 1.0, &gpu);
+        let (dx, dgy, dg) = batch_norm_backward_vjp_kernel(
+            x.clone(),
+            gy.clone(),
+            gamma.clone(),
+            gy.clone(),
+            SCALARS.eps,
+        );
+        let (dx_ref, dgy_ref, dg_ref) =
+            batch_norm_backward_vjp_reference(x.clone(), gy.clone(), gamma, gy, SCALARS.eps);
+        assert_close(dx, dx_ref, 1e-4, "BatchNorm VJP ∂x, u = gy");
+        assert_close(dgy, dgy_ref, 2e-5, "BatchNorm VJP ∂gy, u = gy");
+        assert_close(dg, dg_ref, 1e-4, "BatchNorm VJP ∂γ, u = gy");
+        // The activation's forward binds x once; a transposed view of x as t is copied.
+        let x = input([4, 6, 6, 3], false, &mut rng, &gpu);
+        for slope in [0.0, 0.2] {
+            assert_close(
+                leaky_relu_grad(x.clone(), x.clone(), slope),
+                leaky_relu_reference(x.clone(), slope),
+                1e-6,
+                &format!("leaky_scale(x, x), slope {slope}"),
+            );
+            let t = x.clone().permute([0, 1, 3, 2]).reshape([4, 6, 6, 3]);
+            assert_close(
+                leaky_relu_grad(x.clone(), t.clone(), slope),
+                leaky_relu_grad_reference(x.clone(), t, slope),
+                1e-6,
+                &format!("leaky_scale(x, view of x), slope {slope}"),
+            );
+        }
+    }
+
     /// What a penalised critic step does with a BatchNorm: its forward, and its input gradient
     /// for some upstream gradient, both in one loss; burn's autodiff then runs the forward's
     /// backward kernel and the backward's VJP kernel. Against burn's autodiff of the tensor

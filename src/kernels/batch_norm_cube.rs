@@ -1,6 +1,6 @@
 //! The BatchNorm backend extension and its WGSL launches on the CubeCL (wgpu) backend.
 
-use super::launch::empty_like;
+use super::launch::{empty_like, unaliased};
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
@@ -298,6 +298,7 @@ impl BatchNormOps for CubeBackend {
         let plan = Plan::new(&x, eps);
         let c = plan.channels();
         let gamma = channel_vec(gamma, c, "γ");
+        let gy = unaliased(gy, &[&x]);
         let partials = plan.partials(&x, Some(&gy), None);
         let gx = empty_like(&x, Shape::new(plan.shape));
         let grad_gamma = empty_like(&x, Shape::new([c]));
@@ -328,6 +329,8 @@ impl BatchNormOps for CubeBackend {
         let plan = Plan::new(&x, eps);
         let c = plan.channels();
         let gamma = channel_vec(gamma, c, "γ");
+        let gy = unaliased(gy, &[&x]);
+        let u = unaliased(u, &[&x, &gy]);
         let partials = plan.partials(&x, Some(&gy), Some(&u));
         let dx = empty_like(&x, Shape::new(plan.shape));
         let dgy = empty_like(&x, Shape::new(plan.shape));

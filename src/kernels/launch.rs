@@ -49,3 +49,19 @@ pub(crate) fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
         DType::F32,
     )
 }
+
+/// Whether two tensors live in the same memory. WebGPU refuses a dispatch that binds one buffer
+/// range twice as writable storage (and CubeCL declares every binding writable).
+pub(crate) fn same_memory(a: &CubeTensor, b: &CubeTensor) -> bool {
+    a.handle.memory.descriptor().id == b.handle.memory.descriptor().id
+}
+
+/// `t`, or a copy of it where it shares memory with one of `others` (one extra launch, only
+/// then), so that a kernel can bind them side by side.
+pub(crate) fn unaliased(t: CubeTensor, others: &[&CubeTensor]) -> CubeTensor {
+    if others.iter().any(|o| same_memory(&t, o)) {
+        t.copy()
+    } else {
+        t
+    }
+}

@@ -3,14 +3,16 @@
 //! (derivative 0 almost everywhere), so its backward is the same kernel on the upstream
 //! gradient, and only `t` receives one.
 
-use super::launch::{cube_count, empty_like, info_bytes, Shader};
+use super::launch::{cube_count, empty_like, info_bytes, same_memory, unaliased};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, SourceKernel};
+use burn::backend::wgpu::{
+    into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
+};
 use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
 use burn::tensor::DType;
-use burn_cubecl::cubecl::server::KernelArguments;
+use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments};
 
 /// Backend extension: `t · (x > 0 ? 1 : slope)` (`slope`: f32 bits), `x` and `t` of one shape.
 #[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
@@ -22,11 +24,40 @@ pub trait LeakyScaleOps: burn::backend::Backend {
 /// Invocations per workgroup (one element each).
 const WORKGROUP: u32 = 256;
 
-const LEAKY_SCALE: Shader = Shader {
-    name: "leaky_scale",
-    source: include_str!("../../shaders/leaky_scale.wgsl"),
-    workgroup: WORKGROUP,
-};
+/// `shaders/leaky_scale.wgsl`, for the forward (`t` is `x`, bound once) or with its own `t`.
+struct LeakyShader {
+    forward: bool,
+}
+
+impl KernelSource for LeakyShader {
+    fn source(&self) -> SourceTemplate {
+        let t = SourceTemplate::new(include_str!("../../shaders/leaky_scale.wgsl"))
+            .register("workgroup_size", WORKGROUP.to_string());
+        if self.forward {
+            t.register("t_binding", "")
+                .register("out_binding", "1")
+                .register("info_binding", "2")
+                .register("t_value", "xv")
+        } else {
+            t.register(
+                "t_binding",
+                "@group(0) @binding(1) var<storage, read_write> t: array<f32>;",
+            )
+            .register("out_binding", "2")
+            .register("info_binding", "3")
+            .register(
+                "t_value",
+                "t[i0 * info[10] + i1 * info[11] + i2 * info[12] + i3 * info[13]]",
+            )
+        }
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info(("leaky_scale", WORKGROUP, self.forward))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
 
 /// A tensor of rank ≤ 4 as (shape, strides) padded in front to rank 4.
 fn shape_strides(t: &CubeTensor) -> ([u32; 4], [u32; 4]) {
@@ -66,21 +97,28 @@ impl LeakyScaleOps for CubeBackend {
         );
         let (dims, xs) = shape_strides(&x);
         let (_, ts) = shape_strides(&t);
+        // The forward passes x as t: bind it once. (Another t in x's memory is copied.)
+        let forward =
+            same_memory(&x, &t) && xs == ts && x.handle.offset_start == t.handle.offset_start;
+        let t = if forward { t } else { unaliased(t, &[&x]) };
         let mut info = vec![n as u32, slope];
         info.extend(dims);
         info.extend(xs);
         info.extend(ts);
         let out = empty_like(&t, shape);
         let info = t.client.create_from_slice(&info_bytes(&info));
+        let mut buffers = vec![x.handle.clone().binding()];
+        if !forward {
+            buffers.push(t.handle.clone().binding());
+        }
+        buffers.extend([out.handle.clone().binding(), info.binding()]);
         t.client.launch(
-            Box::new(SourceKernel::new(LEAKY_SCALE, CubeDim::new_1d(WORKGROUP))),
+            Box::new(SourceKernel::new(
+                LeakyShader { forward },
+                CubeDim::new_1d(WORKGROUP),
+            )),
             cube_count((n as u32).div_ceil(WORKGROUP)),
-            KernelArguments::new().with_buffers(vec![
-                x.handle.clone().binding(),
-                t.handle.clone().binding(),
-                out.handle.clone().binding(),
-                info.binding(),
-            ]),
+            KernelArguments::new().with_buffers(buffers),
         );
         out
     }
