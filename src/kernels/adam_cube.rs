@@ -1,6 +1,6 @@
 //! The fused Adam backend extension and its WGSL launch on the CubeCL (wgpu) backend.
 
-use super::launch::{cube_count, empty_like, info_bytes, Shader};
+use super::launch::{cube_count, empty_like, info_bytes, unaliased, Shader};
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, SourceKernel};
 use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff, AutodiffBackend};
@@ -48,6 +48,9 @@ impl AdamOps for CubeBackend {
             assert_eq!(t.dtype, DType::F32, "the Adam kernel is f32 only");
         }
         let [p, m, v] = [p, m, v].map(into_contiguous);
+        // One buffer bound twice is refused by WebGPU (the moments of a first step are zeros).
+        let m = unaliased(m, &[&p, &g]);
+        let v = unaliased(v, &[&p, &g, &m]);
         // The gradient is read through its strides (up to rank 4): no copy of a strided view.
         let g = if g.meta.shape().num_dims() <= 4 {
             g
