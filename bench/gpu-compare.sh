@@ -34,7 +34,7 @@ echo "== full iteration: margan =="
 echo "== full iteration: PyTorch =="
 python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
     --warmup 10 --iterations "$((iters * 5))"
-echo "== kernels: row norms vs plain tensors, fused Adam vs burn's Adam =="
+echo "== kernels: row norms vs plain tensors, BatchNorm kernels vs tensor ops, fused Adam vs burn's Adam =="
 /tmp/margan bench --kernels --device wgpu --iterations "$iters"
 echo "== per convolution: margan =="
 /tmp/margan bench --layers --device wgpu --conv gemm,burn --batch 64,256 --iterations "$iters"
