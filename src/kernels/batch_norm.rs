@@ -1,7 +1,8 @@
-//! BatchNorm in training mode as three kernels (`shaders/batch_norm_*.wgsl`): the forward
+//! BatchNorm in training mode as WGSL kernels (`shaders/batch_norm_*.wgsl`): the forward
 //! with the running-statistics update, the backward, and the backward's vector-Jacobian
-//! product (what a gradient penalty's double backward needs). Each is one launch on wgpu
-//! where its tensor-op form below (`*_reference`, what the CPU backends run) takes 20–60.
+//! product (what a gradient penalty's double backward needs). Each takes 2 launches on wgpu
+//! (3 for the forward) where its tensor-op form below (`*_reference`, what the CPU backends
+//! run) takes 20–60.
 //!
 //! Statistics per channel of `x [N, C, H, W]` over N, H and W, `M = N·H·W` values each:
 //! `μ`, the biased `σ²`, `s = 1/√(σ² + ε)`, `x̂ = (x − μ)·s`.
@@ -163,7 +164,7 @@ pub fn batch_norm_input_grad(x: Tensor<4>, gy: Tensor<4>, gamma: Tensor<1>, eps:
 #[cfg(feature = "wgpu")]
 use burn::backend::Dispatch;
 
-/// The forward by the WGSL kernel (one launch), differentiable in `x`, `γ`, `β` through the
+/// The forward by the WGSL kernels (three launches: partial sums, outputs, running statistics), differentiable in `x`, `γ`, `β` through the
 /// backward kernel.
 ///
 /// # Panics
@@ -197,7 +198,7 @@ pub fn batch_norm_forward_kernel(
     )
 }
 
-/// The backward by the WGSL kernel (one launch): `(gx, ∂γ, ∂β)`. `gx` is differentiable in
+/// The backward by the WGSL kernels (two launches): `(gx, ∂γ, ∂β)`. `gx` is differentiable in
 /// `x`, `gy` and `γ` through the VJP kernel; `∂γ`, `∂β` are values only.
 ///
 /// # Panics
@@ -227,7 +228,7 @@ pub fn batch_norm_backward_kernel(
     )
 }
 
-/// The backward's VJP by the WGSL kernel (one launch): `(∂L/∂x, ∂L/∂gy, ∂L/∂γ)`.
+/// The backward's VJP by the WGSL kernels (two launches): `(∂L/∂x, ∂L/∂gy, ∂L/∂γ)`.
 ///
 /// # Panics
 /// As [`batch_norm_forward_kernel`].

@@ -94,9 +94,9 @@ impl BatchNorm {
     }
 }
 
-/// Training mode goes through [`crate::kernels::batch_norm`]: one WGSL kernel each for the
-/// forward (with the running statistics), its backward and the backward's own backward on
-/// wgpu, the same formulas in tensor ops elsewhere.
+/// Training mode goes through [`crate::kernels::batch_norm`]: WGSL kernels (2–3 launches each)
+/// for the forward (with the running statistics), its backward and the backward's own
+/// backward on wgpu, the same formulas in tensor ops elsewhere.
 impl Layer for BatchNorm {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
         match mode {
