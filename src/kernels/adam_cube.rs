@@ -1,6 +1,6 @@
 //! The fused Adam backend extension and its WGSL launch on the CubeCL (wgpu) backend.
 
-use super::launch::{cube_count, empty_like, info_bytes, unaliased, Shader};
+use super::launch::{cube_count, empty_like, info_bytes, shape_strides4, unaliased, Shader};
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, SourceKernel};
 use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff, AutodiffBackend};
@@ -64,20 +64,12 @@ impl AdamOps for CubeBackend {
             "Adam kernel: {n} elements exceed u32 indexing"
         );
         let n = n as u32;
-        let (dims, strides) = (g.meta.shape(), g.meta.strides());
-        let pad = 4 - dims.num_dims();
+        let (dims, strides) = shape_strides4(&g, "Adam kernel");
         let mut info = [0u32; 16];
         info[0] = n;
         info[1..8].copy_from_slice(&scalars);
-        for d in 0..4 {
-            let (size, stride) = if d < pad {
-                (1, 0)
-            } else {
-                (dims[d - pad], strides[d - pad])
-            };
-            info[8 + d] = size as u32;
-            info[12 + d] = u32::try_from(stride).expect("Adam kernel: stride exceeds u32");
-        }
+        info[8..12].copy_from_slice(&dims);
+        info[12..16].copy_from_slice(&strides);
         let outs = [(); 3].map(|_| empty_like(&p, shape.clone()));
         let info_buf = p.client.create_from_slice(&info_bytes(&info));
         let mut buffers = vec![

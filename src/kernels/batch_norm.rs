@@ -25,15 +25,22 @@ impl BatchNormScalars {
     }
 }
 
-fn channel(t: Tensor<1>) -> Tensor<4> {
+/// `[C]` as `[1, C, 1, 1]`.
+pub(crate) fn channel(t: Tensor<1>) -> Tensor<4> {
     let c = t.dims()[0];
     t.reshape([1, c, 1, 1])
 }
 
-/// `(x̂, s)` from the batch statistics of `x`, differentiable in `x`.
-fn normalise(x: Tensor<4>, eps: f64) -> (Tensor<4>, Tensor<4>) {
+/// The batch's per-channel mean and biased variance, `[1, C, 1, 1]`, differentiable in `x`.
+pub(crate) fn batch_stats(x: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
     let mean = StatAxes::Channel.mean(x.clone());
     let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
+    (mean, var)
+}
+
+/// `(x̂, s)` from the batch statistics of `x`, differentiable in `x`.
+fn normalise(x: Tensor<4>, eps: f64) -> (Tensor<4>, Tensor<4>) {
+    let (mean, var) = batch_stats(&x);
     let inv_std = var.add_scalar(eps).sqrt().recip();
     ((x - mean) * inv_std.clone(), inv_std)
 }
@@ -51,8 +58,7 @@ pub fn batch_norm_forward_reference(
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     let [n, c, h, w] = x.dims();
     let count = (n * h * w) as f64;
-    let mean = StatAxes::Channel.mean(x.clone());
-    let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
+    let (mean, var) = batch_stats(&x);
     let m = s.momentum;
     let rm = running_mean.mul_scalar(1.0 - m) + mean.clone().detach().reshape([c]).mul_scalar(m);
     let unbiased = var
@@ -128,12 +134,6 @@ pub fn batch_norm_backward_vjp_reference(
     (dx, dgy, dgamma)
 }
 
-/// Whether the kernels run for `x` (a wgpu device).
-#[cfg(feature = "wgpu")]
-fn use_kernels(x: &Tensor<4>) -> bool {
-    super::has_kernels(&x.device())
-}
-
 /// The forward: the kernel on wgpu, [`batch_norm_forward_reference`] elsewhere.
 pub fn batch_norm_forward(
     x: Tensor<4>,
@@ -144,7 +144,7 @@ pub fn batch_norm_forward(
     s: BatchNormScalars,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     #[cfg(feature = "wgpu")]
-    if use_kernels(&x) {
+    if super::has_kernels(&x.device()) {
         return batch_norm_forward_kernel(x, gamma, beta, running_mean, running_var, s);
     }
     batch_norm_forward_reference(x, gamma, beta, running_mean, running_var, s)
@@ -154,7 +154,7 @@ pub fn batch_norm_forward(
 /// [`batch_norm_backward_reference`] elsewhere.
 pub fn batch_norm_input_grad(x: Tensor<4>, gy: Tensor<4>, gamma: Tensor<1>, eps: f64) -> Tensor<4> {
     #[cfg(feature = "wgpu")]
-    if use_kernels(&x) {
+    if super::has_kernels(&x.device()) {
         return batch_norm_backward_kernel(x, gy, gamma, eps).0;
     }
     let (xhat, inv_std) = normalise(x, eps);
@@ -180,7 +180,7 @@ pub fn batch_norm_forward_kernel(
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     use super::batch_norm_cube::BatchNormOps;
     assert!(
-        use_kernels(&x),
+        super::has_kernels(&x.device()),
         "the BatchNorm kernels run on the wgpu backend only"
     );
     let (y, rm, rv) = <Dispatch as BatchNormOps>::batch_norm_forward(
@@ -212,7 +212,7 @@ pub fn batch_norm_backward_kernel(
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     use super::batch_norm_cube::BatchNormOps;
     assert!(
-        use_kernels(&x),
+        super::has_kernels(&x.device()),
         "the BatchNorm kernels run on the wgpu backend only"
     );
     let (gx, gg, gb) = <Dispatch as BatchNormOps>::batch_norm_backward(
@@ -242,7 +242,7 @@ pub fn batch_norm_backward_vjp_kernel(
 ) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
     use super::batch_norm_cube::BatchNormOps;
     assert!(
-        use_kernels(&x),
+        super::has_kernels(&x.device()),
         "the BatchNorm kernels run on the wgpu backend only"
     );
     let (dx, dgy, dg) = <Dispatch as BatchNormOps>::batch_norm_backward_vjp(

@@ -65,3 +65,17 @@ pub(crate) fn unaliased(t: CubeTensor, others: &[&CubeTensor]) -> CubeTensor {
         t
     }
 }
+
+/// A tensor of rank ≤ 4 as its shape and strides (in elements) padded in front to rank 4 with
+/// size 1, stride 0: what the shaders that read a strided view take in their info buffer.
+pub(crate) fn shape_strides4(t: &CubeTensor, what: &str) -> ([u32; 4], [u32; 4]) {
+    let (dims, strides) = (t.meta.shape(), t.meta.strides());
+    let pad = 4 - dims.num_dims();
+    let mut out = ([1; 4], [0; 4]);
+    for d in pad..4 {
+        out.0[d] = dims[d - pad] as u32;
+        out.1[d] = u32::try_from(strides[d - pad])
+            .unwrap_or_else(|_| panic!("{what}: stride exceeds u32"));
+    }
+    out
+}

@@ -3,12 +3,12 @@
 //! (derivative 0 almost everywhere), so its backward is the same kernel on the upstream
 //! gradient, and only `t` receives one.
 
-use super::launch::{cube_count, empty_like, info_bytes, same_memory, unaliased};
+use super::launch::{cube_count, empty_like, info_bytes, same_memory, shape_strides4, unaliased};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::wgpu::{
-    into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
+    into_contiguous, CubeBackend, CubeDim, KernelSource, SourceKernel, SourceTemplate,
 };
 use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
 use burn::tensor::DType;
@@ -59,18 +59,6 @@ impl KernelSource for LeakyShader {
     }
 }
 
-/// A tensor of rank ≤ 4 as (shape, strides) padded in front to rank 4.
-fn shape_strides(t: &CubeTensor) -> ([u32; 4], [u32; 4]) {
-    let (dims, strides) = (t.meta.shape(), t.meta.strides());
-    let pad = 4 - dims.num_dims();
-    let mut out = ([1; 4], [0; 4]);
-    for d in pad..4 {
-        out.0[d] = dims[d - pad] as u32;
-        out.1[d] = u32::try_from(strides[d - pad]).expect("leaky_scale: stride exceeds u32");
-    }
-    out
-}
-
 impl LeakyScaleOps for CubeBackend {
     fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self> {
         for v in [&x, &t] {
@@ -95,8 +83,8 @@ impl LeakyScaleOps for CubeBackend {
             n < u32::MAX as usize,
             "leaky_scale: {n} elements exceed u32 indexing"
         );
-        let (dims, xs) = shape_strides(&x);
-        let (_, ts) = shape_strides(&t);
+        let (dims, xs) = shape_strides4(&x, "leaky_scale");
+        let (_, ts) = shape_strides4(&t, "leaky_scale");
         // The forward passes x as t: bind it once. (Another t in x's memory is copied.)
         let forward =
             same_memory(&x, &t) && xs == ts && x.handle.offset_start == t.handle.offset_start;

@@ -3,7 +3,9 @@
 
 use super::{accumulate, Layer, Mode, StatAxes};
 use super::{param, state};
-use crate::kernels::batch_norm::{batch_norm_forward, batch_norm_input_grad, BatchNormScalars};
+use crate::kernels::batch_norm::{
+    batch_norm_forward, batch_norm_input_grad, batch_stats, channel, BatchNormScalars,
+};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param, RunningState};
@@ -55,11 +57,6 @@ impl BatchNormConfig {
     }
 }
 
-fn channel(t: Tensor<1>) -> Tensor<4> {
-    let c = t.dims()[0];
-    t.reshape([1, c, 1, 1])
-}
-
 impl BatchNorm {
     fn scalars(&self) -> BatchNormScalars {
         BatchNormScalars {
@@ -79,11 +76,7 @@ impl BatchNorm {
     /// `(x̂, 1/√(σ²+ε))` for the mode: batch statistics (differentiable in `x`) or running ones.
     fn normalise(&self, x: &Tensor<4>, mode: Mode) -> (Tensor<4>, Tensor<4>) {
         let (mean, var) = match mode {
-            Mode::Train => {
-                let mean = StatAxes::Channel.mean(x.clone());
-                let var = StatAxes::Channel.mean((x.clone() - mean.clone()).square());
-                (mean, var)
-            }
+            Mode::Train => batch_stats(x),
             Mode::Eval => {
                 let (mean, var) = self.running(&x.device());
                 (channel(mean), channel(var))
