@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole GPU comparison of issue #9 in one call on the GPU machine: margan (burn's and the
-# GEMM convolutions) and its PyTorch twin on the same GPU, the full iteration and every
+# The whole GPU comparison of issue #9 in one call on the GPU machine: margan (the GEMM and
+# burn's convolutions) and its PyTorch twin on the same GPU, the full iteration and every
 # convolution alone, then CubeCL's kernel-by-kernel profile of one margan iteration.
 #
 # Prepare on the build machine (repository root):
@@ -10,10 +10,15 @@
 #   optional, the experimental fusion build as .gpu/margan-fusion.gz (same recipe with
 #   `--features wgpu,fusion`; a separate target dir avoids rebuilding the other one)
 #   Vulkan loader packages into .gl/ (../shared/notes/toolchain.md, "A GPU machine")
-# Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS]
+# Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS] [SECONDS]
+#
+# Sections run most important first; with SECONDS (a GPU machine is lent for minutes), each
+# section is cut at the deadline and the ones that no longer fit are skipped, saying so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 iters=${1:-20}
+budget=${2:-0}
+start=$(date +%s)
 # On the device machine everything written under $OUT comes back: keep the whole output there
 # (the call's reply shows only its tail), and the kernel logs below.
 if [ -n "${OUT:-}" ]; then
@@ -25,42 +30,86 @@ if ! ldconfig -p | grep -q libvulkan; then
 fi
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+export PYTHONUNBUFFERED=1
 gunzip -c .gpu/margan.gz >/tmp/margan && chmod +x /tmp/margan || { echo "no .gpu/margan.gz: build it first (see the top of $0)"; exit 1; }
+fusion=false
+if [ -f .gpu/margan-fusion.gz ]; then
+    gunzip -c .gpu/margan-fusion.gz >/tmp/margan-fusion && chmod +x /tmp/margan-fusion && fusion=true
+fi
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 
-echo "== full iteration: margan =="
-/tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm,burn \
+# section TITLE MAX_SECONDS COMMAND...: runs COMMAND under the smaller of MAX_SECONDS and what
+# is left of the budget; prints how long it took.
+section() {
+    local title=$1 max=$2
+    shift 2
+    local now left t0
+    now=$(date +%s)
+    if [ "$budget" -gt 0 ]; then
+        left=$((budget - (now - start)))
+        if [ "$left" -lt 15 ]; then
+            echo "== $title: skipped, ${left}s of the ${budget}s budget left =="
+            return
+        fi
+        [ "$left" -lt "$max" ] && max=$left
+    fi
+    echo "== $title (at most ${max}s) =="
+    t0=$(date +%s)
+    if declare -F "$1" >/dev/null; then
+        timeout "$max" bash -c '"$@"' _ "$@"   # a function of this script (exported below)
+    else
+        timeout "$max" "$@"
+    fi
+    local rc=$?
+    [ $rc -eq 124 ] && echo "   (cut at ${max}s)"
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] && echo "   (exit status $rc)"
+    echo "   [$(($(date +%s) - t0))s]"
+}
+
+profile() { # BINARY PATH: CubeCL's timing of every kernel in one b64 L-inf iteration
+    local prof
+    prof=$(mktemp -d)
+    python3 bench/kernel_profile.py --setup "$prof" >/dev/null
+    (cd "$prof" && "$1" bench --preset cifar10-hinge-linf-hinge --device wgpu --conv "$2" \
+        --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
+    python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20
+    python3 bench/kernel_profile.py "$prof/kernels.log" --phases
+    if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-$(basename "$1")-$2.log"; fi
+}
+export -f profile
+
+section "full iteration: margan, GEMM convolutions (margan's tiled matmul, burn's matmul)" 150 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled,gemm \
     --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases
-echo "== full iteration: PyTorch =="
-python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
+section "full iteration: PyTorch" 90 \
+    python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
     --warmup 10 --iterations "$((iters * 5))"
-echo "== kernels: row norms vs plain tensors, BatchNorm kernels vs tensor ops, fused Adam vs burn's Adam =="
-/tmp/margan bench --kernels --device wgpu --iterations "$iters"
-echo "== per convolution: margan =="
-/tmp/margan bench --layers --device wgpu --conv gemm,burn --batch 64,256 --iterations "$iters"
-if [ -f .gpu/margan-fusion.gz ]; then
-    echo "== full iteration: margan with burn's fusion (experimental) =="
-    gunzip -c .gpu/margan-fusion.gz >/tmp/margan-fusion && chmod +x /tmp/margan-fusion
-    /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm \
-        --batch 64,256 --penalty none,linf --warmup 3 --iterations "$iters"
-fi
-echo "== per convolution: cuDNN, TF32 off =="
-python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"
-echo "== kernel profile: one b64 L-inf iteration (gemm), CubeCL timing every kernel =="
+section "per convolution: margan" 90 \
+    /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters"
+section "per convolution: cuDNN, TF32 off" 60 \
+    python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"
+# The tiled matmul with 128×128 blocks of C per workgroup (8×8 values per invocation).
+section "per convolution: margan, tiled matmul with 128×128 blocks" 60 \
+    env MARGAN_MATMUL_TILE=128 /tmp/margan bench --layers --device wgpu --conv tiled \
+    --batch 64,256 --iterations "$iters"
+section "full iteration: margan, tiled matmul with 128×128 blocks" 90 \
+    env MARGAN_MATMUL_TILE=128 /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu \
+    --conv tiled --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
 # What the GPU runs per iteration and how many launches: if kernels add up to far less than
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
-prof=$(mktemp -d)
-python3 bench/kernel_profile.py --setup "$prof" >/dev/null
-(cd "$prof" && /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm \
-    --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
-python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20
-python3 bench/kernel_profile.py "$prof/kernels.log" --phases
-if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-gemm.log"; fi
-if [ -f .gpu/margan-fusion.gz ]; then
-    echo "== kernel profile: the same iteration with burn's fusion =="
-    python3 bench/kernel_profile.py --setup "$prof" >/dev/null   # a fresh log (see --setup)
-    (cd "$prof" && /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu \
-        --conv gemm --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
-    python3 bench/kernel_profile.py "$prof/kernels.log" --phases
-    if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-fusion.log"; fi
+section "kernel profile: one b64 L-inf iteration (tiled), CubeCL timing every kernel" 60 \
+    profile /tmp/margan tiled
+if $fusion; then
+    section "full iteration: margan with burn's fusion (experimental)" 120 \
+        /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+        --batch 64,256 --penalty none,linf --warmup 3 --iterations "$iters"
 fi
+section "kernels: row norms, BatchNorm, activation and Adam kernels vs tensor ops" 60 \
+    /tmp/margan bench --kernels --device wgpu --iterations "$iters"
+section "full iteration: margan, burn's own convolutions" 150 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv burn \
+    --batch 64,256 --penalty none,linf --warmup 2 --iterations "$((iters / 2 > 0 ? iters / 2 : 1))"
+if $fusion; then
+    section "kernel profile: the same iteration with burn's fusion" 60 profile /tmp/margan-fusion tiled
+fi
+echo "== done in $(($(date +%s) - start))s =="

@@ -3,11 +3,11 @@
 //   x[ni, ci, ih, iw] = Σ cols[(ci·k + kh)·k + kw, (ni·ho + oh)·wo + ow]
 //   over the taps with oh·s + kh = ih + p and ow·s + kw = iw + p (0 ≤ oh < ho, 0 ≤ ow < wo).
 // One invocation per image pixel gathers its taps (no atomics, deterministic order).
-// info = [n, c, h, w, k, s, p, ho, wo]. Workgroups beyond 65535 spill into workgroup_id.y.
+// The geometry [n, c, h, w, k, s, p, ho, wo] is compiled in
+// (one shader per convolution shape: divisions by constants are multiplications). Workgroups beyond 65535 spill into workgroup_id.y.
 
 @group(0) @binding(0) var<storage, read_write> cols: array<f32>;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> info: array<u32>;
 
 const WG: u32 = {{ workgroup_size }}u;
 
@@ -17,15 +17,15 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let n = info[0];
-    let c = info[1];
-    let h = info[2];
-    let w = info[3];
-    let k = info[4];
-    let s = info[5];
-    let p = info[6];
-    let ho = info[7];
-    let wo = info[8];
+    let n = {{ n }}u;
+    let c = {{ c }}u;
+    let h = {{ h }}u;
+    let w = {{ w }}u;
+    let k = {{ k }}u;
+    let s = {{ s }}u;
+    let p = {{ p }}u;
+    let ho = {{ ho }}u;
+    let wo = {{ wo }}u;
     let l = ho * wo;
     let width = n * l;
     let idx = (wid.x + wid.y * nwg.x) * WG + lid;

@@ -1,7 +1,8 @@
 //! One full GAN training step (critic: HingeGAN + L∞ hinge penalty at interpolates, λ = 20;
 //! then the generator) on wgpu gives the CPU backend's losses and parameter gradients, from the
 //! same weights and the same data. On wgpu the penalty's L∞ norm runs as the WGSL kernel, and
-//! the step runs twice: with the GEMM convolutions (WGSL patch kernels) and with burn's own.
+//! the step runs three times: with the GEMM convolutions (WGSL patch kernels and burn's matrix
+//! product, or margan's tiled one) and with burn's own.
 //!
 //! `cargo test --release -p margan --features wgpu --test wgpu_step`; without an adapter the
 //! test prints why and passes, except when `MARGAN_REQUIRE_GPU=1` (CI).
@@ -16,7 +17,7 @@ use margan::conv::{with_conv_path, ConvPath};
 fn linf_penalised_step_on_wgpu_matches_cpu() {
     let Some(gpu) = common::gpu() else { return };
     let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
-    for path in [ConvPath::Gemm, ConvPath::Burn] {
+    for path in [ConvPath::Gemm, ConvPath::Tiled, ConvPath::Burn] {
         let a = with_conv_path(path, || step(&gpu));
         compare(
             &a,

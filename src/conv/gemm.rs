@@ -6,10 +6,22 @@
 //! - weight gradient: `dW = dy · colsᵀ`,
 //!
 //! where `dy` is `[C_out, N·L]` (channels first). Every step is a differentiable tensor op, so
-//! burn's first-order autodiff differentiates these again inside the gradient penalty.
+//! burn's first-order autodiff differentiates these again inside the gradient penalty. The
+//! product is burn's `matmul`, or on the `tiled` path margan's tiled WGSL kernel.
 
 use super::patches::{col2im, im2col, Patches};
+use super::{resolve, ConvPath};
 use burn::tensor::Tensor;
+
+/// The matrix product of the current path: [`ConvPath::Tiled`] takes
+/// [`crate::kernels::matmul::matmul`], the others burn's `matmul`.
+fn product(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    if resolve(&a.device()) == ConvPath::Tiled {
+        crate::kernels::matmul::matmul(a, b)
+    } else {
+        a.matmul(b)
+    }
+}
 
 /// `[N, C, h, w]` → `[C, N·h·w]`.
 fn channels_first(t: Tensor<4>) -> Tensor<2> {
@@ -32,7 +44,7 @@ pub fn conv2d_gemm(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize) ->
         "conv2d: input has {} channels, weight expects {c_in}",
         g.c
     );
-    let y = w.reshape([c_out, g.rows()]).matmul(im2col(x, g));
+    let y = product(w.reshape([c_out, g.rows()]), im2col(x, g));
     batch_first(y, g.n, g.ho, g.wo)
 }
 
@@ -57,10 +69,7 @@ pub fn conv2d_input_grad_gemm(
         g.ho,
         g.wo
     );
-    let cols = w
-        .reshape([c_out, g.rows()])
-        .transpose()
-        .matmul(channels_first(gy));
+    let cols = product(w.reshape([c_out, g.rows()]).transpose(), channels_first(gy));
     col2im(cols, g)
 }
 
@@ -81,7 +90,5 @@ pub fn conv2d_weight_grad_gemm(
         g.ho,
         g.wo
     );
-    channels_first(gy)
-        .matmul(im2col(x, g).transpose())
-        .reshape([c_out, g.c, k, k])
+    product(channels_first(gy), im2col(x, g).transpose()).reshape([c_out, g.c, k, k])
 }

@@ -27,8 +27,11 @@ pub enum ConvPath {
     Auto,
     /// burn's `conv2d` / `conv_transpose2d` (and a convolution for the weight gradient).
     Burn,
-    /// Patches and one matrix product ([`gemm`]).
+    /// Patches and one matrix product ([`gemm`]), burn's `matmul`.
     Gemm,
+    /// The same GEMM formulation with margan's tiled WGSL matrix product
+    /// ([`crate::kernels::matmul`]) on wgpu; on other devices the same as [`ConvPath::Gemm`].
+    Tiled,
 }
 
 impl ConvPath {
@@ -37,15 +40,17 @@ impl ConvPath {
             ConvPath::Auto => "auto",
             ConvPath::Burn => "burn",
             ConvPath::Gemm => "gemm",
+            ConvPath::Tiled => "tiled",
         }
     }
 
-    /// Parses `auto`, `burn` or `gemm`.
+    /// Parses `auto`, `burn`, `gemm` or `tiled`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "auto" => Some(ConvPath::Auto),
             "burn" => Some(ConvPath::Burn),
             "gemm" => Some(ConvPath::Gemm),
+            "tiled" => Some(ConvPath::Tiled),
             _ => None,
         }
     }
@@ -76,6 +81,7 @@ pub fn set_conv_path(path: ConvPath) {
         ConvPath::Auto => 0,
         ConvPath::Burn => 1,
         ConvPath::Gemm => 2,
+        ConvPath::Tiled => 3,
     };
     PATH.store(v, Ordering::Relaxed);
 }
@@ -89,6 +95,7 @@ pub fn conv_path() -> ConvPath {
     match PATH.load(Ordering::Relaxed) {
         1 => ConvPath::Burn,
         2 => ConvPath::Gemm,
+        3 => ConvPath::Tiled,
         _ => ConvPath::Auto,
     }
 }
@@ -140,7 +147,9 @@ pub fn conv2d(
     padding: usize,
 ) -> Tensor<4> {
     match resolve(&x.device()) {
-        ConvPath::Gemm => with_bias(gemm::conv2d_gemm(x, w, stride, padding), bias),
+        ConvPath::Gemm | ConvPath::Tiled => {
+            with_bias(gemm::conv2d_gemm(x, w, stride, padding), bias)
+        }
         _ => burn_conv2d(x, w, bias, options(stride, padding, 1)),
     }
 }
@@ -155,7 +164,9 @@ pub fn conv2d_input_grad(
     padding: usize,
 ) -> Tensor<4> {
     match resolve(&gy.device()) {
-        ConvPath::Gemm => gemm::conv2d_input_grad_gemm(gy, w, hw, stride, padding),
+        ConvPath::Gemm | ConvPath::Tiled => {
+            gemm::conv2d_input_grad_gemm(gy, w, hw, stride, padding)
+        }
         _ => {
             let [_, _, ho, wo] = gy.dims();
             let k = w.dims()[2];
@@ -181,7 +192,9 @@ pub fn conv2d_weight_grad(
     padding: usize,
 ) -> Tensor<4> {
     match resolve(&x.device()) {
-        ConvPath::Gemm => gemm::conv2d_weight_grad_gemm(x, gy, k, stride, padding),
+        ConvPath::Gemm | ConvPath::Tiled => {
+            gemm::conv2d_weight_grad_gemm(x, gy, k, stride, padding)
+        }
         _ => {
             // Batch and channels swap roles and the stride becomes a dilation.
             let [c_in, c_out] = [x.dims()[1], gy.dims()[1]];
@@ -211,7 +224,7 @@ pub fn conv_transpose2d(
     let k = w.dims()[2];
     let size = |i: usize| (i - 1) * stride + k + output_padding - 2 * padding;
     match resolve(&x.device()) {
-        ConvPath::Gemm => with_bias(
+        ConvPath::Gemm | ConvPath::Tiled => with_bias(
             gemm::conv2d_input_grad_gemm(x, w, [size(h), size(wd)], stride, padding),
             bias,
         ),

@@ -9,6 +9,7 @@
 pub mod adam;
 pub mod batch_norm;
 pub mod leaky_scale;
+pub mod matmul;
 pub mod patches;
 pub mod row_norm;
 
@@ -22,6 +23,8 @@ mod batch_norm_cube;
 mod launch;
 #[cfg(feature = "wgpu")]
 mod leaky_scale_cube;
+#[cfg(feature = "wgpu")]
+mod matmul_cube;
 #[cfg(feature = "wgpu")]
 mod patches_autodiff;
 #[cfg(feature = "wgpu")]

@@ -1,11 +1,13 @@
 //! The patch (im2col / col2im) backend extension and its WGSL launch on the CubeCL (wgpu)
 //! backend.
 
-use super::launch::{cube_count, empty_like, info_bytes, Shader};
-use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, SourceKernel};
+use super::launch::{cube_count, empty_like};
+use burn::backend::wgpu::{
+    into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
+};
 use burn::backend::{backend_extension, tensor::FloatTensor};
 use burn::tensor::{DType, Shape};
-use burn_cubecl::cubecl::server::KernelArguments;
+use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments};
 
 /// Backend extension: patch extraction and its adjoint. `info` is
 /// [`crate::conv::patches::Patches::info`]: `[n, c, h, w, k, s, p, ho, wo]`.
@@ -29,18 +31,37 @@ pub trait PatchOps: burn::backend::Backend {
 /// Invocations per workgroup (one output element each).
 const WORKGROUP: u32 = 256;
 
-const IM2COL: Shader = Shader {
-    name: "im2col",
-    source: include_str!("../../shaders/im2col.wgsl"),
-    workgroup: WORKGROUP,
-};
-const COL2IM: Shader = Shader {
-    name: "col2im",
-    source: include_str!("../../shaders/col2im.wgsl"),
-    workgroup: WORKGROUP,
-};
+/// `shaders/im2col.wgsl` or `col2im.wgsl` for one convolution geometry, compiled in: the
+/// index arithmetic then divides by constants (a multiply and a shift) rather than by values
+/// read at run time (a long instruction sequence each, which made im2col the slowest kernel
+/// of a GPU iteration after the matrix products).
+struct PatchShader {
+    col2im: bool,
+    info: [u32; 9],
+}
 
-fn launch(shader: Shader, input: CubeTensor, out_shape: Shape, info: [u32; 9]) -> CubeTensor {
+impl KernelSource for PatchShader {
+    fn source(&self) -> SourceTemplate {
+        let source = if self.col2im {
+            include_str!("../../shaders/col2im.wgsl")
+        } else {
+            include_str!("../../shaders/im2col.wgsl")
+        };
+        let names = ["n", "c", "h", "w", "k", "s", "p", "ho", "wo"];
+        names.iter().zip(self.info).fold(
+            SourceTemplate::new(source).register("workgroup_size", WORKGROUP.to_string()),
+            |t, (name, v)| t.register(*name, v.to_string()),
+        )
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info((self.col2im, self.info, WORKGROUP))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+fn launch(col2im: bool, input: CubeTensor, out_shape: Shape, info: [u32; 9]) -> CubeTensor {
     assert_eq!(input.dtype, DType::F32, "the patch kernels are f32 only");
     let input = into_contiguous(input);
     let elements = out_shape.num_elements();
@@ -49,14 +70,15 @@ fn launch(shader: Shader, input: CubeTensor, out_shape: Shape, info: [u32; 9]) -
         "patch kernel output of {elements} elements exceeds u32 indexing"
     );
     let out = empty_like(&input, out_shape);
-    let info = input.client.create_from_slice(&info_bytes(&info));
     input.client.launch(
-        Box::new(SourceKernel::new(shader, CubeDim::new_1d(WORKGROUP))),
+        Box::new(SourceKernel::new(
+            PatchShader { col2im, info },
+            CubeDim::new_1d(WORKGROUP),
+        )),
         cube_count((elements as u32).div_ceil(WORKGROUP)),
         KernelArguments::new().with_buffers(vec![
             input.handle.clone().binding(),
             out.handle.clone().binding(),
-            info.binding(),
         ]),
     );
     out
@@ -74,7 +96,7 @@ impl PatchOps for CubeBackend {
             [n, c, h, w],
             "im2col: input shape"
         );
-        launch(IM2COL, x, Shape::new([c * k * k, n * ho * wo]), info)
+        launch(false, x, Shape::new([c * k * k, n * ho * wo]), info)
     }
 
     fn col2im(cols: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self> {
@@ -84,6 +106,6 @@ impl PatchOps for CubeBackend {
             [c * k * k, n * ho * wo],
             "col2im: columns shape"
         );
-        launch(COL2IM, cols, Shape::new([n, c, h, w]), info)
+        launch(true, cols, Shape::new([n, c, h, w]), info)
     }
 }

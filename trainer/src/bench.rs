@@ -37,13 +37,22 @@ pub struct BenchRow {
 
 /// Times `iterations` full steps (`d_steps` critic updates + 1 generator update) per
 /// (convolution path, batch, penalty) after `warmup` untimed ones, on synthetic data already on
-/// the device.
-pub fn run(config: &RunConfig, device: &Device, plan: &BenchPlan) -> Vec<BenchRow> {
+/// the device. Each row is printed as soon as it is measured (a GPU lent for minutes may be
+/// taken back before the last one), the phase table at the end.
+pub fn run(
+    preset: &str,
+    name: &str,
+    config: &RunConfig,
+    device: &Device,
+    plan: &BenchPlan,
+) -> Vec<BenchRow> {
+    print_header(preset, name);
     let mut rows = Vec::new();
     for &path in &plan.paths {
         let path = with_conv_path(path, || resolve(device));
-        with_conv_path(path, || rows.extend(run_path(config, device, path, plan)));
+        with_conv_path(path, || run_path(config, device, path, plan, &mut rows));
     }
+    print_phases(&rows);
     rows
 }
 
@@ -52,9 +61,9 @@ fn run_path(
     device: &Device,
     path: ConvPath,
     plan: &BenchPlan,
-) -> Vec<BenchRow> {
+    rows: &mut Vec<BenchRow>,
+) {
     let (warmup, iterations) = (plan.warmup, plan.iterations);
-    let mut rows = Vec::new();
     for &batch in &plan.batches {
         for penalty in &plan.penalties {
             let mut rng = Rng::new(config.seed);
@@ -94,9 +103,9 @@ fn run_path(
                 ms_per_it: 1e3 * secs / iterations as f64,
                 phases,
             });
+            print_row(rows);
         }
     }
-    rows
 }
 
 /// Milliseconds per iteration spent in each phase over `iterations` steps, the device
@@ -130,38 +139,36 @@ fn time_phases(gan: &mut Gan, real: &Tensor<4>, iterations: usize) -> Vec<(Phase
         .collect()
 }
 
-pub fn print(preset: &str, device: &str, rows: &[BenchRow]) {
+fn print_header(preset: &str, device: &str) {
     println!("margan bench: preset {preset}, device {device}");
-    let first = rows.first().map(|r| r.conv);
     println!(
         "{:>5} {:>6}  {:<24} {:>10} {:>10} {:>9} {:>10}",
-        "conv",
-        "batch",
-        "penalty",
-        "it/s",
-        "ms/it",
-        "vs none",
-        format!("vs {}", first.map_or("-", |c| c.name()))
+        "conv", "batch", "penalty", "it/s", "ms/it", "vs none", "vs conv 1"
     );
+}
+
+/// The last row of `rows`, with its ratios to the same batch without a penalty and to the
+/// first convolution path's row (measured before it).
+fn print_row(rows: &[BenchRow]) {
+    let (Some(r), Some(first)) = (rows.last(), rows.first().map(|r| r.conv)) else {
+        return;
+    };
     let ratio = |x: Option<f64>| x.map_or_else(|| "-".into(), |x| format!("{x:.2}×"));
-    for r in rows {
-        let find = |conv: Option<ConvPath>, penalty: &str| {
-            rows.iter()
-                .find(|b| Some(b.conv) == conv && b.batch == r.batch && b.penalty == penalty)
-                .map(|b| r.it_per_s / b.it_per_s)
-        };
-        println!(
-            "{:>5} {:>6}  {:<24} {:>10.2} {:>10.1} {:>9} {:>10}",
-            r.conv.name(),
-            r.batch,
-            r.penalty,
-            r.it_per_s,
-            r.ms_per_it,
-            ratio(find(Some(r.conv), "none")),
-            ratio(find(first, &r.penalty)),
-        );
-    }
-    print_phases(rows);
+    let find = |conv: ConvPath, penalty: &str| {
+        rows.iter()
+            .find(|b| b.conv == conv && b.batch == r.batch && b.penalty == penalty)
+            .map(|b| r.it_per_s / b.it_per_s)
+    };
+    println!(
+        "{:>5} {:>6}  {:<24} {:>10.2} {:>10.1} {:>9} {:>10}",
+        r.conv.name(),
+        r.batch,
+        r.penalty,
+        r.it_per_s,
+        r.ms_per_it,
+        ratio(find(r.conv, "none")),
+        ratio(find(first, &r.penalty)),
+    );
 }
 
 fn print_phases(rows: &[BenchRow]) {

@@ -47,7 +47,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .iter()
         .map(|c| {
             ConvPath::parse(c).ok_or_else(|| {
-                format!("unknown --conv path `{c}`: use auto, burn or gemm (comma separated)")
+                format!(
+                    "unknown --conv path `{c}`: use auto, burn, gemm or tiled (comma separated)"
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -93,8 +95,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         } else if args.layers {
             bench_layers::run(dev, name, &plan.batches, &plan.paths, plan.iterations);
         } else {
-            let rows = bench::run(&cfg, dev, &plan);
-            bench::print(&args.preset, name, &rows);
+            let rows = bench::run(&args.preset, name, &cfg, dev, &plan);
             tables.push((name.clone(), rows));
         }
     }

@@ -108,7 +108,7 @@ fn bad_options_name_the_fix() {
     for (args, needle) in [
         (
             &["--conv", "fft"][..],
-            "unknown --conv path `fft`: use auto, burn or gemm",
+            "unknown --conv path `fft`: use auto, burn, gemm or tiled",
         ),
         (
             &["--device", "tpu"][..],

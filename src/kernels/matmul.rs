@@ -1,0 +1,48 @@
+//! A tiled f32 matrix product in WGSL (`shaders/tiled_matmul.wgsl`) for the GEMM convolutions
+//! on the `tiled` path ([`crate::conv::ConvPath::Tiled`]): 64×64 blocks of the product per
+//! workgroup, operands read through their strides (transposes are views), and K split over
+//! several workgroups when the product has few blocks (a second launch adds the ranges up).
+//! burn 0.22's own matrix product reached 3 TFLOP/s on a GEMM convolution's thin products on
+//! an H200 (`margan bench --layers`); this kernel is what `margan bench` compares with it.
+
+use burn::tensor::Tensor;
+
+/// Plain-tensor reference: burn's `matmul` (what the CPU backends run).
+pub fn matmul_reference(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    a.matmul(b)
+}
+
+/// `a · b`: the kernel on wgpu, [`matmul_reference`] elsewhere. Differentiable in both.
+pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "wgpu")]
+    if super::has_kernels(&a.device()) {
+        return matmul_kernel(a, b);
+    }
+    matmul_reference(a, b)
+}
+
+/// `a [M, K] · b [K, N]` by the WGSL kernel (one launch, two when K is split), differentiable
+/// in both operands (through the same kernel). Either may be a strided view.
+///
+/// # Panics
+/// When the tensors are not on a wgpu device (check with [`super::has_kernels`]), not f32, or
+/// their inner sizes differ.
+#[cfg(feature = "wgpu")]
+pub fn matmul_kernel(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    use super::matmul_cube::TiledMatmulOps;
+    use burn::backend::Dispatch;
+    assert!(
+        super::has_kernels(&a.device()),
+        "the tiled matmul kernel runs on the wgpu backend only"
+    );
+    Tensor::from_dispatch(<Dispatch as TiledMatmulOps>::tiled_matmul(
+        a.into_dispatch(),
+        b.into_dispatch(),
+    ))
+}
+
+/// How the kernel splits K for an `[m, k] · [k, n]` product: `(ranges, values per range)`.
+#[cfg(feature = "wgpu")]
+pub fn split_k(m: usize, n: usize, k: usize) -> (usize, usize) {
+    super::matmul_cube::split_k(m, n, k)
+}

@@ -1,0 +1,160 @@
+//! The tiled WGSL matrix product (`margan::kernels::matmul`, on wgpu: Mesa lavapipe in CI)
+//! against the reference, burn's `matmul` on the CPU backend (on lavapipe burn's own wgpu
+//! matmul would spend minutes autotuning every shape): odd sizes, one row or column, operands
+//! as transposed views, K split over several workgroups and not; its autodiff against burn's
+//! autodiff of the reference; and the `tiled` convolution path against burn's convolutions.
+//!
+//! `cargo test --release -p margan --features wgpu --test matmul_kernel`. Without an adapter the
+//! tests print why and pass, except when `MARGAN_REQUIRE_GPU=1` (CI).
+#![cfg(feature = "wgpu")]
+
+mod common;
+
+use burn::tensor::{Device, Tensor};
+use common::{assert_close, gpu};
+use margan::conv::{self, with_conv_path, ConvPath};
+use margan::kernels::matmul::{matmul_kernel, matmul_reference, split_k};
+use margan::rng::Rng;
+
+/// `[m, k] · [k, n]`: one value; sizes off the 64×64 blocks and the 16-deep slices; a full
+/// block; a long K over one block (split into many ranges, the last one short); a GEMM
+/// convolution's weight gradient shape, small.
+const CASES: [(usize, usize, usize); 8] = [
+    (1, 1, 1),
+    (3, 5, 7),
+    (1, 33, 70),
+    (64, 16, 64),
+    (65, 17, 63),
+    (130, 300, 70),
+    (5, 5000, 3),
+    (48, 2048, 200),
+];
+
+/// `[rows, cols]` on the CPU, contiguous or as the transposed view of a `[cols, rows]` tensor.
+fn operand(rows: usize, cols: usize, view: bool, rng: &mut Rng) -> Tensor<2> {
+    let cpu = margan::device::cpu();
+    if view {
+        rng.normal_tensor([cols, rows], 0.0, 1.0, &cpu).transpose()
+    } else {
+        rng.normal_tensor([rows, cols], 0.0, 1.0, &cpu)
+    }
+}
+
+/// The same values on `dev`, as the same kind of view.
+fn on(t: &Tensor<2>, view: bool, dev: &Device) -> Tensor<2> {
+    if view {
+        t.clone().transpose().to_device(dev).transpose()
+    } else {
+        t.clone().to_device(dev)
+    }
+}
+
+#[test]
+fn tiled_matmul_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    let mut rng = Rng::new(41);
+    for (m, k, n) in CASES {
+        for (a_view, b_view) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = operand(m, k, a_view, &mut rng);
+            let b = operand(k, n, b_view, &mut rng);
+            let what = format!("[{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}");
+            let got = matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev));
+            assert_close(
+                got.to_device(&margan::device::cpu()),
+                matmul_reference(a, b),
+                1e-5,
+                &what,
+            );
+        }
+    }
+}
+
+#[test]
+fn tiled_matmul_splits_long_thin_products() {
+    // One 64×64 block over K = 5000: split into ranges of a multiple of 16, covering K.
+    let (ranges, range) = split_k(5, 3, 5000);
+    assert!(
+        ranges > 1,
+        "K = 5000 over one block is split ({ranges} ranges)"
+    );
+    assert_eq!(range % 16, 0);
+    assert!(ranges * range >= 5000 && (ranges - 1) * range < 5000);
+    // Enough blocks, or a short K: one range.
+    assert_eq!(split_k(4096, 4096, 4096).0, 1);
+    assert_eq!(split_k(5, 3, 200).0, 1);
+    // A DCGAN-32 weight gradient at batch 64 (256 × 2048 over 4096): the GPU filled.
+    let (ranges, _) = split_k(256, 2048, 4096);
+    assert!(ranges >= 4, "{ranges} ranges");
+}
+
+#[test]
+fn tiled_matmul_gradients_match_reference() {
+    let Some(dev) = gpu() else { return };
+    let (gpu_ad, cpu_ad) = (dev.autodiff(), margan::device::cpu().autodiff());
+    let mut rng = Rng::new(43);
+    for (m, k, n) in [(3, 5, 7), (65, 17, 63), (5, 5000, 3)] {
+        for view in [false, true] {
+            let a0 = operand(m, k, view, &mut rng);
+            let b0 = operand(k, n, !view, &mut rng);
+            let weight = operand(m, n, false, &mut rng);
+            let grads = |f: fn(Tensor<2>, Tensor<2>) -> Tensor<2>, dev: &Device| {
+                let a = on(&a0, view, dev).require_grad();
+                let b = on(&b0, !view, dev).require_grad();
+                let loss = (f(a.clone(), b.clone()) * weight.clone().to_device(dev)).sum();
+                let g = loss.backward();
+                let cpu = margan::device::cpu();
+                (
+                    a.grad(&g).expect("a's gradient").to_device(&cpu),
+                    b.grad(&g).expect("b's gradient").to_device(&cpu),
+                )
+            };
+            let (ga, gb) = grads(matmul_kernel, &gpu_ad);
+            let (ra, rb) = grads(matmul_reference, &cpu_ad);
+            let what = format!("[{m}, {k}]·[{k}, {n}], view {view}");
+            assert_close(ga, ra, 1e-5, &format!("∂a {what}"));
+            assert_close(gb, rb, 1e-5, &format!("∂b {what}"));
+        }
+    }
+}
+
+#[test]
+fn tiled_conv_path_matches_burns_convolutions() {
+    let Some(dev) = gpu() else { return };
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(47);
+    // Batch 1 and odd sizes, stride 1 and 2, padding 0 and 1; burn's convolutions on the CPU.
+    for (n, ci, co, h, k, s, p) in [
+        (1, 3, 5, 7, 3, 1, 0),
+        (2, 4, 3, 9, 4, 2, 1),
+        (3, 16, 8, 8, 4, 2, 1),
+    ] {
+        let what = format!("n{n} {ci}->{co} {h}x{h} k{k} s{s} p{p}");
+        let x = rng.normal_tensor([n, ci, h, h], 0.0, 1.0, &cpu);
+        let wt = rng.normal_tensor([co, ci, k, k], 0.0, 0.5, &cpu);
+        let both = |f: &dyn Fn(&Device) -> Tensor<4>| {
+            (
+                with_conv_path(ConvPath::Tiled, || f(&dev)).to_device(&cpu),
+                with_conv_path(ConvPath::Burn, || f(&cpu)),
+            )
+        };
+        let (a, r) =
+            both(&|d| conv::conv2d(x.clone().to_device(d), wt.clone().to_device(d), None, s, p));
+        assert_close(a, r.clone(), 1e-5, &format!("conv2d {what}"));
+        let [_, _, ho, wo] = r.dims();
+        let gy = rng.normal_tensor([n, co, ho, wo], 0.0, 1.0, &cpu);
+        let (a, r) = both(&|d| {
+            conv::conv2d_input_grad(
+                gy.clone().to_device(d),
+                wt.clone().to_device(d),
+                [h, h],
+                s,
+                p,
+            )
+        });
+        assert_close(a, r, 1e-5, &format!("input gradient {what}"));
+        let (a, r) = both(&|d| {
+            conv::conv2d_weight_grad(x.clone().to_device(d), gy.clone().to_device(d), k, s, p)
+        });
+        assert_close(a, r, 1e-5, &format!("weight gradient {what}"));
+    }
+}
