@@ -88,13 +88,6 @@ section "per convolution: margan" 90 \
     /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters"
 section "per convolution: cuDNN, TF32 off" 60 \
     python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"
-# The tiled matmul with 128×128 blocks of C per workgroup (8×8 values per invocation).
-section "per convolution: margan, tiled matmul with 128×128 blocks" 60 \
-    env MARGAN_MATMUL_TILE=128 /tmp/margan bench --layers --device wgpu --conv tiled \
-    --batch 64,256 --iterations "$iters"
-section "full iteration: margan, tiled matmul with 128×128 blocks" 90 \
-    env MARGAN_MATMUL_TILE=128 /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu \
-    --conv tiled --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
 # What the GPU runs per iteration and how many launches: if kernels add up to far less than
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
 section "kernel profile: one b64 L-inf iteration (tiled), CubeCL timing every kernel" 60 \

@@ -13,7 +13,7 @@ mod common;
 use burn::tensor::{Device, Tensor};
 use common::{assert_close, gpu};
 use margan::conv::{self, with_conv_path, ConvPath};
-use margan::kernels::matmul::{matmul_kernel, matmul_reference, split_k};
+use margan::kernels::matmul::{is_thin, matmul_kernel, matmul_reference, split_k};
 use margan::rng::Rng;
 
 /// `[m, k] · [k, n]`: one value; sizes off the 64×64 blocks and the 16-deep slices; a full
@@ -82,9 +82,13 @@ fn tiled_matmul_splits_long_thin_products() {
     // Enough blocks, or a short K: one range.
     assert_eq!(split_k(4096, 4096, 4096).0, 1);
     assert_eq!(split_k(5, 3, 200).0, 1);
-    // A DCGAN-32 weight gradient at batch 64 (256 × 2048 over 4096): the GPU filled.
+    // A DCGAN-32 weight gradient at batch 64 (256 × 2048 over 4096): the GPU filled, and the
+    // `tiled` path takes the kernel; not for its square input gradient, nor a tiny product.
     let (ranges, _) = split_k(256, 2048, 4096);
     assert!(ranges >= 4, "{ranges} ranges");
+    assert!(is_thin(256, 2048, 4096));
+    assert!(!is_thin(4096, 1024, 512));
+    assert!(!is_thin(1, 64, 8192));
 }
 
 #[test]
@@ -157,4 +161,32 @@ fn tiled_conv_path_matches_burns_convolutions() {
         });
         assert_close(a, r, 1e-5, &format!("weight gradient {what}"));
     }
+}
+
+#[test]
+fn tiled_conv_path_weight_gradient_takes_the_kernel() {
+    let Some(dev) = gpu() else { return };
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(53);
+    // 128 × 512 over K = 64·8·8 = 4096: a thin product, so the kernel (split K) computes it.
+    let (n, ci, co, h, k, s, p) = (64, 32, 128, 16, 4, 2, 1);
+    assert!(is_thin(co, ci * k * k, n * 8 * 8));
+    let x = rng.normal_tensor([n, ci, h, h], 0.0, 1.0, &cpu);
+    let gy = rng.normal_tensor([n, co, 8, 8], 0.0, 1.0, &cpu);
+    let got = with_conv_path(ConvPath::Tiled, || {
+        conv::conv2d_weight_grad(
+            x.clone().to_device(&dev),
+            gy.clone().to_device(&dev),
+            k,
+            s,
+            p,
+        )
+    });
+    let want = with_conv_path(ConvPath::Burn, || conv::conv2d_weight_grad(x, gy, k, s, p));
+    assert_close(
+        got.to_device(&cpu),
+        want,
+        1e-5,
+        "weight gradient, thin product",
+    );
 }

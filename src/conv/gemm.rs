@@ -10,17 +10,23 @@
 //! product is burn's `matmul`, or on the `tiled` path margan's tiled WGSL kernel.
 
 use super::patches::{col2im, im2col, Patches};
-use super::{resolve, ConvPath};
 use burn::tensor::Tensor;
 
-/// The matrix product of the current path: [`ConvPath::Tiled`] takes
-/// [`crate::kernels::matmul::matmul`], the others burn's `matmul`.
+/// The matrix product of the current path: on [`super::ConvPath::Tiled`] (and wgpu) margan's tiled
+/// kernel for thin products ([`crate::kernels::matmul::is_thin`]), elsewhere burn's `matmul`.
 fn product(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    if resolve(&a.device()) == ConvPath::Tiled {
-        crate::kernels::matmul::matmul(a, b)
-    } else {
-        a.matmul(b)
+    #[cfg(feature = "wgpu")]
+    {
+        use super::{resolve, ConvPath};
+        let ([m, k], n) = (a.dims(), b.dims()[1]);
+        if resolve(&a.device()) == ConvPath::Tiled
+            && crate::kernels::has_kernels(&a.device())
+            && crate::kernels::matmul::is_thin(m, n, k)
+        {
+            return crate::kernels::matmul::matmul_kernel(a, b);
+        }
     }
+    a.matmul(b)
 }
 
 /// `[N, C, h, w]` → `[C, N·h·w]`.

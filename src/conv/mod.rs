@@ -29,8 +29,9 @@ pub enum ConvPath {
     Burn,
     /// Patches and one matrix product ([`gemm`]), burn's `matmul`.
     Gemm,
-    /// The same GEMM formulation with margan's tiled WGSL matrix product
-    /// ([`crate::kernels::matmul`]) on wgpu; on other devices the same as [`ConvPath::Gemm`].
+    /// The same GEMM formulation, with margan's split-K tiled WGSL matrix product
+    /// ([`crate::kernels::matmul`]) for the thin products on wgpu (burn's for the others); on
+    /// other devices the same as [`ConvPath::Gemm`].
     Tiled,
 }
 

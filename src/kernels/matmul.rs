@@ -2,8 +2,12 @@
 //! on the `tiled` path ([`crate::conv::ConvPath::Tiled`]): 64×64 blocks of the product per
 //! workgroup, operands read through their strides (transposes are views), and K split over
 //! several workgroups when the product has few blocks (a second launch adds the ranges up).
-//! burn 0.22's own matrix product reached 3 TFLOP/s on a GEMM convolution's thin products on
-//! an H200 (`margan bench --layers`); this kernel is what `margan bench` compares with it.
+//!
+//! On an H200 (`margan bench --layers --conv tiled,gemm`) it beat burn 0.22's matrix product
+//! on *thin* products — few blocks of C over a long K, as in a weight gradient, which sums over
+//! the whole batch: 1.9 against 4.2 ms for DCGAN-32's 128→256 weight gradient at batch 256 —
+//! and lost on square ones (2.2 against 1.1 ms for the 256→512 input gradient), where burn's
+//! autotuned kernels reach ~16 TFLOP/s and this one ~9. [`is_thin`] draws that line.
 
 use burn::tensor::Tensor;
 
@@ -45,4 +49,12 @@ pub fn matmul_kernel(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
 #[cfg(feature = "wgpu")]
 pub fn split_k(m: usize, n: usize, k: usize) -> (usize, usize) {
     super::matmul_cube::split_k(m, n, k)
+}
+
+/// Whether an `[m, k] · [k, n]` product is thin enough for the tiled kernel to beat burn's:
+/// K split into at least 3 ranges, and at least 2²⁶ multiply-adds (below that, a product
+/// takes less time than the launches, and the split's second launch costs more than it saves).
+#[cfg(feature = "wgpu")]
+pub fn is_thin(m: usize, n: usize, k: usize) -> bool {
+    split_k(m, n, k).0 >= 3 && m * n * k >= 1 << 26
 }
