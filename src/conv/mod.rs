@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Which implementation runs the kit's convolutions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvPath {
-    /// Per device: [`ConvPath::Gemm`] on native wgpu (WGSL patch kernels + burn's matmul),
-    /// [`ConvPath::Burn`] on the CPU backends and in the browser (see [`resolve`]).
+    /// Per device: [`ConvPath::Tiled`] on native wgpu (WGSL patch kernels, margan's split-K
+    /// matrix product for thin products and burn's for the others), [`ConvPath::Gemm`] on
+    /// burn's ndarray backend, [`ConvPath::Burn`] on flex and in the browser (see [`resolve`]).
     Auto,
     /// burn's `conv2d` / `conv_transpose2d` (and a convolution for the weight gradient).
     Burn,
@@ -102,8 +103,10 @@ pub fn conv_path() -> ConvPath {
 }
 
 /// The path convolutions on `device` take now: the selected one, or for `Auto` the GEMM
-/// formulation on native wgpu (burn 0.22's direct convolutions are 10–100× slower than a matrix
-/// product there) and burn's own convolutions on flex, the CPU backend (faster there;
+/// formulation with the tiled kernel on native wgpu (burn 0.22's direct convolutions are 10–100×
+/// slower than a matrix product there; on an H200 the `tiled` path ran DCGAN-32 with the L∞
+/// penalty at 46.5 it/s against 43.3 with burn's matrix product alone and 15.4 with burn's
+/// convolutions, batch 64) and burn's own convolutions on flex, the CPU backend (faster there;
 /// `margan bench --conv` measures both). In the browser `Auto` keeps burn's convolutions on
 /// WebGPU too: on the one WebGPU adapter measured so far (Chromium's SwiftShader) a DCGAN-32
 /// sampling batch took 9.9 s on the GEMM path against 1.1–1.6 s on burn's.
@@ -114,7 +117,8 @@ pub fn conv_path() -> ConvPath {
 pub fn resolve(device: &Device) -> ConvPath {
     let native_gpu = cfg!(not(target_arch = "wasm32")) && crate::kernels::has_kernels(device);
     match conv_path() {
-        ConvPath::Auto if native_gpu || crate::device::is_ndarray(device) => ConvPath::Gemm,
+        ConvPath::Auto if native_gpu => ConvPath::Tiled,
+        ConvPath::Auto if crate::device::is_ndarray(device) => ConvPath::Gemm,
         ConvPath::Auto => ConvPath::Burn,
         p => p,
     }

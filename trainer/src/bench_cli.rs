@@ -23,8 +23,9 @@ pub struct BenchArgs {
     warmup: usize,
     #[arg(long, default_value_t = 10)]
     iterations: usize,
-    /// Convolution paths to compare, comma separated: auto (gemm on native wgpu, burn on
-    /// the CPU), burn (burn's own convolutions), gemm (patches + one matrix product).
+    /// Convolution paths to compare, comma separated: auto (tiled on native wgpu, burn on
+    /// the CPU), burn (burn's own convolutions), gemm (patches + burn's matrix product), tiled
+    /// (gemm with margan's split-K WGSL product for the thin products).
     #[arg(long, value_delimiter = ',', default_value = "auto")]
     conv: Vec<String>,
     /// Time the WGSL kernels instead: the row norms against the plain-tensor composition, the
