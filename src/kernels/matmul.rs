@@ -16,7 +16,8 @@ pub fn matmul_reference(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     a.matmul(b)
 }
 
-/// `a · b`: the kernel on wgpu, [`matmul_reference`] elsewhere. Differentiable in both.
+/// `a · b`: the kernel on wgpu (whatever the shape), [`matmul_reference`] elsewhere.
+/// Differentiable in both.
 pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     #[cfg(feature = "wgpu")]
     if super::has_kernels(&a.device()) {
@@ -26,7 +27,8 @@ pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
 }
 
 /// `a [M, K] · b [K, N]` by the WGSL kernel (one launch, two when K is split), differentiable
-/// in both operands (through the same kernel). Either may be a strided view.
+/// in both operands (each backward product through the kernel where it [`is_thin`], burn's
+/// `matmul` elsewhere). Either may be a strided view.
 ///
 /// # Panics
 /// When the tensors are not on a wgpu device (check with [`super::has_kernels`]), not f32, or
@@ -56,5 +58,5 @@ pub fn split_k(m: usize, n: usize, k: usize) -> (usize, usize) {
 /// takes less time than the launches, and the split's second launch costs more than it saves).
 #[cfg(feature = "wgpu")]
 pub fn is_thin(m: usize, n: usize, k: usize) -> bool {
-    split_k(m, n, k).0 >= 3 && m * n * k >= 1 << 26
+    super::matmul_cube::is_thin(m, n, k)
 }

@@ -1,6 +1,9 @@
 //! The tiled matrix product backend extension, its WGSL launch on the CubeCL (wgpu) backend
 //! (`shaders/tiled_matmul.wgsl`, plus `shaders/split_sum.wgsl` when K is split) and its
-//! autodiff: `C = A·B` has `dA = dC·Bᵀ` and `dB = Aᵀ·dC`, the same kernel on transposed views.
+//! autodiff: `C = A·B` has `dA = dC·Bᵀ` and `dB = Aᵀ·dC`, products on transposed views, each
+//! taken by the kernel where it is thin ([`is_thin`]) and by burn's `matmul` elsewhere (the
+//! backward of a thin weight-gradient product is a forward- and an input-gradient-shaped one,
+//! where burn's autotuned kernels are faster).
 
 use super::launch::{cube_count, empty_like, info_bytes, unaliased, Shader};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -9,7 +12,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::wgpu::{
     CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
-use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
+use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff, TensorMetadata};
 use burn::tensor::{DType, Shape};
 use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments, CubeCount};
 
@@ -40,6 +43,23 @@ pub(crate) fn split_k(m: usize, n: usize, k: usize) -> (usize, usize) {
     let wanted = TARGET_GROUPS.div_ceil(blocks).min(k / MIN_RANGE).max(1);
     let range = k.div_ceil(wanted).div_ceil(DEPTH).max(1) * DEPTH;
     (k.div_ceil(range).max(1), range)
+}
+
+/// Whether an `[m, k] · [k, n]` product is thin enough for the kernel to beat burn's on a
+/// large GPU: K split into at least 3 ranges, and at least 2²⁶ multiply-adds (below that the
+/// launches cost more than the product, and the split's second launch more than it saves).
+pub(crate) fn is_thin(m: usize, n: usize, k: usize) -> bool {
+    split_k(m, n, k).0 >= 3 && m * n * k >= 1 << 26
+}
+
+/// `x · y` on the inner backend: the kernel for a thin product, burn's `matmul` otherwise.
+fn product<B: TiledMatmulOps>(x: FloatTensor<B>, y: FloatTensor<B>) -> FloatTensor<B> {
+    let (sx, sy) = (x.shape(), y.shape());
+    if is_thin(sx[0], sy[1], sx[1]) {
+        B::tiled_matmul(x, y)
+    } else {
+        B::float_matmul(x, y)
+    }
 }
 
 /// `shaders/tiled_matmul.wgsl` for one pair of operand layouts and `t×t` values per
@@ -209,11 +229,11 @@ impl<B: TiledMatmulOps> Backward<B, 2> for MatmulBackward {
         let (a, b) = ops.state;
         if let Some(node) = a_node {
             let bt = B::float_swap_dims(b, 0, 1);
-            grads.register::<B>(node.id, B::tiled_matmul(g.clone(), bt));
+            grads.register::<B>(node.id, product::<B>(g.clone(), bt));
         }
         if let Some(node) = b_node {
             let at = B::float_swap_dims(a, 0, 1);
-            grads.register::<B>(node.id, B::tiled_matmul(at, g));
+            grads.register::<B>(node.id, product::<B>(at, g));
         }
     }
 }
