@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole GPU comparison of issue #9 in one call on the GPU machine: margan (the GEMM and
-# burn's convolutions) and its PyTorch twin on the same GPU, the full iteration and every
-# convolution alone, then CubeCL's kernel-by-kernel profile of one margan iteration.
+# The whole GPU comparison of issue #9 in one call on the GPU machine: margan (the `tiled` and
+# `gemm` convolution paths, burn's convolutions last) and its PyTorch twin on the same GPU, the
+# full iteration and every convolution alone, then CubeCL's kernel-by-kernel profile of one
+# margan iteration.
 #
 # Prepare on the build machine (repository root):
 #   cargo build --release -p margan-trainer --features wgpu    (burn autotune on: the warm-up

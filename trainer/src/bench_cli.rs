@@ -33,7 +33,7 @@ pub struct BenchArgs {
     #[arg(long)]
     kernels: bool,
     /// Time every DCGAN-32 convolution alone instead (forward, input and weight gradient,
-    /// per path in --conv; default paths burn,gemm).
+    /// per path in --conv; default paths burn,gemm, and tiled on wgpu).
     #[arg(long)]
     layers: bool,
     /// Also time each phase of the iteration (critic fakes, forward, penalty, backward,
@@ -75,6 +75,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     if args.layers && paths == [ConvPath::Auto] {
         paths = vec![ConvPath::Burn, ConvPath::Gemm];
+        if devices.iter().any(|(d, _)| margan::kernels::has_kernels(d)) {
+            paths.push(ConvPath::Tiled);
+        }
     }
     let batches = match (args.batch.is_empty(), args.layers) {
         (false, _) => args.batch,
