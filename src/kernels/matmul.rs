@@ -11,19 +11,10 @@
 
 use burn::tensor::Tensor;
 
-/// Plain-tensor reference: burn's `matmul` (what the CPU backends run).
+/// Plain-tensor reference: burn's `matmul` (what every product but the thin ones on wgpu runs;
+/// see `conv::gemm`).
 pub fn matmul_reference(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     a.matmul(b)
-}
-
-/// `a · b`: the kernel on wgpu (whatever the shape), [`matmul_reference`] elsewhere.
-/// Differentiable in both.
-pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    #[cfg(feature = "wgpu")]
-    if super::has_kernels(&a.device()) {
-        return matmul_kernel(a, b);
-    }
-    matmul_reference(a, b)
 }
 
 /// `a [M, K] · b [K, N]` by the WGSL kernel (one launch, two when K is split), differentiable
