@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole GPU comparison of issue #9 in one call on the GPU machine: margan (the `tiled` and
 # `gemm` convolution paths, burn's convolutions last) and its PyTorch twin on the same GPU, the
-# full iteration and every convolution alone, then CubeCL's kernel-by-kernel profile of one
-# margan iteration.
+# full iteration and every convolution alone, the matrix products the `tiled` path measured
+# (burn's matmul and each variant of margan's kernel per shape), then CubeCL's kernel-by-kernel
+# profile of one margan iteration.
 #
 # Prepare on the build machine (repository root):
 #   cargo build --release -p margan-trainer --features wgpu    (burn autotune on: the warm-up
@@ -79,9 +80,9 @@ profile() { # BINARY PATH: CubeCL's timing of every kernel in one b64 L-inf iter
 }
 export -f profile
 
-section "full iteration: margan, GEMM convolutions (margan's tiled matmul, burn's matmul)" 150 \
+section "full iteration: margan, GEMM convolutions (products measured per shape; burn's matmul)" 150 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled,gemm \
-    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases
+    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases --matmul
 section "full iteration: PyTorch" 90 \
     python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
     --warmup 10 --iterations "$((iters * 5))"
@@ -89,6 +90,12 @@ section "per convolution: margan" 90 \
     /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters"
 section "per convolution: cuDNN, TF32 off" 60 \
     python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"
+section "full iteration: PyTorch with TF32 off (convolutions in f32, as margan's)" 30 \
+    python3 bench/torch_dcgan32.py --device cuda --fp32 --batches 64,256 --penalties linf \
+    --warmup 10 --iterations "$((iters * 5))"
+section "full iteration: margan tiled with the fixed rule of stop 10 (64x64 kernel for thin products)" 60 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --matmul-tuning heuristic --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
 # What the GPU runs per iteration and how many launches: if kernels add up to far less than
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
 section "kernel profile: one b64 L-inf iteration (tiled), CubeCL timing every kernel" 60 \

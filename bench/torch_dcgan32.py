@@ -3,11 +3,12 @@
 
 One iteration = 1 critic step (HingeGAN loss, gradient penalty λ·mean(max(0, ‖∇x D(x̂)‖ − 1)) at
 interpolates x̂ = u·x + (1−u)·G(z), norm L2 or L∞, built with autograd.grad(create_graph=True))
-+ 1 generator step, Adam(2e-4, β = (0.5, 0.999)); real data are a fixed uniform batch already on
-the device, as in margan's bench. Eager mode, default cuDNN settings (no benchmark flag, no AMP).
++ 1 generator step through the frozen critic, Adam(2e-4, β = (0.5, 0.999)); real data are a
+fixed uniform batch already on the device, as in margan's bench. Eager mode, default cuDNN settings (no benchmark flag, no AMP).
 
   python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf
   python3 bench/torch_dcgan32.py --device cuda --profile      # + per-op breakdown (torch.profiler)
+  python3 bench/torch_dcgan32.py --device cuda --fp32         # convolutions without TF32 too
   python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256   # per convolution
 
 Prints one row per (batch, penalty): it/s and ms/it after warm-up, synchronised. With --layers,
@@ -67,11 +68,15 @@ def step(g, d, opt_g, opt_d, real, z_dim, norm, weight):
     opt_d.zero_grad(set_to_none=True)
     loss.backward()
     opt_d.step()
+    # As in the paper's code (and margan's Gan::g_step): the critic's parameters are frozen for
+    # the generator update, so its weight gradients are not computed.
+    d.requires_grad_(False)
     out = d(g(torch.randn(n, z_dim, 1, 1, device=real.device)))
     loss_g = -out.mean()
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
+    d.requires_grad_(True)
 
 
 # name, transposed, c_in, c_out, input side, stride, padding (4×4 kernels): margan's
@@ -148,6 +153,9 @@ def main():
     ap.add_argument("--profile", action="store_true", help="per-op breakdown of one iteration per row")
     ap.add_argument("--layers", action="store_true", help="time every convolution alone instead")
     ap.add_argument("--tf32", action="store_true", help="--layers: allow TF32 (default off, as the issue's target)")
+    ap.add_argument("--fp32", action="store_true",
+                    help="full iteration: TF32 off for cuDNN too (default: PyTorch's default, which lets cuDNN "
+                         "convolutions use TF32 tensor cores; margan computes in f32)")
     a = ap.parse_args()
     dev = torch.device(a.device)
     torch.manual_seed(0)
@@ -158,8 +166,13 @@ def main():
               f"DCGAN-32 convolutions, TF32 {'on' if a.tf32 else 'off'}, median of {a.iterations} synchronised runs")
         layers(dev, [int(b) for b in a.batches.split(",")], a.iterations)
         return
+    if a.fp32:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    tf32 = "on" if torch.backends.cudnn.allow_tf32 else "off"
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; "
-          f"DCGAN-32 width {a.width}, HingeGAN, hinge penalty λ={a.weight} at interpolates, Adam(2e-4, 0.5, 0.999)")
+          f"DCGAN-32 width {a.width}, HingeGAN, hinge penalty λ={a.weight} at interpolates, Adam(2e-4, 0.5, 0.999); "
+          f"cuDNN TF32 {tf32}{'' if a.fp32 else ' (default)'}")
     print(f"{'batch':>6} {'penalty':>8} {'it/s':>9} {'ms/it':>9}")
     for batch in [int(b) for b in a.batches.split(",")]:
         for norm in a.penalties.split(","):

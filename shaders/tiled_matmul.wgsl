@@ -9,12 +9,18 @@
 // 16-deep slices of K staged in workgroup memory as vec4 rows: one step reads TM/4 vec4 of A
 // and TN/4 of B for TM·TN multiply-adds. Invocation (tx, ty) owns the rows 4·(ty + 16·p) + i
 // and the columns 4·(tx + 16·q) + j, so neighbouring invocations read neighbouring vec4
-// (no bank conflicts) and store neighbouring 16-byte runs of C. The accumulators and the
-// multiply-adds are written out by the launcher (the acc_decl, acc_step and acc_store
-// templates: registers, not an indexed array). A and B are read through their strides
-// (a transposed operand is a view, not a copy); `a_kfast` / `b_nfast` say which index is
-// contiguous, so that neighbouring invocations load neighbouring addresses. Rows of the
-// staging tiles are padded by one vec4 (bank conflicts when a column is written).
+// (no bank conflicts) and store neighbouring 16-byte runs of C. Rows of the staging tiles are
+// padded by one vec4 (bank conflicts when a column is written).
+//
+// The launcher (`src/kernels/matmul_shader.rs`) writes the body out, unrolled: the
+// accumulators (registers, not an indexed array), the loads of a slice into registers (`load`),
+// their stores into the tiles (`stash`), the 16 steps of multiply-adds (`compute`, with `fma`)
+// and the stores of C. With prefetch, the loads of the next slice are issued before the current
+// one is multiplied, so that their latency hides behind the arithmetic.
+//
+// A and B are read through their strides (a transposed operand is a view, not a copy);
+// `a_kfast` / `b_nfast` say which index is contiguous, so that neighbouring invocations load
+// neighbouring addresses.
 // info = [M, N, K, A's stride along m, along k, B's stride along k, along n, K per range].
 
 @group(0) @binding(0) var<storage, read_write> a: array<f32>;
@@ -22,9 +28,8 @@
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> info: array<u32>;
 
-const TM: u32 = {{ tm }}u;
-const BM: u32 = 16u * TM;
-const BN: u32 = 16u * {{ tn }}u;
+const BM: u32 = {{ bm }}u;
+const BN: u32 = {{ bn }}u;
 const BK: u32 = 16u;
 const ROW_A: u32 = BM / 4u + 1u;
 const ROW_B: u32 = BN / 4u + 1u;
@@ -34,6 +39,60 @@ const B_NFAST: bool = {{ b_nfast }};
 // a_tile[k·ROW_A + m/4][m%4] = A[m0 + m, k0 + k]; b_tile[k·ROW_B + n/4][n%4] = B[k0 + k, n0 + n].
 var<workgroup> a_tile: array<vec4<f32>, {{ a_tile_len }}>;
 var<workgroup> b_tile: array<vec4<f32>, {{ b_tile_len }}>;
+
+struct Dims {
+    m0: u32,
+    n0: u32,
+    m_size: u32,
+    n_size: u32,
+    k_end: u32,
+    sa_m: u32,
+    sa_k: u32,
+    sb_k: u32,
+    sb_n: u32,
+}
+
+// Element e (< BM·16) of A's slice at k0: its row and depth in the tile.
+fn a_place(e: u32) -> vec2<u32> {
+    if (A_KFAST) {
+        return vec2<u32>(e / BK, e % BK);
+    }
+    return vec2<u32>(e % BM, e / BM);
+}
+
+// Element e (< 16·BN) of B's slice at k0: its column and depth in the tile.
+fn b_place(e: u32) -> vec2<u32> {
+    if (B_NFAST) {
+        return vec2<u32>(e % BN, e / BN);
+    }
+    return vec2<u32>(e / BK, e % BK);
+}
+
+fn load_a(d: Dims, k0: u32, e: u32) -> f32 {
+    let p = a_place(e);
+    if (d.m0 + p.x < d.m_size && k0 + p.y < d.k_end) {
+        return a[(d.m0 + p.x) * d.sa_m + (k0 + p.y) * d.sa_k];
+    }
+    return 0.0;
+}
+
+fn load_b(d: Dims, k0: u32, e: u32) -> f32 {
+    let p = b_place(e);
+    if (d.n0 + p.x < d.n_size && k0 + p.y < d.k_end) {
+        return b[(k0 + p.y) * d.sb_k + (d.n0 + p.x) * d.sb_n];
+    }
+    return 0.0;
+}
+
+fn stash_a(e: u32, v: f32) {
+    let p = a_place(e);
+    a_tile[p.y * ROW_A + p.x / 4u][p.x % 4u] = v;
+}
+
+fn stash_b(e: u32, v: f32) {
+    let p = b_place(e);
+    b_tile[p.y * ROW_B + p.x / 4u][p.x % 4u] = v;
+}
 
 fn store4(base: u32, m: u32, n0: u32, n_size: u32, v: vec4<f32>) {
     let row = base + m * n_size;
@@ -56,54 +115,30 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let m_size = info[0];
-    let n_size = info[1];
-    let k_size = info[2];
-    let sa_m = info[3];
-    let sa_k = info[4];
-    let sb_k = info[5];
-    let sb_n = info[6];
     let k_begin = wid.z * info[7];
-    let k_end = min(k_size, k_begin + info[7]);
-    let m0 = wid.y * BM;
-    let n0 = wid.x * BN;
+    let d = Dims(
+        wid.y * BM,
+        wid.x * BN,
+        info[0],
+        info[1],
+        min(info[2], k_begin + info[7]),
+        info[3],
+        info[4],
+        info[5],
+        info[6],
+    );
+    let m0 = d.m0;
+    let n0 = d.n0;
+    let m_size = d.m_size;
+    let n_size = d.n_size;
     let tx = lid % 16u;
     let ty = lid / 16u;
 {{ acc_decl }}
-    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        // A's slice is BM×16 = 256·TM values, B's 16×BN = 256·TN: TM and TN loads each.
-        for (var r = 0u; r < TM; r++) {
-            let e = lid + r * 256u;
-            var ml = e % BM;
-            var ka = e / BM;
-            if (A_KFAST) {
-                ml = e / BK;
-                ka = e % BK;
-            }
-            var va = 0.0;
-            if (m0 + ml < m_size && k0 + ka < k_end) {
-                va = a[(m0 + ml) * sa_m + (k0 + ka) * sa_k];
-            }
-            a_tile[ka * ROW_A + ml / 4u][ml % 4u] = va;
-        }
-        for (var r = 0u; r < {{ tn }}u; r++) {
-            let e = lid + r * 256u;
-            var nl = e % BN;
-            var kb = e / BN;
-            if (!B_NFAST) {
-                nl = e / BK;
-                kb = e % BK;
-            }
-            var vb = 0.0;
-            if (n0 + nl < n_size && k0 + kb < k_end) {
-                vb = b[(k0 + kb) * sb_k + (n0 + nl) * sb_n];
-            }
-            b_tile[kb * ROW_B + nl / 4u][nl % 4u] = vb;
-        }
+{{ prologue }}
+    for (var k0 = k_begin; k0 < d.k_end; k0 += BK) {
+{{ stage }}
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-{{ acc_step }}
-        }
+{{ compute }}
         workgroupBarrier();
     }
     let base = wid.z * m_size * n_size;

@@ -1,8 +1,9 @@
-//! The tiled WGSL matrix product (`margan::kernels::matmul`, on wgpu: Mesa lavapipe in CI)
-//! against the reference, burn's `matmul` on the CPU backend (on lavapipe burn's own wgpu
-//! matmul would spend minutes autotuning every shape): odd sizes, one row or column, operands
-//! as transposed views, K split over several workgroups and not; its autodiff against burn's
-//! autodiff of the reference; and the `tiled` convolution path against burn's convolutions.
+//! The tiled WGSL matrix product (`margan::kernels::matmul`, on wgpu: Mesa lavapipe in CI),
+//! every variant, against the reference, burn's `matmul` on the CPU backend (on lavapipe burn's
+//! own wgpu matmul would spend minutes autotuning every shape): odd sizes, one row or column,
+//! operands as transposed views, K split over several workgroups and not; its autodiff against
+//! burn's autodiff of the reference; the measuring tuner; and the `tiled` convolution path
+//! against burn's convolutions.
 //!
 //! `cargo test --release -p margan --features wgpu --test matmul_kernel`. Without an adapter the
 //! tests print why and pass, except when `MARGAN_REQUIRE_GPU=1` (CI).
@@ -13,7 +14,10 @@ mod common;
 use burn::tensor::{Device, Tensor};
 use common::{assert_close, gpu};
 use margan::conv::{self, with_conv_path, ConvPath};
-use margan::kernels::matmul::{is_thin, matmul_kernel, matmul_reference, split_k};
+use margan::kernels::matmul::{
+    clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k, tune_records,
+    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
+};
 use margan::rng::Rng;
 
 /// `[m, k] · [k, n]`: one value; sizes off the 64×64 blocks and the 16-deep slices; a full
@@ -57,35 +61,46 @@ fn tiled_matmul_matches_reference() {
         for (a_view, b_view) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = operand(m, k, a_view, &mut rng);
             let b = operand(k, n, b_view, &mut rng);
-            let what = format!("[{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}");
-            let got = matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev));
-            assert_close(
-                got.to_device(&margan::device::cpu()),
-                matmul_reference(a, b),
-                1e-5,
-                &what,
-            );
+            let want = matmul_reference(a.clone(), b.clone());
+            for v in MatmulVariant::ALL {
+                let what = format!(
+                    "{} [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}",
+                    v.name()
+                );
+                let got = matmul_variant(on(&a, a_view, &dev), on(&b, b_view, &dev), v);
+                assert_close(
+                    got.to_device(&margan::device::cpu()),
+                    want.clone(),
+                    1e-5,
+                    &what,
+                );
+            }
         }
     }
 }
 
 #[test]
 fn tiled_matmul_splits_long_thin_products() {
-    // One 64×64 block over K = 5000: split into ranges of a multiple of 16, covering K.
-    let (ranges, range) = split_k(5, 3, 5000);
-    assert!(
-        ranges > 1,
-        "K = 5000 over one block is split ({ranges} ranges)"
-    );
-    assert_eq!(range % 16, 0);
-    assert!(ranges * range >= 5000 && (ranges - 1) * range < 5000);
-    // Enough blocks, or a short K: one range.
-    assert_eq!(split_k(4096, 4096, 4096).0, 1);
-    assert_eq!(split_k(5, 3, 200).0, 1);
-    // A DCGAN-32 weight gradient at batch 64 (256 × 2048 over 4096): the GPU filled, and the
-    // `tiled` path takes the kernel; not for its square input gradient, nor a tiny product.
-    let (ranges, _) = split_k(256, 2048, 4096);
+    for v in MatmulVariant::ALL {
+        // One block over K = 5000: split into ranges of a multiple of 16, covering K.
+        let (ranges, range) = split_k(5, 3, 5000, v);
+        assert!(
+            ranges > 1,
+            "K = 5000 over one block is split ({ranges} ranges)"
+        );
+        assert_eq!(range % 16, 0);
+        assert!(ranges * range >= 5000 && (ranges - 1) * range < 5000);
+        // Enough blocks, or a short K: one range.
+        assert_eq!(split_k(4096, 4096, 4096, v).0, 1);
+        assert_eq!(split_k(5, 3, 200, v).0, 1);
+    }
+    // A DCGAN-32 weight gradient at batch 64 (256 × 2048 over 4096): the GPU filled, larger
+    // blocks split more; the heuristic takes the kernel; not for its square input gradient,
+    // nor a tiny product.
+    let (ranges, _) = split_k(256, 2048, 4096, MatmulVariant::DEFAULT);
     assert!(ranges >= 4, "{ranges} ranges");
+    let big = split_k(256, 2048, 4096, MatmulVariant::new(8, 8, true)).0;
+    assert!(big > ranges, "128×128 blocks: {big} ranges");
     assert!(is_thin(256, 2048, 4096));
     assert!(!is_thin(4096, 1024, 512));
     assert!(!is_thin(1, 64, 8192));
@@ -96,17 +111,16 @@ fn tiled_matmul_gradients_match_reference() {
     let Some(dev) = gpu() else { return };
     let (gpu_ad, cpu_ad) = (dev.autodiff(), margan::device::cpu().autodiff());
     let mut rng = Rng::new(43);
-    // The last: ∂a = g [64, 16384] · bᵀ [16384, 64] is thin, so the kernel computes it (∂b and
-    // the smaller products' gradients are burn's matmul on wgpu, whose autotune on lavapipe
-    // costs ~40 s per new shape and layout: that case is taken with contiguous operands only).
+    // Every product, forward and backward, on one kernel variant (burn's wgpu matmul, whose
+    // autotune on lavapipe costs ~40 s per new shape and layout, stays out). The last case's
+    // ∂a = g [64, 16384] · bᵀ [16384, 64] is split over many ranges of K.
+    let variants = [MatmulVariant::DEFAULT, MatmulVariant::new(8, 8, false)];
     for (m, k, n) in [(3, 5, 7), (65, 17, 63), (5, 5000, 3), (64, 64, 16384)] {
-        let thin = is_thin(m, k, n);
-        assert_eq!(thin, (m, k, n) == (64, 64, 16384));
-        for view in if thin { vec![false] } else { vec![false, true] } {
+        for view in [false, true] {
             let a0 = operand(m, k, view, &mut rng);
             let b0 = operand(k, n, !view, &mut rng);
             let weight = operand(m, n, false, &mut rng);
-            let grads = |f: fn(Tensor<2>, Tensor<2>) -> Tensor<2>, dev: &Device| {
+            let grads = |f: &dyn Fn(Tensor<2>, Tensor<2>) -> Tensor<2>, dev: &Device| {
                 let a = on(&a0, view, dev).require_grad();
                 let b = on(&b0, !view, dev).require_grad();
                 let loss = (f(a.clone(), b.clone()) * weight.clone().to_device(dev)).sum();
@@ -117,13 +131,77 @@ fn tiled_matmul_gradients_match_reference() {
                     b.grad(&g).expect("b's gradient").to_device(&cpu),
                 )
             };
-            let (ga, gb) = grads(matmul_kernel, &gpu_ad);
-            let (ra, rb) = grads(matmul_reference, &cpu_ad);
-            let what = format!("[{m}, {k}]·[{k}, {n}], view {view}");
-            assert_close(ga, ra, 1e-5, &format!("∂a {what}"));
-            assert_close(gb, rb, 1e-5, &format!("∂b {what}"));
+            let (ra, rb) = grads(&matmul_reference, &cpu_ad);
+            for v in variants {
+                let fixed = MatmulTuning::Fixed(MatmulChoice::Kernel(v));
+                let (ga, gb) = with_matmul_tuning(fixed, || grads(&matmul_kernel, &gpu_ad));
+                let what = format!("{} [{m}, {k}]·[{k}, {n}], view {view}", v.name());
+                assert_close(ga, ra.clone(), 1e-5, &format!("∂a {what}"));
+                assert_close(gb, rb.clone(), 1e-5, &format!("∂b {what}"));
+            }
         }
     }
+}
+
+#[test]
+fn measuring_tuner_times_every_candidate_once_per_shape() {
+    let Some(dev) = gpu() else { return };
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(59);
+    // 2²⁴ multiply-adds: the smallest product the tuner measures.
+    let (m, k, n) = (256, 512, 128);
+    let a = rng.normal_tensor([m, k], 0.0, 1.0, &cpu);
+    let b = rng.normal_tensor([k, n], 0.0, 1.0, &cpu);
+    let want = matmul_reference(a.clone(), b.clone());
+    let of_shape = |m0, n0, k0| {
+        tune_records()
+            .into_iter()
+            .filter(|r| (r.m, r.n, r.k, r.row_major) == (m0, n0, k0, [true, true]))
+            .collect::<Vec<_>>()
+    };
+    with_matmul_tuning(MatmulTuning::Measure, || {
+        for round in 0..2 {
+            let got = matmul_kernel(a.clone().to_device(&dev), b.clone().to_device(&dev));
+            assert_close(
+                got.to_device(&cpu),
+                want.clone(),
+                1e-5,
+                &format!("round {round}"),
+            );
+            let recs = of_shape(m, n, k);
+            assert_eq!(recs.len(), 1, "round {round}: the shape is measured once");
+            let r = &recs[0];
+            if round == 0 {
+                let times: Vec<_> = r
+                    .times
+                    .iter()
+                    .map(|(c, t)| format!("{} {t:.2}", c.name()))
+                    .collect();
+                eprintln!(
+                    "[{m}, {k}]·[{k}, {n}] ms: {}; kept {}",
+                    times.join(", "),
+                    r.chosen.name()
+                );
+            }
+            assert_eq!(
+                r.times.len(),
+                1 + MatmulVariant::ALL.len(),
+                "burn + every variant"
+            );
+            assert!(r.times.iter().all(|(_, t)| t.is_finite() && *t > 0.0));
+            let fastest = r.times.iter().min_by(|x, y| x.1.total_cmp(&y.1)).unwrap();
+            assert_eq!(r.chosen, fastest.0, "the fastest is kept");
+        }
+        // A product under 2²⁴ multiply-adds is not measured.
+        let small = matmul_kernel(
+            a.clone().slice([0..8, 0..k]).to_device(&dev),
+            b.clone().to_device(&dev),
+        );
+        assert_eq!(small.dims(), [8, n]);
+        assert!(of_shape(8, n, k).is_empty());
+    });
+    clear_tuning();
+    assert!(of_shape(m, n, k).is_empty(), "cleared");
 }
 
 #[test]
@@ -178,7 +256,12 @@ fn tiled_conv_path_weight_gradient_takes_the_kernel() {
     assert!(is_thin(co, ci * k * k, n * 8 * 8));
     let x = rng.normal_tensor([n, ci, h, h], 0.0, 1.0, &cpu);
     let gy = rng.normal_tensor([n, co, 8, 8], 0.0, 1.0, &cpu);
-    let got = with_conv_path(ConvPath::Tiled, || {
+    let tiled = |f: &dyn Fn() -> Tensor<4>| {
+        with_conv_path(ConvPath::Tiled, || {
+            with_matmul_tuning(MatmulTuning::Heuristic, f)
+        })
+    };
+    let got = tiled(&|| {
         conv::conv2d_weight_grad(
             x.clone().to_device(&dev),
             gy.clone().to_device(&dev),

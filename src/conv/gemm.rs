@@ -12,17 +12,14 @@
 use super::patches::{col2im, im2col, Patches};
 use burn::tensor::Tensor;
 
-/// The matrix product of the current path: on [`super::ConvPath::Tiled`] (and wgpu) margan's tiled
-/// kernel for thin products ([`crate::kernels::matmul::is_thin`]), elsewhere burn's `matmul`.
+/// The matrix product of the current path: on [`super::ConvPath::Tiled`] (and wgpu) the one
+/// [`crate::kernels::matmul::matmul_kernel`] picks for the shape (burn's or a variant of
+/// margan's tiled kernel), elsewhere burn's `matmul`.
 fn product(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     #[cfg(feature = "wgpu")]
     {
         use super::{resolve, ConvPath};
-        let ([m, k], n) = (a.dims(), b.dims()[1]);
-        if resolve(&a.device()) == ConvPath::Tiled
-            && crate::kernels::has_kernels(&a.device())
-            && crate::kernels::matmul::is_thin(m, n, k)
-        {
+        if resolve(&a.device()) == ConvPath::Tiled && crate::kernels::has_kernels(&a.device()) {
             return crate::kernels::matmul::matmul_kernel(a, b);
         }
     }

@@ -22,17 +22,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Which implementation runs the kit's convolutions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvPath {
-    /// Per device: [`ConvPath::Tiled`] on native wgpu (WGSL patch kernels, margan's split-K
-    /// matrix product for thin products and burn's for the others), [`ConvPath::Gemm`] on
+    /// Per device: [`ConvPath::Tiled`] on native wgpu (WGSL patch kernels, each matrix product
+    /// burn's or margan's split-K tiled kernel, whichever is faster), [`ConvPath::Gemm`] on
     /// burn's ndarray backend, [`ConvPath::Burn`] on flex and in the browser (see [`resolve`]).
     Auto,
     /// burn's `conv2d` / `conv_transpose2d` (and a convolution for the weight gradient).
     Burn,
     /// Patches and one matrix product ([`gemm`]), burn's `matmul`.
     Gemm,
-    /// The same GEMM formulation, with margan's split-K tiled WGSL matrix product
-    /// ([`crate::kernels::matmul`]) for the thin products on wgpu (burn's for the others); on
-    /// other devices the same as [`ConvPath::Gemm`].
+    /// The same GEMM formulation, each product on wgpu picked per shape between burn's `matmul`
+    /// and the variants of margan's split-K tiled WGSL product ([`crate::kernels::matmul`],
+    /// measured by default); on other devices the same as [`ConvPath::Gemm`].
     Tiled,
 }
 

@@ -88,7 +88,7 @@ impl KernelSource for BnShader {
             .fold(template, |t, (k, v)| t.register(*k, v.clone()))
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.name, self.workgroup, self.consts.clone()))
+        super::launch::kernel_id::<Self, _>((self.name, self.workgroup, self.consts.clone()))
     }
     fn lang(&self) -> &'static str {
         "wgsl"

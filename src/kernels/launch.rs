@@ -3,10 +3,27 @@
 
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
 use burn::tensor::{DType, Shape};
-use burn_cubecl::cubecl::{prelude::KernelId, CubeCount};
+use burn_cubecl::cubecl::{prelude::KernelId, CubeCount, ExecutionMode};
 
 /// Largest workgroup count in one dispatch dimension (WebGPU's guaranteed limit).
 pub(crate) const MAX_GROUPS: u32 = 65_535;
+
+/// The id of one of margan's WGSL kernels, `info` naming everything its source depends on.
+///
+/// Compiled in CubeCL's unchecked mode, as burn's own kernels are: in its checked mode wgpu has
+/// naga put a counter and a break on every loop (`force_loop_bounding`, a guard against
+/// infinite loops), which keeps drivers from unrolling and costs a few instructions per
+/// iteration of a matrix product's inner loop (gfx-rs/wgpu issue 7698 measured 100× on one
+/// pipeline). Every loop here has a bound known at launch, and every shader checks its own
+/// indices, so the guard buys nothing.
+pub(crate) fn kernel_id<T: 'static, I>(info: I) -> KernelId
+where
+    I: 'static + PartialEq + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync,
+{
+    KernelId::new::<T>()
+        .info(info)
+        .mode(ExecutionMode::Unchecked)
+}
 
 /// A WGSL shader under `shaders/`, templated with its workgroup size (`{{ workgroup_size }}`).
 pub(crate) struct Shader {
@@ -20,7 +37,7 @@ impl KernelSource for Shader {
         SourceTemplate::new(self.source).register("workgroup_size", self.workgroup.to_string())
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.name, self.workgroup))
+        kernel_id::<Self, _>((self.name, self.workgroup))
     }
     fn lang(&self) -> &'static str {
         "wgsl"

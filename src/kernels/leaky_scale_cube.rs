@@ -52,7 +52,7 @@ impl KernelSource for LeakyShader {
         }
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info(("leaky_scale", WORKGROUP, self.forward))
+        super::launch::kernel_id::<Self, _>(("leaky_scale", WORKGROUP, self.forward))
     }
     fn lang(&self) -> &'static str {
         "wgsl"

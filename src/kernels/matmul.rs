@@ -1,31 +1,197 @@
 //! A tiled f32 matrix product in WGSL (`shaders/tiled_matmul.wgsl`) for the GEMM convolutions
-//! on the `tiled` path ([`crate::conv::ConvPath::Tiled`]): 64×64 blocks of the product per
-//! workgroup, operands read through their strides (transposes are views), and K split over
-//! several workgroups when the product has few blocks (a second launch adds the ranges up).
+//! on the `tiled` path ([`crate::conv::ConvPath::Tiled`]): blocks of 64 or 128 rows and columns
+//! of the product per workgroup ([`MatmulVariant`]), operands read through their strides
+//! (transposes are views), and K split over several workgroups when the product has few blocks
+//! (a second launch adds the ranges up).
 //!
-//! On an H200 (`margan bench --layers --conv tiled,gemm`) it beat burn 0.22's matrix product
-//! on *thin* products — few blocks of C over a long K, as in a weight gradient, which sums over
-//! the whole batch: 1.9 against 4.2 ms for DCGAN-32's 128→256 weight gradient at batch 256 —
-//! and lost on square ones (2.2 against 1.1 ms for the 256→512 input gradient), where burn's
-//! autotuned kernels reach ~16 TFLOP/s and this one ~9. [`is_thin`] draws that line.
+//! Which product runs — burn 0.22's autotuned `matmul` or one variant of the kernel — is chosen
+//! per shape ([`MatmulTuning`]). By default each shape is measured the first time it is seen and
+//! the fastest is kept: on an H200 the 64×64 kernel beat burn's on *thin* products (1.9 against
+//! 4.2 ms for DCGAN-32's 128→256 weight gradient at batch 256) and lost on square ones (2.2
+//! against 1.1 ms for the 256→512 input gradient), so no fixed rule is right on every GPU.
+//! `margan bench --matmul` prints what was measured.
 
 use burn::tensor::Tensor;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Plain-tensor reference: burn's `matmul` (what every product but the thin ones on wgpu runs;
-/// see `conv::gemm`).
+/// Plain-tensor reference: burn's `matmul`.
 pub fn matmul_reference(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     a.matmul(b)
 }
 
-/// `a [M, K] · b [K, N]` by the WGSL kernel (one launch, two when K is split), differentiable
-/// in both operands (each backward product through the kernel where it [`is_thin`], burn's
-/// `matmul` elsewhere). Either may be a strided view.
+/// One configuration of the tiled kernel. Every variant has 256 invocations per workgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MatmulVariant {
+    /// Rows of C per invocation, 4 or 8: blocks of 16·`tm` rows.
+    pub tm: usize,
+    /// Columns of C per invocation, 4 or 8: blocks of 16·`tn` columns.
+    pub tn: usize,
+    /// Whether the loads of the next 16-deep slice of K are issued before the current slice is
+    /// multiplied (their latency then hides behind the arithmetic, for `tm + tn` registers).
+    pub prefetch: bool,
+}
+
+impl MatmulVariant {
+    /// Every variant, the default first.
+    pub const ALL: [MatmulVariant; 8] = [
+        MatmulVariant::new(4, 4, true),
+        MatmulVariant::new(4, 4, false),
+        MatmulVariant::new(8, 4, true),
+        MatmulVariant::new(4, 8, true),
+        MatmulVariant::new(8, 8, true),
+        MatmulVariant::new(8, 4, false),
+        MatmulVariant::new(4, 8, false),
+        MatmulVariant::new(8, 8, false),
+    ];
+    /// 64×64 blocks with prefetch: what [`MatmulTuning::Heuristic`] takes.
+    pub const DEFAULT: MatmulVariant = MatmulVariant::ALL[0];
+
+    pub const fn new(tm: usize, tn: usize, prefetch: bool) -> Self {
+        MatmulVariant { tm, tn, prefetch }
+    }
+
+    /// Rows and columns of C per workgroup.
+    pub fn block(self) -> [usize; 2] {
+        [16 * self.tm, 16 * self.tn]
+    }
+
+    /// e.g. `64x64+pf` (prefetch) or `128x64`.
+    pub fn name(self) -> String {
+        let [bm, bn] = self.block();
+        format!("{bm}x{bn}{}", if self.prefetch { "+pf" } else { "" })
+    }
+}
+
+/// What computes one product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulChoice {
+    /// burn's `matmul` (autotuned by burn).
+    Burn,
+    /// margan's tiled kernel.
+    Kernel(MatmulVariant),
+}
+
+impl MatmulChoice {
+    pub fn name(self) -> String {
+        match self {
+            MatmulChoice::Burn => "burn".into(),
+            MatmulChoice::Kernel(v) => v.name(),
+        }
+    }
+}
+
+/// How the `tiled` path picks the product for a shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulTuning {
+    /// The first time an `[m, k] · [k, n]` shape (and layout) is seen, time burn's `matmul` and
+    /// every [`MatmulVariant`] on it and keep the fastest (products under 2²⁴ multiply-adds,
+    /// which cost about a launch, go to burn's). The default on native GPUs; in the browser,
+    /// where the device cannot be waited on, it falls back to [`MatmulTuning::Heuristic`].
+    Measure,
+    /// The default variant where the product [`is_thin`], burn's `matmul` elsewhere.
+    Heuristic,
+    /// Always the same (benchmarks and tests).
+    Fixed(MatmulChoice),
+}
+
+impl MatmulTuning {
+    /// `measure`, `heuristic`, `burn` or a variant's [`MatmulVariant::name`] (e.g. `64x64+pf`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "measure" => Some(MatmulTuning::Measure),
+            "heuristic" => Some(MatmulTuning::Heuristic),
+            "burn" => Some(MatmulTuning::Fixed(MatmulChoice::Burn)),
+            _ => MatmulVariant::ALL
+                .into_iter()
+                .find(|v| v.name() == s)
+                .map(|v| MatmulTuning::Fixed(MatmulChoice::Kernel(v))),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            MatmulTuning::Measure => "measure".into(),
+            MatmulTuning::Heuristic => "heuristic".into(),
+            MatmulTuning::Fixed(c) => c.name(),
+        }
+    }
+
+    /// The setting as one number, so that it travels with the recorded op (burn's fusion may
+    /// run it later) and with its backward.
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            MatmulTuning::Measure => 0,
+            MatmulTuning::Heuristic => 1,
+            MatmulTuning::Fixed(MatmulChoice::Burn) => 2,
+            MatmulTuning::Fixed(MatmulChoice::Kernel(v)) => {
+                3 + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
+            }
+        }
+    }
+
+    pub(crate) fn from_code(code: u32) -> Self {
+        match code {
+            0 => MatmulTuning::Measure,
+            1 => MatmulTuning::Heuristic,
+            2 => MatmulTuning::Fixed(MatmulChoice::Burn),
+            c => MatmulTuning::Fixed(MatmulChoice::Kernel(
+                MatmulVariant::ALL[(c as usize - 3).min(MatmulVariant::ALL.len() - 1)],
+            )),
+        }
+    }
+}
+
+static TUNING: AtomicU32 = AtomicU32::new(0);
+
+thread_local! {
+    static SCOPED: Cell<Option<MatmulTuning>> = const { Cell::new(None) };
+}
+
+/// Selects how products are picked for the whole process (default [`MatmulTuning::Measure`]).
+pub fn set_matmul_tuning(t: MatmulTuning) {
+    TUNING.store(t.code(), Ordering::Relaxed);
+}
+
+/// The setting in force on this thread: its [`with_matmul_tuning`] override, else the
+/// process-wide one.
+pub fn matmul_tuning() -> MatmulTuning {
+    SCOPED
+        .with(Cell::get)
+        .unwrap_or_else(|| MatmulTuning::from_code(TUNING.load(Ordering::Relaxed)))
+}
+
+/// Runs `f` with `t` on this thread (restored afterwards, also when `f` panics).
+pub fn with_matmul_tuning<R>(t: MatmulTuning, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<MatmulTuning>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPED.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SCOPED.with(|s| s.replace(Some(t))));
+    f()
+}
+
+/// `a [M, K] · b [K, N]` on wgpu, picked as [`matmul_tuning`] says, differentiable in both
+/// operands (each backward product picked the same way). Either may be a strided view.
 ///
 /// # Panics
 /// When the tensors are not on a wgpu device (check with [`super::has_kernels`]), not f32, or
 /// their inner sizes differ.
 #[cfg(feature = "wgpu")]
 pub fn matmul_kernel(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    matmul_tuned(a, b, matmul_tuning())
+}
+
+/// `a · b` by one variant of the kernel (tests, benchmarks).
+#[cfg(feature = "wgpu")]
+pub fn matmul_variant(a: Tensor<2>, b: Tensor<2>, v: MatmulVariant) -> Tensor<2> {
+    matmul_tuned(a, b, MatmulTuning::Fixed(MatmulChoice::Kernel(v)))
+}
+
+#[cfg(feature = "wgpu")]
+fn matmul_tuned(a: Tensor<2>, b: Tensor<2>, t: MatmulTuning) -> Tensor<2> {
     use super::matmul_cube::TiledMatmulOps;
     use burn::backend::Dispatch;
     assert!(
@@ -35,19 +201,58 @@ pub fn matmul_kernel(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as TiledMatmulOps>::tiled_matmul(
         a.into_dispatch(),
         b.into_dispatch(),
+        t.code(),
     ))
 }
 
-/// How the kernel splits K for an `[m, k] · [k, n]` product: `(ranges, values per range)`.
-#[cfg(feature = "wgpu")]
-pub fn split_k(m: usize, n: usize, k: usize) -> (usize, usize) {
-    super::matmul_cube::split_k(m, n, k)
+/// Workgroups a product should spread over before K is split: about four per multiprocessor
+/// of a large GPU (an H100/H200 has 132).
+const TARGET_GROUPS: usize = 528;
+/// Shortest range of K a workgroup takes when K is split.
+const MIN_RANGE: usize = 256;
+/// The depth of one staged slice of K (the shader's `BK`); ranges are multiples of it.
+pub(crate) const DEPTH: usize = 16;
+
+/// How the kernel splits K for an `[m, k] · [k, n]` product with `v`'s blocks:
+/// `(ranges, values per range)`, the range a multiple of 16.
+pub fn split_k(m: usize, n: usize, k: usize, v: MatmulVariant) -> (usize, usize) {
+    let [bm, bn] = v.block();
+    let blocks = m.div_ceil(bm) * n.div_ceil(bn);
+    let wanted = TARGET_GROUPS.div_ceil(blocks).min(k / MIN_RANGE).max(1);
+    let range = k.div_ceil(wanted).div_ceil(DEPTH).max(1) * DEPTH;
+    (k.div_ceil(range).max(1), range)
 }
 
-/// Whether an `[m, k] · [k, n]` product is thin enough for the tiled kernel to beat burn's:
-/// K split into at least 3 ranges, and at least 2²⁶ multiply-adds (below that, a product
-/// takes less time than the launches, and the split's second launch costs more than it saves).
-#[cfg(feature = "wgpu")]
+/// Whether [`MatmulTuning::Heuristic`] gives an `[m, k] · [k, n]` product to the kernel: K
+/// split into at least 3 ranges with 64×64 blocks, and at least 2²⁶ multiply-adds (below that
+/// the launches cost more than the product, and the split's second launch more than it saves).
 pub fn is_thin(m: usize, n: usize, k: usize) -> bool {
-    super::matmul_cube::is_thin(m, n, k)
+    split_k(m, n, k, MatmulVariant::DEFAULT).0 >= 3 && m * n * k >= 1 << 26
+}
+
+/// One shape's measurement by [`MatmulTuning::Measure`].
+#[derive(Clone, Debug)]
+pub struct TuneRecord {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// A's k index and B's n index are the contiguous ones (row-major operands).
+    pub row_major: [bool; 2],
+    /// Each candidate's time in ms (mean of a few synchronised launches), as measured.
+    pub times: Vec<(MatmulChoice, f64)>,
+    pub chosen: MatmulChoice,
+}
+
+/// Every shape measured so far in this process, in the order first seen (none without wgpu).
+pub fn tune_records() -> Vec<TuneRecord> {
+    #[cfg(feature = "wgpu")]
+    return super::matmul_tune::records();
+    #[cfg(not(feature = "wgpu"))]
+    Vec::new()
+}
+
+/// Forgets every measurement (the next product of each shape is measured again).
+pub fn clear_tuning() {
+    #[cfg(feature = "wgpu")]
+    super::matmul_tune::clear()
 }

@@ -26,6 +26,10 @@ mod leaky_scale_cube;
 #[cfg(feature = "wgpu")]
 mod matmul_cube;
 #[cfg(feature = "wgpu")]
+mod matmul_shader;
+#[cfg(feature = "wgpu")]
+mod matmul_tune;
+#[cfg(feature = "wgpu")]
 mod patches_autodiff;
 #[cfg(feature = "wgpu")]
 mod patches_cube;

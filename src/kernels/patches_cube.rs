@@ -54,7 +54,7 @@ impl KernelSource for PatchShader {
         )
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.col2im, self.info, WORKGROUP))
+        super::launch::kernel_id::<Self, _>((self.col2im, self.info, WORKGROUP))
     }
     fn lang(&self) -> &'static str {
         "wgsl"

@@ -95,8 +95,10 @@ pub fn step(device: &Device) -> StepResult {
     let total = d_loss.clone() + p.clone();
     let d_grads = grads_of(&d, &GradientsParams::from_grads(total.backward(), &d));
 
-    // Generator: loss through the critic, gradients w.r.t. G's parameters.
+    // Generator: loss through the critic, frozen as `Gan::g_step` freezes it, gradients
+    // w.r.t. G's parameters.
     let cf = d
+        .no_grad()
         .forward(g.forward(z, Mode::Train), Mode::Train)
         .reshape([n]);
     let g_loss = GanLoss::Hinge.g_loss(cf.zeros_like().detach(), cf);

@@ -140,7 +140,10 @@ fn time_phases(gan: &mut Gan, real: &Tensor<4>, iterations: usize) -> Vec<(Phase
 }
 
 fn print_header(preset: &str, device: &str) {
-    println!("margan bench: preset {preset}, device {device}");
+    println!(
+        "margan bench: preset {preset}, device {device}; tiled path's matrix products: {}",
+        margan::kernels::matmul::matmul_tuning().name()
+    );
     println!(
         "{:>5} {:>6}  {:<24} {:>10} {:>10} {:>9} {:>10}",
         "conv", "batch", "penalty", "it/s", "ms/it", "vs none", "vs conv 1"

@@ -2,8 +2,9 @@
 //! alone (`--layers`) or the row-norm kernels (`--kernels`), on one device or several.
 
 use crate::config::{self, DeviceChoice};
-use crate::{bench, bench_kernels, bench_layers, device, presets};
+use crate::{bench, bench_kernels, bench_layers, bench_matmul, device, presets};
 use margan::conv::ConvPath;
+use margan::kernels::matmul::{MatmulTuning, MatmulVariant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -36,6 +37,16 @@ pub struct BenchArgs {
     /// per path in --conv; default paths burn,gemm, and tiled on wgpu).
     #[arg(long)]
     layers: bool,
+    /// How the `tiled` path picks each matrix product: measure (time burn's matmul and every
+    /// variant of margan's kernel on each new shape, keep the fastest), heuristic (the 64x64
+    /// kernel for thin products, burn's for the others), burn, or one variant: 64x64+pf,
+    /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128.
+    #[arg(long, default_value = "measure")]
+    matmul_tuning: String,
+    /// After the iterations, print every matrix product shape the tiled path measured: burn's
+    /// matmul and each kernel variant on it, and which one it kept.
+    #[arg(long)]
+    matmul: bool,
     /// Also time each phase of the iteration (critic fakes, forward, penalty, backward,
     /// Adam; generator forward, backward, Adam), synchronising the device after each.
     #[arg(long)]
@@ -66,6 +77,14 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let tuning = MatmulTuning::parse(&args.matmul_tuning).ok_or_else(|| {
+        format!(
+            "unknown --matmul-tuning `{}`: use measure, heuristic, burn or a kernel variant ({})",
+            args.matmul_tuning,
+            MatmulVariant::ALL.map(|v| v.name()).join(", ")
+        )
+    })?;
+    margan::kernels::matmul::set_matmul_tuning(tuning);
     let cfg = presets::preset(&args.preset)?;
     // Every device first, so a missing one fails before minutes of timing.
     let devices = args
@@ -105,6 +124,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     }
     if tables.len() > 1 {
         bench::print_devices(&tables);
+    }
+    if args.matmul {
+        bench_matmul::print();
     }
     Ok(())
 }

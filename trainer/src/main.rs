@@ -4,6 +4,7 @@ mod bench;
 mod bench_cli;
 mod bench_kernels;
 mod bench_layers;
+mod bench_matmul;
 mod checkpoint;
 mod config;
 mod data;

@@ -1,0 +1,139 @@
+//! [`MatmulTuning::Measure`]: the first time a product shape (and operand layout) comes by, each
+//! candidate — burn's `matmul` and every [`MatmulVariant`] of the kernel — runs on the real
+//! operands, timed between device synchronisations, and the fastest is kept for the process.
+//! A GAN iteration has a few dozen product shapes, all seen in its first iteration, so the
+//! cost (a second or so on a large GPU) falls in the warm-up.
+
+use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TuneRecord};
+use super::matmul_cube::{run, strides};
+use burn::backend::wgpu::CubeTensor;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Products under this many multiply-adds cost about one launch whatever runs them: burn's.
+const MEASURED_FROM: usize = 1 << 24;
+/// Launches per timed run of a candidate (after one untimed run that compiles and warms it).
+const REPEATS: usize = 4;
+/// Shapes remembered; past this the heuristic decides (a workload whose shapes never repeat
+/// would otherwise spend its time measuring).
+const MAX_SHAPES: usize = 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    m: usize,
+    n: usize,
+    k: usize,
+    row_major: [bool; 2],
+}
+
+struct Cache {
+    chosen: HashMap<Key, MatmulChoice>,
+    records: Vec<TuneRecord>,
+}
+
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
+    let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    f(guard.get_or_insert_with(|| Cache {
+        chosen: HashMap::new(),
+        records: Vec::new(),
+    }))
+}
+
+pub(crate) fn records() -> Vec<TuneRecord> {
+    with_cache(|c| c.records.clone())
+}
+
+pub(crate) fn clear() {
+    with_cache(|c| {
+        c.chosen.clear();
+        c.records.clear();
+    })
+}
+
+fn heuristic(m: usize, n: usize, k: usize) -> MatmulChoice {
+    if is_thin(m, n, k) {
+        MatmulChoice::Kernel(MatmulVariant::DEFAULT)
+    } else {
+        MatmulChoice::Burn
+    }
+}
+
+/// What computes `a · b` under `tuning` (measuring the candidates if it is the first product
+/// of its shape under [`MatmulTuning::Measure`]).
+pub(crate) fn choose(a: &CubeTensor, b: &CubeTensor, tuning: MatmulTuning) -> MatmulChoice {
+    let (sa, sb) = (a.meta.shape(), b.meta.shape());
+    let (m, k, n) = (sa[0], sa[1], sb[1]);
+    match tuning {
+        MatmulTuning::Fixed(c) => c,
+        MatmulTuning::Heuristic => heuristic(m, n, k),
+        // The browser cannot wait on the device, so nothing can be timed there.
+        MatmulTuning::Measure if cfg!(target_arch = "wasm32") => heuristic(m, n, k),
+        MatmulTuning::Measure if m * n * k < MEASURED_FROM => MatmulChoice::Burn,
+        MatmulTuning::Measure => {
+            let key = Key {
+                m,
+                n,
+                k,
+                row_major: [strides(a)[1] == 1, strides(b)[1] == 1],
+            };
+            let known = with_cache(|c| {
+                c.chosen
+                    .get(&key)
+                    .copied()
+                    .or_else(|| (c.chosen.len() >= MAX_SHAPES).then(|| heuristic(m, n, k)))
+            });
+            known.unwrap_or_else(|| measure(a, b, key))
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn measure(a: &CubeTensor, b: &CubeTensor, key: Key) -> MatmulChoice {
+    let candidates = std::iter::once(MatmulChoice::Burn)
+        .chain(MatmulVariant::ALL.iter().map(|&v| MatmulChoice::Kernel(v)));
+    let times: Vec<(MatmulChoice, f64)> = candidates.map(|c| (c, time(a, b, c))).collect();
+    let chosen = times
+        .iter()
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|t| t.0)
+        .unwrap_or(MatmulChoice::Burn);
+    with_cache(|c| {
+        if c.chosen.insert(key, chosen).is_none() {
+            c.records.push(TuneRecord {
+                m: key.m,
+                n: key.n,
+                k: key.k,
+                row_major: key.row_major,
+                times,
+                chosen,
+            });
+        }
+    });
+    chosen
+}
+
+#[cfg(target_arch = "wasm32")]
+fn measure(_: &CubeTensor, _: &CubeTensor, key: Key) -> MatmulChoice {
+    heuristic(key.m, key.n, key.k)
+}
+
+/// Mean ms of one `a · b` by `choice`, launched [`REPEATS`] times between synchronisations
+/// (after an untimed run: shader compilation, and burn's own autotuning for its `matmul`).
+#[cfg(not(target_arch = "wasm32"))]
+fn time(a: &CubeTensor, b: &CubeTensor, choice: MatmulChoice) -> f64 {
+    use burn_cubecl::cubecl::future::block_on;
+    let sync = || {
+        // A failed wait shows up on the product's own read later; the timing just ends here.
+        let _ = block_on(a.client.sync());
+    };
+    drop(run(a.clone(), b.clone(), choice));
+    sync();
+    let start = std::time::Instant::now();
+    for _ in 0..REPEATS {
+        drop(run(a.clone(), b.clone(), choice));
+    }
+    sync();
+    start.elapsed().as_secs_f64() * 1e3 / REPEATS as f64
+}

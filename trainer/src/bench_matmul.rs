@@ -1,0 +1,61 @@
+//! `margan bench --matmul`: after the iterations, the table of every matrix product shape the
+//! `tiled` path measured (`MatmulTuning::Measure`): burn's autotuned `matmul` and each variant
+//! of margan's tiled kernel on the same operands, which one is kept, and its speed against
+//! burn's.
+
+use margan::kernels::matmul::{tune_records, MatmulChoice, MatmulVariant};
+
+/// Prints the tuner's records (nothing measured: says why).
+pub fn print() {
+    let records = tune_records();
+    if records.is_empty() {
+        println!(
+            "matrix products: none measured (the tuner measures products of at least 2^24 \
+             multiply-adds on the tiled path, native wgpu, --matmul-tuning measure)"
+        );
+        return;
+    }
+    println!(
+        "matrix products measured by the tiled path (ms per product, mean of synchronised \
+         launches; layout r = row-major operand, t = transposed view; burn = burn's autotuned matmul)"
+    );
+    let mut header = format!("{:>6} {:>6} {:>6} {:>3} {:>8}", "m", "n", "k", "ab", "burn");
+    for v in MatmulVariant::ALL {
+        header += &format!(" {:>10}", v.name());
+    }
+    header += &format!(" {:>10} {:>8} {:>9}", "kept", "TFLOP/s", "vs burn");
+    println!("{header}");
+    let (mut burn_total, mut kept_total) = (0.0, 0.0);
+    for r in &records {
+        let time_of = |c: MatmulChoice| r.times.iter().find(|t| t.0 == c).map(|t| t.1);
+        let layout: String = r
+            .row_major
+            .iter()
+            .map(|&x| if x { 'r' } else { 't' })
+            .collect();
+        let burn = time_of(MatmulChoice::Burn).unwrap_or(f64::NAN);
+        let kept = time_of(r.chosen).unwrap_or(f64::NAN);
+        let mut line = format!("{:>6} {:>6} {:>6} {layout:>3} {burn:>8.3}", r.m, r.n, r.k);
+        for v in MatmulVariant::ALL {
+            match time_of(MatmulChoice::Kernel(v)) {
+                Some(t) => line += &format!(" {t:>10.3}"),
+                None => line += &format!(" {:>10}", "-"),
+            }
+        }
+        let tflops = 2.0 * (r.m * r.n * r.k) as f64 / (kept * 1e-3) / 1e12;
+        line += &format!(
+            " {:>10} {tflops:>8.2} {:>8.2}×",
+            r.chosen.name(),
+            burn / kept
+        );
+        println!("{line}");
+        burn_total += burn;
+        kept_total += kept;
+    }
+    println!(
+        "{} shapes: burn's matmul {burn_total:.3} ms, the kept products {kept_total:.3} ms \
+         (each shape once): {:.2}× burn's",
+        records.len(),
+        burn_total / kept_total
+    );
+}
