@@ -80,6 +80,28 @@ fn tiled_matmul_matches_reference() {
 }
 
 #[test]
+fn tuning_settings_parse_their_names_and_scope_to_a_thread() {
+    let mut names = vec!["measure".to_string(), "heuristic".into(), "burn".into()];
+    names.extend(MatmulVariant::ALL.map(|v| v.name()));
+    for name in &names {
+        let t = MatmulTuning::parse(name).unwrap_or_else(|| panic!("{name} parses"));
+        assert_eq!(&t.name(), name);
+    }
+    let distinct: std::collections::HashSet<_> = names.iter().collect();
+    assert_eq!(distinct.len(), names.len(), "every variant has its own name");
+    assert_eq!(MatmulTuning::parse("fastest"), None);
+    let fixed = MatmulTuning::Fixed(MatmulChoice::Kernel(MatmulVariant::new(8, 4, false)));
+    let outside = margan::kernels::matmul::matmul_tuning();
+    with_matmul_tuning(fixed, || {
+        assert_eq!(margan::kernels::matmul::matmul_tuning(), fixed);
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(margan::kernels::matmul::matmul_tuning(), outside));
+        });
+    });
+    assert_eq!(margan::kernels::matmul::matmul_tuning(), outside);
+}
+
+#[test]
 fn tiled_matmul_splits_long_thin_products() {
     for v in MatmulVariant::ALL {
         // One block over K = 5000: split into ranges of a multiple of 16, covering K.

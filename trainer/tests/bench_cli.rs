@@ -82,6 +82,24 @@ fn iteration_and_phase_tables() {
 }
 
 #[test]
+fn matmul_table_says_why_it_is_empty_on_the_cpu() {
+    let out = stdout_of(&bench(&[
+        "--device",
+        "cpu",
+        "--penalty",
+        "none",
+        "--matmul",
+        "--matmul-tuning",
+        "128x64+pf",
+    ]));
+    assert!(out.contains("tiled path's matrix products: 128x64+pf"), "{out}");
+    assert!(
+        out.contains("matrix products: none measured (the tuner measures products of at least"),
+        "{out}"
+    );
+}
+
+#[test]
 fn cpu_backends_side_by_side() {
     let o = bench(&["--device", "cpu,ndarray", "--penalty", "linf"]);
     if margan::device::ndarray().is_err() {
@@ -115,6 +133,11 @@ fn bad_options_name_the_fix() {
             "possible values: cpu, wgpu, ndarray, auto",
         ),
         (&["--penalty", "l3"][..], "l3"),
+        (
+            &["--matmul-tuning", "fast"][..],
+            "unknown --matmul-tuning `fast`: use measure, heuristic, burn or a kernel variant \
+             (64x64+pf, 64x64, 128x64+pf",
+        ),
     ] {
         let o = bench(args);
         assert!(!o.status.success(), "{args:?} should fail");
