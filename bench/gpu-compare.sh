@@ -11,6 +11,9 @@
 #   mkdir -p .gpu && strip -o .gpu/margan target/release/margan && gzip -f .gpu/margan
 #   optional, the experimental fusion build as .gpu/margan-fusion.gz (same recipe with
 #   `--features wgpu,fusion`; a separate target dir avoids rebuilding the other one)
+#   optional, the tensor-core tests: `cargo test --release -p margan --features wgpu --no-run
+#   --test matmul_kernel --test wgpu_step`, then gzip each binary it names (target/release/deps/
+#   matmul_kernel-*, wgpu_step-*) as .gpu/matmul_kernel.gz and .gpu/wgpu_step.gz
 #   Vulkan loader packages into .gl/ (../shared/notes/toolchain.md, "A GPU machine")
 # Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS] [SECONDS]
 #
@@ -34,6 +37,9 @@ export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/n
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 export PYTHONUNBUFFERED=1
 gunzip -c .gpu/margan.gz >/tmp/margan && chmod +x /tmp/margan || { echo "no .gpu/margan.gz: build it first (see the top of $0)"; exit 1; }
+for t in matmul_kernel wgpu_step; do
+    [ -f ".gpu/$t.gz" ] && gunzip -c ".gpu/$t.gz" >"/tmp/$t" && chmod +x "/tmp/$t"
+done
 fusion=false
 if [ -f .gpu/margan-fusion.gz ]; then
     gunzip -c .gpu/margan-fusion.gz >/tmp/margan-fusion && chmod +x /tmp/margan-fusion && fusion=true
@@ -86,6 +92,18 @@ section "full iteration: margan, GEMM convolutions (products measured per shape;
 section "full iteration: PyTorch" 90 \
     python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
     --warmup 10 --iterations "$((iters * 5))"
+# The optional f16 tensor-core products (cooperative matrices): are they there, right, and how
+# far off f32 is the penalised step with them (before any timing of them).
+tensor_tests() {
+    [ -x /tmp/matmul_kernel ] || { echo "no .gpu/matmul_kernel.gz: tests not carried"; return; }
+    MARGAN_REQUIRE_GPU=1 /tmp/matmul_kernel tensor_core --nocapture 2>&1 | grep -E "SKIPPED|test |panicked|result"
+    MARGAN_REQUIRE_GPU=1 /tmp/wgpu_step --nocapture 2>&1 | grep -E "SKIPPED|f16|test |panicked|result|wgpu \("
+}
+export -f tensor_tests
+section "f16 tensor cores: correctness on this GPU (and every wgpu step path against the CPU)" 60 tensor_tests
+section "full iteration: margan with f16 tensor-core products among the measured (experimental)" 90 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --matmul-tuning measure-f16 --batch 64,256 --penalty linf --warmup 3 --iterations "$iters" --matmul
 section "per convolution: margan" 90 \
     /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters"
 section "per convolution: cuDNN, TF32 off" 60 \

@@ -120,6 +120,7 @@ pub fn wgpu_adapter() -> Result<(Device, GpuAdapter), String> {
                 .init_with_setup()
                 .map_err(|e| format!("no wgpu adapter: {e}"))?;
             let info = setup.adapter.get_info();
+            crate::kernels::matmul::detect_tensor_cores(&setup.adapter, &setup.device);
             let kind = match info.device_type {
                 DeviceType::DiscreteGpu => "discrete GPU",
                 DeviceType::IntegratedGpu => "integrated GPU",

@@ -15,8 +15,9 @@ use burn::tensor::{Device, Tensor};
 use common::{assert_close, gpu};
 use margan::conv::{self, with_conv_path, ConvPath};
 use margan::kernels::matmul::{
-    clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k, tune_records,
-    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
+    clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k,
+    tensor_core_wgsl, tensor_cores, tune_records, with_matmul_tuning, MatmulChoice, MatmulTuning,
+    MatmulVariant,
 };
 use margan::rng::Rng;
 
@@ -81,14 +82,24 @@ fn tiled_matmul_matches_reference() {
 
 #[test]
 fn tuning_settings_parse_their_names_and_scope_to_a_thread() {
-    let mut names = vec!["measure".to_string(), "heuristic".into(), "burn".into()];
+    let mut names = vec![
+        "measure".to_string(),
+        "heuristic".into(),
+        "burn".into(),
+        "f16".into(),
+        "measure-f16".into(),
+    ];
     names.extend(MatmulVariant::ALL.map(|v| v.name()));
     for name in &names {
         let t = MatmulTuning::parse(name).unwrap_or_else(|| panic!("{name} parses"));
         assert_eq!(&t.name(), name);
     }
     let distinct: std::collections::HashSet<_> = names.iter().collect();
-    assert_eq!(distinct.len(), names.len(), "every variant has its own name");
+    assert_eq!(
+        distinct.len(),
+        names.len(),
+        "every variant has its own name"
+    );
     assert_eq!(MatmulTuning::parse("fastest"), None);
     let fixed = MatmulTuning::Fixed(MatmulChoice::Kernel(MatmulVariant::new(8, 4, false)));
     let outside = margan::kernels::matmul::matmul_tuning();
@@ -299,4 +310,87 @@ fn tiled_conv_path_weight_gradient_takes_the_kernel() {
         1e-5,
         "weight gradient, thin product",
     );
+}
+
+/// The tensor-core kernel's WGSL, every operand layout, through naga (the front and back end wgpu
+/// compiles it with): parsed, validated with cooperative matrices and f16 allowed, and written
+/// as SPIR-V. Runs everywhere; running the kernel needs an adapter that has them (below).
+#[test]
+fn tensor_core_shader_is_valid_wgsl_and_spirv() {
+    for (a_rm, b_rm) in [(true, true), (false, true), (true, false), (false, false)] {
+        let src = tensor_core_wgsl(a_rm, b_rm);
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
+        let caps = naga::valid::Capabilities::COOPERATIVE_MATRIX
+            | naga::valid::Capabilities::SHADER_FLOAT16
+            | naga::valid::Capabilities::SUBGROUP;
+        let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
+        let options = naga::back::spv::Options {
+            lang_version: (1, 3),
+            ..Default::default()
+        };
+        let words = naga::back::spv::write_vec(&module, &info, &options, None)
+            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: SPIR-V: {e}"));
+        assert!(words.len() > 500, "{} SPIR-V words", words.len());
+        // Without the capabilities the same module is refused: the check above means something.
+        let plain = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module);
+        assert!(plain.is_err(), "cooperative matrices need their capability");
+    }
+}
+
+/// `x` rounded to f16 and back, as the tensor-core kernel stages its operands.
+fn round_f16(t: &Tensor<2>) -> Tensor<2> {
+    let dims = t.dims();
+    let v: Vec<f32> = t
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(|x| burn::tensor::f16::from_f32(x).to_f32())
+        .collect();
+    Tensor::from_data(burn::tensor::TensorData::new(v, dims), &t.device())
+}
+
+#[test]
+fn tensor_core_matmul_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    if !tensor_cores() {
+        eprintln!(
+            "SKIPPED the tensor-core product: this adapter offers no 16×16×16 f16 cooperative \
+             matrices with 32-wide subgroups (an NVIDIA GPU through Vulkan does; lavapipe does not)"
+        );
+        return;
+    }
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(61);
+    for (m, k, n) in CASES {
+        for (a_view, b_view) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = operand(m, k, a_view, &mut rng);
+            let b = operand(k, n, b_view, &mut rng);
+            let what = format!("f16 [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}");
+            let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores);
+            let got = with_matmul_tuning(fixed, || {
+                matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev))
+            })
+            .to_device(&cpu);
+            // Exactly the f16-rounded operands' product, up to f32 summation order; and within
+            // f16's rounding of the exact one.
+            let rounded = matmul_reference(round_f16(&a), round_f16(&b));
+            assert_close(got.clone(), rounded, 1e-5, &what);
+            assert_close(
+                got,
+                matmul_reference(a, b),
+                1e-2,
+                &format!("{what}, vs f32"),
+            );
+        }
+    }
 }

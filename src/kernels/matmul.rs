@@ -70,6 +70,9 @@ pub enum MatmulChoice {
     Burn,
     /// margan's tiled kernel.
     Kernel(MatmulVariant),
+    /// The optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`): operands rounded to f16,
+    /// 16×16×16 cooperative matrices, f32 accumulation; only where [`tensor_cores`] is true.
+    TensorCores,
 }
 
 impl MatmulChoice {
@@ -77,6 +80,7 @@ impl MatmulChoice {
         match self {
             MatmulChoice::Burn => "burn".into(),
             MatmulChoice::Kernel(v) => v.name(),
+            MatmulChoice::TensorCores => "f16".into(),
         }
     }
 }
@@ -93,15 +97,21 @@ pub enum MatmulTuning {
     Heuristic,
     /// Always the same (benchmarks and tests).
     Fixed(MatmulChoice),
+    /// As [`MatmulTuning::Measure`], with the f16 tensor-core kernel among the candidates where
+    /// the adapter has it ([`tensor_cores`]). Experimental: f16 operands change the numbers.
+    MeasureF16,
 }
 
 impl MatmulTuning {
-    /// `measure`, `heuristic`, `burn` or a variant's [`MatmulVariant::name`] (e.g. `64x64+pf`).
+    /// `measure`, `heuristic`, `burn`, a variant's [`MatmulVariant::name`] (e.g. `64x64+pf`),
+    /// `f16` (the tensor-core kernel) or `measure-f16`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "measure" => Some(MatmulTuning::Measure),
             "heuristic" => Some(MatmulTuning::Heuristic),
             "burn" => Some(MatmulTuning::Fixed(MatmulChoice::Burn)),
+            "f16" => Some(MatmulTuning::Fixed(MatmulChoice::TensorCores)),
+            "measure-f16" => Some(MatmulTuning::MeasureF16),
             _ => MatmulVariant::ALL
                 .into_iter()
                 .find(|v| v.name() == s)
@@ -114,6 +124,7 @@ impl MatmulTuning {
             MatmulTuning::Measure => "measure".into(),
             MatmulTuning::Heuristic => "heuristic".into(),
             MatmulTuning::Fixed(c) => c.name(),
+            MatmulTuning::MeasureF16 => "measure-f16".into(),
         }
     }
 
@@ -124,8 +135,10 @@ impl MatmulTuning {
             MatmulTuning::Measure => 0,
             MatmulTuning::Heuristic => 1,
             MatmulTuning::Fixed(MatmulChoice::Burn) => 2,
+            MatmulTuning::MeasureF16 => 3,
+            MatmulTuning::Fixed(MatmulChoice::TensorCores) => 4,
             MatmulTuning::Fixed(MatmulChoice::Kernel(v)) => {
-                3 + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
+                5 + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
             }
         }
     }
@@ -135,8 +148,10 @@ impl MatmulTuning {
             0 => MatmulTuning::Measure,
             1 => MatmulTuning::Heuristic,
             2 => MatmulTuning::Fixed(MatmulChoice::Burn),
+            3 => MatmulTuning::MeasureF16,
+            4 => MatmulTuning::Fixed(MatmulChoice::TensorCores),
             c => MatmulTuning::Fixed(MatmulChoice::Kernel(
-                MatmulVariant::ALL[(c as usize - 3).min(MatmulVariant::ALL.len() - 1)],
+                MatmulVariant::ALL[(c as usize - 5).min(MatmulVariant::ALL.len() - 1)],
             )),
         }
     }
@@ -217,6 +232,11 @@ pub(crate) const DEPTH: usize = 16;
 /// `(ranges, values per range)`, the range a multiple of 16.
 pub fn split_k(m: usize, n: usize, k: usize, v: MatmulVariant) -> (usize, usize) {
     let [bm, bn] = v.block();
+    split_k_blocks(m, n, k, bm, bn)
+}
+
+/// [`split_k`] for blocks of `bm × bn` values of C.
+pub(crate) fn split_k_blocks(m: usize, n: usize, k: usize, bm: usize, bn: usize) -> (usize, usize) {
     let blocks = m.div_ceil(bm) * n.div_ceil(bn);
     let wanted = TARGET_GROUPS.div_ceil(blocks).min(k / MIN_RANGE).max(1);
     let range = k.div_ceil(wanted).div_ceil(DEPTH).max(1) * DEPTH;
@@ -228,6 +248,34 @@ pub fn split_k(m: usize, n: usize, k: usize, v: MatmulVariant) -> (usize, usize)
 /// the launches cost more than the product, and the split's second launch more than it saves).
 pub fn is_thin(m: usize, n: usize, k: usize) -> bool {
     split_k(m, n, k, MatmulVariant::DEFAULT).0 >= 3 && m * n * k >= 1 << 26
+}
+
+/// Whether the f16 tensor-core kernel ([`MatmulChoice::TensorCores`]) runs here: margan's wgpu
+/// device ([`crate::device::wgpu`]) is set up, and its adapter offers 16×16×16 f16 × f16 → f32
+/// cooperative matrices with 32-wide subgroups (NVIDIA GPUs through Vulkan; not lavapipe, not
+/// the browser).
+pub fn tensor_cores() -> bool {
+    #[cfg(feature = "wgpu")]
+    return super::matmul_tc::available();
+    #[cfg(not(feature = "wgpu"))]
+    false
+}
+
+/// Records whether the adapter offers the tensor-core kernel (called as margan's wgpu device
+/// is set up).
+#[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+pub(crate) fn detect_tensor_cores(
+    adapter: &burn::tensor::wgpu::wgpu::Adapter,
+    device: &burn::tensor::wgpu::wgpu::Device,
+) {
+    super::matmul_tc::detect(adapter, device)
+}
+
+/// The tensor-core kernel's complete WGSL for one operand layout (A row-major, B row-major):
+/// what its tests validate with naga where no adapter can run it.
+#[cfg(feature = "wgpu")]
+pub fn tensor_core_wgsl(a_row_major: bool, b_row_major: bool) -> String {
+    super::matmul_tc::wgsl(a_row_major, b_row_major)
 }
 
 /// One shape's measurement by [`MatmulTuning::Measure`].

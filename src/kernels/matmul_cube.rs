@@ -59,6 +59,7 @@ pub(crate) fn run(a: CubeTensor, b: CubeTensor, choice: MatmulChoice) -> CubeTen
     match choice {
         MatmulChoice::Burn => burn_matmul::<CubeBackend>(a, b),
         MatmulChoice::Kernel(v) => launch(a, b, v),
+        MatmulChoice::TensorCores => super::matmul_tc::launch(a, b),
     }
 }
 
@@ -110,7 +111,19 @@ fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant) -> CubeTensor {
             DType::F32,
         );
     }
-    let out = empty_like(&a, shape);
+    split_sum(&a, partial, m, n, ranges)
+}
+
+/// `C [m, n]` = the sum of the `ranges` partial products stacked in `partial` (the second
+/// launch of a split-K product).
+pub(crate) fn split_sum(
+    a: &CubeTensor,
+    partial: CubeTensor,
+    m: usize,
+    n: usize,
+    ranges: usize,
+) -> CubeTensor {
+    let out = empty_like(a, Shape::new([m, n]));
     let len = m * n;
     let info = a
         .client

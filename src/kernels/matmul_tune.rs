@@ -24,6 +24,8 @@ struct Key {
     n: usize,
     k: usize,
     row_major: [bool; 2],
+    /// Whether the f16 tensor-core kernel was among the candidates.
+    f16: bool,
 }
 
 struct Cache {
@@ -69,14 +71,20 @@ pub(crate) fn choose(a: &CubeTensor, b: &CubeTensor, tuning: MatmulTuning) -> Ma
         MatmulTuning::Fixed(c) => c,
         MatmulTuning::Heuristic => heuristic(m, n, k),
         // The browser cannot wait on the device, so nothing can be timed there.
-        MatmulTuning::Measure if cfg!(target_arch = "wasm32") => heuristic(m, n, k),
-        MatmulTuning::Measure if m * n * k < MEASURED_FROM => MatmulChoice::Burn,
-        MatmulTuning::Measure => {
+        MatmulTuning::Measure | MatmulTuning::MeasureF16 if cfg!(target_arch = "wasm32") => {
+            heuristic(m, n, k)
+        }
+        MatmulTuning::Measure | MatmulTuning::MeasureF16 if m * n * k < MEASURED_FROM => {
+            MatmulChoice::Burn
+        }
+        MatmulTuning::Measure | MatmulTuning::MeasureF16 => {
+            let f16 = tuning == MatmulTuning::MeasureF16 && super::matmul_tc::available();
             let key = Key {
                 m,
                 n,
                 k,
                 row_major: [strides(a)[1] == 1, strides(b)[1] == 1],
+                f16,
             };
             let known = with_cache(|c| {
                 c.chosen
@@ -92,7 +100,8 @@ pub(crate) fn choose(a: &CubeTensor, b: &CubeTensor, tuning: MatmulTuning) -> Ma
 #[cfg(not(target_arch = "wasm32"))]
 fn measure(a: &CubeTensor, b: &CubeTensor, key: Key) -> MatmulChoice {
     let candidates = std::iter::once(MatmulChoice::Burn)
-        .chain(MatmulVariant::ALL.iter().map(|&v| MatmulChoice::Kernel(v)));
+        .chain(MatmulVariant::ALL.iter().map(|&v| MatmulChoice::Kernel(v)))
+        .chain(key.f16.then_some(MatmulChoice::TensorCores));
     let times: Vec<(MatmulChoice, f64)> = candidates.map(|c| (c, time(a, b, c))).collect();
     let chosen = times
         .iter()

@@ -28,6 +28,8 @@ mod matmul_cube;
 #[cfg(feature = "wgpu")]
 mod matmul_shader;
 #[cfg(feature = "wgpu")]
+mod matmul_tc;
+#[cfg(feature = "wgpu")]
 mod matmul_tune;
 #[cfg(feature = "wgpu")]
 mod patches_autodiff;

@@ -40,7 +40,9 @@ pub struct BenchArgs {
     /// How the `tiled` path picks each matrix product: measure (time burn's matmul and every
     /// variant of margan's kernel on each new shape, keep the fastest), heuristic (the 64x64
     /// kernel for thin products, burn's for the others), burn, or one variant: 64x64+pf,
-    /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128.
+    /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128. Experimental, where the
+    /// adapter has f16 cooperative matrices (tensor cores): f16 (every product on them, operands
+    /// rounded to f16) or measure-f16 (measure, with them among the candidates).
     #[arg(long, default_value = "measure")]
     matmul_tuning: String,
     /// After the iterations, print every matrix product shape the tiled path measured: burn's
@@ -79,7 +81,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     let tuning = MatmulTuning::parse(&args.matmul_tuning).ok_or_else(|| {
         format!(
-            "unknown --matmul-tuning `{}`: use measure, heuristic, burn or a kernel variant ({})",
+            "unknown --matmul-tuning `{}`: use measure, heuristic, burn, a kernel variant ({}), f16 or measure-f16",
             args.matmul_tuning,
             MatmulVariant::ALL.map(|v| v.name()).join(", ")
         )
@@ -92,6 +94,19 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .iter()
         .map(|&d| device::select(d))
         .collect::<Result<Vec<_>, _>>()?;
+    let wants_f16 = matches!(
+        tuning,
+        MatmulTuning::Fixed(margan::kernels::matmul::MatmulChoice::TensorCores)
+            | MatmulTuning::MeasureF16
+    );
+    if wants_f16 && !margan::kernels::matmul::tensor_cores() {
+        return Err(format!(
+            "--matmul-tuning {}: no device here offers f16 tensor cores (16×16×16 f16 cooperative \
+             matrices with 32-wide subgroups, e.g. an NVIDIA GPU through Vulkan with --device wgpu); \
+             use measure",
+            args.matmul_tuning
+        ));
+    }
     if args.layers && paths == [ConvPath::Auto] {
         paths = vec![ConvPath::Burn, ConvPath::Gemm];
         if devices.iter().any(|(d, _)| margan::kernels::has_kernels(d)) {

@@ -19,9 +19,16 @@ pub fn print() {
         "matrix products measured by the tiled path (ms per product, mean of synchronised \
          launches; layout r = row-major operand, t = transposed view; burn = burn's autotuned matmul)"
     );
+    let f16 = records
+        .iter()
+        .any(|r| r.times.iter().any(|t| t.0 == MatmulChoice::TensorCores));
+    let mut choices: Vec<MatmulChoice> = MatmulVariant::ALL.map(MatmulChoice::Kernel).to_vec();
+    if f16 {
+        choices.push(MatmulChoice::TensorCores);
+    }
     let mut header = format!("{:>6} {:>6} {:>6} {:>3} {:>8}", "m", "n", "k", "ab", "burn");
-    for v in MatmulVariant::ALL {
-        header += &format!(" {:>10}", v.name());
+    for c in &choices {
+        header += &format!(" {:>10}", c.name());
     }
     header += &format!(" {:>10} {:>8} {:>9}", "kept", "TFLOP/s", "vs burn");
     println!("{header}");
@@ -36,8 +43,8 @@ pub fn print() {
         let burn = time_of(MatmulChoice::Burn).unwrap_or(f64::NAN);
         let kept = time_of(r.chosen).unwrap_or(f64::NAN);
         let mut line = format!("{:>6} {:>6} {:>6} {layout:>3} {burn:>8.3}", r.m, r.n, r.k);
-        for v in MatmulVariant::ALL {
-            match time_of(MatmulChoice::Kernel(v)) {
+        for &c in &choices {
+            match time_of(c) {
                 Some(t) => line += &format!(" {t:>10.3}"),
                 None => line += &format!(" {:>10}", "-"),
             }

@@ -68,9 +68,14 @@ pub fn auto_choice(found: Option<Result<&GpuAdapter, &String>>) -> AutoChoice {
 fn wgpu_name(adapter: &GpuAdapter) -> String {
     let on = |b: bool| if b { "on" } else { "off" };
     format!(
-        "wgpu on {adapter}; burn autotune {}, fusion {}",
+        "wgpu on {adapter}; burn autotune {}, fusion {}, f16 tensor cores {}",
         on(margan::device::AUTOTUNE),
-        on(margan::device::FUSION)
+        on(margan::device::FUSION),
+        if margan::kernels::matmul::tensor_cores() {
+            "available"
+        } else {
+            "none"
+        }
     )
 }
 

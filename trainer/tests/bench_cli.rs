@@ -92,7 +92,10 @@ fn matmul_table_says_why_it_is_empty_on_the_cpu() {
         "--matmul-tuning",
         "128x64+pf",
     ]));
-    assert!(out.contains("tiled path's matrix products: 128x64+pf"), "{out}");
+    assert!(
+        out.contains("tiled path's matrix products: 128x64+pf"),
+        "{out}"
+    );
     assert!(
         out.contains("matrix products: none measured (the tuner measures products of at least"),
         "{out}"
@@ -134,8 +137,12 @@ fn bad_options_name_the_fix() {
         ),
         (&["--penalty", "l3"][..], "l3"),
         (
+            &["--device", "cpu", "--matmul-tuning", "f16"][..],
+            "--matmul-tuning f16: no device here offers f16 tensor cores",
+        ),
+        (
             &["--matmul-tuning", "fast"][..],
-            "unknown --matmul-tuning `fast`: use measure, heuristic, burn or a kernel variant \
+            "unknown --matmul-tuning `fast`: use measure, heuristic, burn, a kernel variant \
              (64x64+pf, 64x64, 128x64+pf",
         ),
     ] {
