@@ -5,16 +5,11 @@
 # (burn's matmul and each variant of margan's kernel per shape), then CubeCL's kernel-by-kernel
 # profile of one margan iteration.
 #
-# Prepare on the build machine (repository root):
-#   cargo build --release -p margan-trainer --features wgpu    (burn autotune on: the warm-up
-#   iterations below also tune every matmul and convolution shape)
-#   mkdir -p .gpu && strip -o .gpu/margan target/release/margan && gzip -f .gpu/margan
-#   optional, the experimental fusion build as .gpu/margan-fusion.gz (same recipe with
-#   `--features wgpu,fusion`; a separate target dir avoids rebuilding the other one)
-#   optional, the tensor-core tests: `cargo test --release -p margan --features wgpu --no-run
-#   --test matmul_kernel --test wgpu_step`, then gzip each binary it names (target/release/deps/
-#   matmul_kernel-*, wgpu_step-*) as .gpu/matmul_kernel.gz and .gpu/wgpu_step.gz
-#   Vulkan loader packages into .gl/ (../shared/notes/toolchain.md, "A GPU machine")
+# Prepare on the build machine (repository root): `bash bench/prepare-gpu.sh` (add --fusion for
+# the experimental fusion build) writes .gpu/ — the trainer built as ./test.sh builds it (burn
+# autotune on: the warm-up iterations below also tune every matmul and convolution shape) and the
+# test binaries of the matrix products and of the step — and the Vulkan loader packages to .gl/
+# (../shared/notes/toolchain.md, "A GPU machine").
 # Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS] [SECONDS]
 #
 # Sections run most important first; with SECONDS (a GPU machine is lent for minutes), each
