@@ -3,8 +3,8 @@
 # Vulkan loader, on this (build) machine, in the repository root:
 #   .gpu/margan.gz                 the trainer (release, --features wgpu,ndarray: the build
 #                                  ./test.sh makes, so nothing is rebuilt), stripped and gzipped
-#   .gpu/matmul_kernel.gz,         the test binaries of the tiled and tensor-core products and
-#   .gpu/wgpu_step.gz              of the penalised step on wgpu (same build)
+#   .gpu/matmul_kernel.gz,         the test binaries of the tiled products (every variant) and
+#   .gpu/f16_matmul.gz             of the f16 ones with their effect on a penalised step (same build)
 #   .gl/*.deb                      the Vulkan/EGL loader packages (amd64), unless already there
 # Then, on the GPU machine (carrying .gpu and .gl):  bash bench/gpu-compare.sh 20 SECONDS
 # `--fusion` also builds .gpu/margan-fusion.gz (burn's fusion, a separate target directory:
@@ -19,10 +19,10 @@ cargo build --release -p margan-trainer --features wgpu,ndarray
 strip -o .gpu/margan target/release/margan
 gzip -f .gpu/margan
 
-echo "== test binaries: matmul_kernel, wgpu_step =="
+echo "== test binaries: matmul_kernel, f16_matmul =="
 # cargo names each test executable in its JSON messages; take the two asked for.
 cargo test --release --workspace --features "$features" --no-run \
-    --test matmul_kernel --test wgpu_step --message-format=json-render-diagnostics \
+    --test matmul_kernel --test f16_matmul --message-format=json-render-diagnostics \
     | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -31,13 +31,13 @@ for line in sys.stdin:
     except ValueError:
         continue
     exe = m.get("executable")
-    if m.get("reason") == "compiler-artifact" and exe and m["target"]["name"] in ("matmul_kernel", "wgpu_step"):
+    if m.get("reason") == "compiler-artifact" and exe and m["target"]["name"] in ("matmul_kernel", "f16_matmul"):
         print(m["target"]["name"], exe)
 ' | while read -r name exe; do
     strip -o ".gpu/$name" "$exe"
     gzip -f ".gpu/$name"
 done
-for t in matmul_kernel wgpu_step; do
+for t in matmul_kernel f16_matmul; do
     [ -f ".gpu/$t.gz" ] || { echo "missing .gpu/$t.gz"; exit 1; }
 done
 

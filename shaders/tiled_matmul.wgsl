@@ -35,6 +35,9 @@ const ROW_A: u32 = BM / 4u + 1u;
 const ROW_B: u32 = BN / 4u + 1u;
 const A_KFAST: bool = {{ a_kfast }};
 const B_NFAST: bool = {{ b_nfast }};
+// Operands rounded to f16 as they are staged (the tensor-core kernel's arithmetic, emulated in
+// f32: `MatmulChoice::F16Emulated`).
+const ROUND_F16: bool = {{ round_f16 }};
 
 // a_tile[k·ROW_A + m/4][m%4] = A[m0 + m, k0 + k]; b_tile[k·ROW_B + n/4][n%4] = B[k0 + k, n0 + n].
 var<workgroup> a_tile: array<vec4<f32>, {{ a_tile_len }}>;
@@ -84,14 +87,21 @@ fn load_b(d: Dims, k0: u32, e: u32) -> f32 {
     return 0.0;
 }
 
+fn staged(v: f32) -> f32 {
+    if (ROUND_F16) {
+        return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x;
+    }
+    return v;
+}
+
 fn stash_a(e: u32, v: f32) {
     let p = a_place(e);
-    a_tile[p.y * ROW_A + p.x / 4u][p.x % 4u] = v;
+    a_tile[p.y * ROW_A + p.x / 4u][p.x % 4u] = staged(v);
 }
 
 fn stash_b(e: u32, v: f32) {
     let p = b_place(e);
-    b_tile[p.y * ROW_B + p.x / 4u][p.x % 4u] = v;
+    b_tile[p.y * ROW_B + p.x / 4u][p.x % 4u] = staged(v);
 }
 
 fn store4(base: u32, m: u32, n0: u32, n_size: u32, v: vec4<f32>) {

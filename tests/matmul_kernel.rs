@@ -3,7 +3,7 @@
 //! own wgpu matmul would spend minutes autotuning every shape): odd sizes, one row or column,
 //! operands as transposed views, K split over several workgroups and not; its autodiff against
 //! burn's autodiff of the reference; the measuring tuner; and the `tiled` convolution path
-//! against burn's convolutions.
+//! against burn's convolutions. The f16 products are in `f16_matmul.rs`.
 //!
 //! `cargo test --release -p margan --features wgpu --test matmul_kernel`. Without an adapter the
 //! tests print why and pass, except when `MARGAN_REQUIRE_GPU=1` (CI).
@@ -12,47 +12,14 @@
 mod common;
 
 use burn::tensor::{Device, Tensor};
+use common::matmul::{on, operand, CASES};
 use common::{assert_close, gpu};
 use margan::conv::{self, with_conv_path, ConvPath};
 use margan::kernels::matmul::{
-    clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k,
-    tensor_core_wgsl, tensor_cores, tune_records, with_matmul_tuning, MatmulChoice, MatmulTuning,
-    MatmulVariant,
+    clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k, tune_records,
+    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
 };
 use margan::rng::Rng;
-
-/// `[m, k] · [k, n]`: one value; sizes off the 64×64 blocks and the 16-deep slices; a full
-/// block; a long K over one block (split into many ranges, the last one short); a GEMM
-/// convolution's weight gradient shape, small.
-const CASES: [(usize, usize, usize); 8] = [
-    (1, 1, 1),
-    (3, 5, 7),
-    (1, 33, 70),
-    (64, 16, 64),
-    (65, 17, 63),
-    (130, 300, 70),
-    (5, 5000, 3),
-    (48, 2048, 200),
-];
-
-/// `[rows, cols]` on the CPU, contiguous or as the transposed view of a `[cols, rows]` tensor.
-fn operand(rows: usize, cols: usize, view: bool, rng: &mut Rng) -> Tensor<2> {
-    let cpu = margan::device::cpu();
-    if view {
-        rng.normal_tensor([cols, rows], 0.0, 1.0, &cpu).transpose()
-    } else {
-        rng.normal_tensor([rows, cols], 0.0, 1.0, &cpu)
-    }
-}
-
-/// The same values on `dev`, as the same kind of view.
-fn on(t: &Tensor<2>, view: bool, dev: &Device) -> Tensor<2> {
-    if view {
-        t.clone().transpose().to_device(dev).transpose()
-    } else {
-        t.clone().to_device(dev)
-    }
-}
 
 #[test]
 fn tiled_matmul_matches_reference() {
@@ -88,6 +55,7 @@ fn tuning_settings_parse_their_names_and_scope_to_a_thread() {
         "burn".into(),
         "f16".into(),
         "measure-f16".into(),
+        "f16-emulated".into(),
     ];
     names.extend(MatmulVariant::ALL.map(|v| v.name()));
     for name in &names {
@@ -310,87 +278,4 @@ fn tiled_conv_path_weight_gradient_takes_the_kernel() {
         1e-5,
         "weight gradient, thin product",
     );
-}
-
-/// The tensor-core kernel's WGSL, every operand layout, through naga (the front and back end wgpu
-/// compiles it with): parsed, validated with cooperative matrices and f16 allowed, and written
-/// as SPIR-V. Runs everywhere; running the kernel needs an adapter that has them (below).
-#[test]
-fn tensor_core_shader_is_valid_wgsl_and_spirv() {
-    for (a_rm, b_rm) in [(true, true), (false, true), (true, false), (false, false)] {
-        let src = tensor_core_wgsl(a_rm, b_rm);
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
-        let caps = naga::valid::Capabilities::COOPERATIVE_MATRIX
-            | naga::valid::Capabilities::SHADER_FLOAT16
-            | naga::valid::Capabilities::SUBGROUP;
-        let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
-        let options = naga::back::spv::Options {
-            lang_version: (1, 3),
-            ..Default::default()
-        };
-        let words = naga::back::spv::write_vec(&module, &info, &options, None)
-            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: SPIR-V: {e}"));
-        assert!(words.len() > 500, "{} SPIR-V words", words.len());
-        // Without the capabilities the same module is refused: the check above means something.
-        let plain = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::empty(),
-        )
-        .validate(&module);
-        assert!(plain.is_err(), "cooperative matrices need their capability");
-    }
-}
-
-/// `x` rounded to f16 and back, as the tensor-core kernel stages its operands.
-fn round_f16(t: &Tensor<2>) -> Tensor<2> {
-    let dims = t.dims();
-    let v: Vec<f32> = t
-        .clone()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(|x| burn::tensor::f16::from_f32(x).to_f32())
-        .collect();
-    Tensor::from_data(burn::tensor::TensorData::new(v, dims), &t.device())
-}
-
-#[test]
-fn tensor_core_matmul_matches_reference() {
-    let Some(dev) = gpu() else { return };
-    if !tensor_cores() {
-        eprintln!(
-            "SKIPPED the tensor-core product: this adapter offers no 16×16×16 f16 cooperative \
-             matrices with 32-wide subgroups (an NVIDIA GPU through Vulkan does; lavapipe does not)"
-        );
-        return;
-    }
-    let cpu = margan::device::cpu();
-    let mut rng = Rng::new(61);
-    for (m, k, n) in CASES {
-        for (a_view, b_view) in [(false, false), (true, false), (false, true), (true, true)] {
-            let a = operand(m, k, a_view, &mut rng);
-            let b = operand(k, n, b_view, &mut rng);
-            let what = format!("f16 [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}");
-            let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores);
-            let got = with_matmul_tuning(fixed, || {
-                matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev))
-            })
-            .to_device(&cpu);
-            // Exactly the f16-rounded operands' product, up to f32 summation order; and within
-            // f16's rounding of the exact one.
-            let rounded = matmul_reference(round_f16(&a), round_f16(&b));
-            assert_close(got.clone(), rounded, 1e-5, &what);
-            assert_close(
-                got,
-                matmul_reference(a, b),
-                1e-2,
-                &format!("{what}, vs f32"),
-            );
-        }
-    }
 }

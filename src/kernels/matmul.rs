@@ -73,6 +73,10 @@ pub enum MatmulChoice {
     /// The optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`): operands rounded to f16,
     /// 16×16×16 cooperative matrices, f32 accumulation; only where [`tensor_cores`] is true.
     TensorCores,
+    /// The tensor cores' arithmetic on any wgpu adapter: the 64×64 kernel with its operands
+    /// rounded to f16 as they are staged, f32 multiply-adds. What f16 products do to a run can
+    /// be measured with it where no tensor cores are (it is no faster).
+    F16Emulated,
 }
 
 impl MatmulChoice {
@@ -81,6 +85,7 @@ impl MatmulChoice {
             MatmulChoice::Burn => "burn".into(),
             MatmulChoice::Kernel(v) => v.name(),
             MatmulChoice::TensorCores => "f16".into(),
+            MatmulChoice::F16Emulated => "f16-emulated".into(),
         }
     }
 }
@@ -104,7 +109,7 @@ pub enum MatmulTuning {
 
 impl MatmulTuning {
     /// `measure`, `heuristic`, `burn`, a variant's [`MatmulVariant::name`] (e.g. `64x64+pf`),
-    /// `f16` (the tensor-core kernel) or `measure-f16`.
+    /// `f16` (the tensor-core kernel), `measure-f16` or `f16-emulated`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "measure" => Some(MatmulTuning::Measure),
@@ -112,6 +117,7 @@ impl MatmulTuning {
             "burn" => Some(MatmulTuning::Fixed(MatmulChoice::Burn)),
             "f16" => Some(MatmulTuning::Fixed(MatmulChoice::TensorCores)),
             "measure-f16" => Some(MatmulTuning::MeasureF16),
+            "f16-emulated" => Some(MatmulTuning::Fixed(MatmulChoice::F16Emulated)),
             _ => MatmulVariant::ALL
                 .into_iter()
                 .find(|v| v.name() == s)
@@ -137,8 +143,9 @@ impl MatmulTuning {
             MatmulTuning::Fixed(MatmulChoice::Burn) => 2,
             MatmulTuning::MeasureF16 => 3,
             MatmulTuning::Fixed(MatmulChoice::TensorCores) => 4,
+            MatmulTuning::Fixed(MatmulChoice::F16Emulated) => 5,
             MatmulTuning::Fixed(MatmulChoice::Kernel(v)) => {
-                5 + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
+                6 + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
             }
         }
     }
@@ -150,8 +157,9 @@ impl MatmulTuning {
             2 => MatmulTuning::Fixed(MatmulChoice::Burn),
             3 => MatmulTuning::MeasureF16,
             4 => MatmulTuning::Fixed(MatmulChoice::TensorCores),
+            5 => MatmulTuning::Fixed(MatmulChoice::F16Emulated),
             c => MatmulTuning::Fixed(MatmulChoice::Kernel(
-                MatmulVariant::ALL[(c as usize - 5).min(MatmulVariant::ALL.len() - 1)],
+                MatmulVariant::ALL[(c as usize - 6).min(MatmulVariant::ALL.len() - 1)],
             )),
         }
     }

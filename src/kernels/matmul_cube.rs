@@ -58,7 +58,8 @@ impl TiledMatmulOps for CubeBackend {
 pub(crate) fn run(a: CubeTensor, b: CubeTensor, choice: MatmulChoice) -> CubeTensor {
     match choice {
         MatmulChoice::Burn => burn_matmul::<CubeBackend>(a, b),
-        MatmulChoice::Kernel(v) => launch(a, b, v),
+        MatmulChoice::Kernel(v) => launch(a, b, v, false),
+        MatmulChoice::F16Emulated => launch(a, b, MatmulVariant::DEFAULT, true),
         MatmulChoice::TensorCores => super::matmul_tc::launch(a, b),
     }
 }
@@ -67,8 +68,9 @@ fn burn_matmul<B: burn::backend::Backend>(a: FloatTensor<B>, b: FloatTensor<B>) 
     B::float_matmul(a, b)
 }
 
-/// The kernel's launch (and the split sum's, when K is split).
-fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant) -> CubeTensor {
+/// The kernel's launch (and the split sum's, when K is split), operands rounded to f16 as they
+/// are staged if `round_f16`.
+fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant, round_f16: bool) -> CubeTensor {
     let (sa, sb) = (a.meta.shape().clone(), b.meta.shape().clone());
     let (m, k, n) = (sa[0], sa[1], sb[1]);
     let b = unaliased(b, &[&a]);
@@ -91,6 +93,7 @@ fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant) -> CubeTensor {
                 a_kfast: sa_k == 1,
                 b_nfast: sb_n == 1,
                 variant: v,
+                round_f16,
             },
             CubeDim::new_1d(256),
         )),

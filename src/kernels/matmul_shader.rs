@@ -16,6 +16,8 @@ pub(crate) struct MatmulShader {
     /// B's n index is its contiguous one (B row-major).
     pub b_nfast: bool,
     pub variant: MatmulVariant,
+    /// Whether operands are rounded to f16 as they are staged (the tensor cores' arithmetic).
+    pub round_f16: bool,
 }
 
 const LANES: [&str; 4] = ["x", "y", "z", "w"];
@@ -105,6 +107,7 @@ impl KernelSource for MatmulShader {
         SourceTemplate::new(include_str!("../../shaders/tiled_matmul.wgsl"))
             .register("a_kfast", self.a_kfast.to_string())
             .register("b_nfast", self.b_nfast.to_string())
+            .register("round_f16", self.round_f16.to_string())
             .register("bm", bm.to_string())
             .register("bn", bn.to_string())
             .register("a_tile_len", (DEPTH * (bm / 4 + 1)).to_string())
@@ -124,6 +127,7 @@ impl KernelSource for MatmulShader {
             v.tm,
             v.tn,
             v.prefetch,
+            self.round_f16,
         ))
     }
     fn lang(&self) -> &'static str {

@@ -4,7 +4,7 @@
 use crate::config::{self, DeviceChoice};
 use crate::{bench, bench_kernels, bench_layers, bench_matmul, device, presets};
 use margan::conv::ConvPath;
-use margan::kernels::matmul::{MatmulTuning, MatmulVariant};
+use margan::kernels::matmul::{MatmulChoice, MatmulTuning, MatmulVariant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -42,7 +42,8 @@ pub struct BenchArgs {
     /// kernel for thin products, burn's for the others), burn, or one variant: 64x64+pf,
     /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128. Experimental, where the
     /// adapter has f16 cooperative matrices (tensor cores): f16 (every product on them, operands
-    /// rounded to f16) or measure-f16 (measure, with them among the candidates).
+    /// rounded to f16) or measure-f16 (measure, with them among the candidates); and
+    /// f16-emulated (their arithmetic on any wgpu adapter, no faster).
     #[arg(long, default_value = "measure")]
     matmul_tuning: String,
     /// After the iterations, print every matrix product shape the tiled path measured: burn's
@@ -79,13 +80,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let tuning = MatmulTuning::parse(&args.matmul_tuning).ok_or_else(|| {
-        format!(
-            "unknown --matmul-tuning `{}`: use measure, heuristic, burn, a kernel variant ({}), f16 or measure-f16",
-            args.matmul_tuning,
-            MatmulVariant::ALL.map(|v| v.name()).join(", ")
-        )
-    })?;
+    let tuning = parse_matmul_tuning(&args.matmul_tuning)?;
     margan::kernels::matmul::set_matmul_tuning(tuning);
     let cfg = presets::preset(&args.preset)?;
     // Every device first, so a missing one fails before minutes of timing.
@@ -94,19 +89,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .iter()
         .map(|&d| device::select(d))
         .collect::<Result<Vec<_>, _>>()?;
-    let wants_f16 = matches!(
-        tuning,
-        MatmulTuning::Fixed(margan::kernels::matmul::MatmulChoice::TensorCores)
-            | MatmulTuning::MeasureF16
-    );
-    if wants_f16 && !margan::kernels::matmul::tensor_cores() {
-        return Err(format!(
-            "--matmul-tuning {}: no device here offers f16 tensor cores (16×16×16 f16 cooperative \
-             matrices with 32-wide subgroups, e.g. an NVIDIA GPU through Vulkan with --device wgpu); \
-             use measure",
-            args.matmul_tuning
-        ));
-    }
+    require_tensor_cores(tuning, &args.matmul_tuning)?;
     if args.layers && paths == [ConvPath::Auto] {
         paths = vec![ConvPath::Burn, ConvPath::Gemm];
         if devices.iter().any(|(d, _)| margan::kernels::has_kernels(d)) {
@@ -142,6 +125,34 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     }
     if args.matmul {
         bench_matmul::print();
+    }
+    Ok(())
+}
+
+/// `--matmul-tuning`'s value, or an error naming the valid ones.
+pub fn parse_matmul_tuning(s: &str) -> Result<MatmulTuning, String> {
+    MatmulTuning::parse(s).ok_or_else(|| {
+        format!(
+            "unknown --matmul-tuning `{s}`: use measure, heuristic, burn, a kernel variant ({}), \
+             f16, measure-f16 or f16-emulated",
+            MatmulVariant::ALL.map(|v| v.name()).join(", ")
+        )
+    })
+}
+
+/// An error if `tuning` needs the tensor cores (`f16`, `measure-f16`) and no device has them
+/// (checked after the devices are set up, which is when they are detected).
+pub fn require_tensor_cores(tuning: MatmulTuning, arg: &str) -> Result<(), String> {
+    let wants = matches!(
+        tuning,
+        MatmulTuning::Fixed(MatmulChoice::TensorCores) | MatmulTuning::MeasureF16
+    );
+    if wants && !margan::kernels::matmul::tensor_cores() {
+        return Err(format!(
+            "--matmul-tuning {arg}: no device here offers f16 tensor cores (16×16×16 f16 \
+             cooperative matrices with 32-wide subgroups, e.g. an NVIDIA GPU through Vulkan with \
+             --device wgpu); use measure, or f16-emulated for their arithmetic on any wgpu adapter"
+        ));
     }
     Ok(())
 }

@@ -183,6 +183,12 @@ enum Command {
         /// No progress bar or summary.
         #[arg(long)]
         quiet: bool,
+        /// How the GPU path picks each matrix product (not saved with the run): measure (the
+        /// fastest per shape), heuristic, burn, a kernel variant such as 64x64+pf; experimental,
+        /// with operands rounded to f16: f16 or measure-f16 (tensor cores, where the adapter has
+        /// them) and f16-emulated (their arithmetic on any wgpu adapter). See README, "GPU speed".
+        #[arg(long, default_value = "measure")]
+        matmul_tuning: String,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -237,6 +243,7 @@ fn train(
     resume: Option<PathBuf>,
     print_config: bool,
     quiet: bool,
+    matmul_tuning: (margan::kernels::matmul::MatmulTuning, &str),
     overrides: Overrides,
 ) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -261,6 +268,7 @@ fn train(
             name = n;
             Ok(device)
         })?;
+        bench_cli::require_tensor_cores(matmul_tuning.0, matmul_tuning.1)?;
         let before = cfg.clone();
         overrides.apply(&mut cfg)?;
         cfg.out = dir.clone();
@@ -318,6 +326,7 @@ fn train(
         ));
     }
     let (device, name) = device::select(cfg.device)?;
+    bench_cli::require_tensor_cores(matmul_tuning.0, matmul_tuning.1)?;
     if !quiet {
         eprintln!("training on {name} → {}", cfg.out.display());
     }
@@ -338,8 +347,21 @@ fn main() -> ExitCode {
             resume,
             print_config,
             quiet,
+            matmul_tuning,
             overrides,
-        } => train(config, preset, resume, print_config, quiet, overrides),
+        } => bench_cli::parse_matmul_tuning(&matmul_tuning).and_then(|t| {
+            margan::kernels::matmul::set_matmul_tuning(t);
+            let tuning = (t, matmul_tuning.as_str());
+            train(
+                config,
+                preset,
+                resume,
+                print_config,
+                quiet,
+                tuning,
+                overrides,
+            )
+        }),
         Command::Sample { run, n, seed, out } => (|| {
             let (cfg, gan) = checkpoint::load(&run, &margan::device::cpu())?;
             let z =

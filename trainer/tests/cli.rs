@@ -155,6 +155,26 @@ fn config_round_trip_and_validation_errors() {
         &["unknown toy data set"],
     );
     fails_with(margan().args(["train", "--bogus"]), &["--bogus"]);
+    fails_with(
+        margan().args(["train", "--matmul-tuning", "fastest", "--print-config"]),
+        &["unknown --matmul-tuning `fastest`", "f16-emulated"],
+    );
+    let out = tmp("f16-on-cpu");
+    fails_with(
+        margan()
+            .args([
+                "train",
+                "--device",
+                "cpu",
+                "--matmul-tuning",
+                "f16",
+                "--iterations",
+                "1",
+            ])
+            .arg("--out")
+            .arg(&out),
+        &["no device here offers f16 tensor cores", "f16-emulated"],
+    );
     // Data that do not fit the model.
     fails_with(
         margan().args([

@@ -1,0 +1,37 @@
+//! Operands of the matrix-product tests (`matmul_kernel.rs`, `f16_matmul.rs`).
+
+use burn::tensor::{Device, Tensor};
+use margan::rng::Rng;
+
+/// `[m, k] · [k, n]`: one value; sizes off the 64×64 blocks and the 16-deep slices; a full
+/// block; a long K over one block (split into many ranges, the last one short); a GEMM
+/// convolution's weight gradient shape, small.
+pub const CASES: [(usize, usize, usize); 8] = [
+    (1, 1, 1),
+    (3, 5, 7),
+    (1, 33, 70),
+    (64, 16, 64),
+    (65, 17, 63),
+    (130, 300, 70),
+    (5, 5000, 3),
+    (48, 2048, 200),
+];
+
+/// `[rows, cols]` on the CPU, contiguous or as the transposed view of a `[cols, rows]` tensor.
+pub fn operand(rows: usize, cols: usize, view: bool, rng: &mut Rng) -> Tensor<2> {
+    let cpu = margan::device::cpu();
+    if view {
+        rng.normal_tensor([cols, rows], 0.0, 1.0, &cpu).transpose()
+    } else {
+        rng.normal_tensor([rows, cols], 0.0, 1.0, &cpu)
+    }
+}
+
+/// The same values on `dev`, as the same kind of view.
+pub fn on(t: &Tensor<2>, view: bool, dev: &Device) -> Tensor<2> {
+    if view {
+        t.clone().transpose().to_device(dev).transpose()
+    } else {
+        t.clone().to_device(dev)
+    }
+}

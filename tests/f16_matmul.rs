@@ -1,0 +1,193 @@
+//! The f16 matrix products of `margan::kernels::matmul`: the tensor-core kernel's WGSL through
+//! naga (everywhere), the f16-emulating kernel against burn's product of f16-rounded operands
+//! (on lavapipe in CI), and the tensor-core kernel itself where the adapter has cooperative
+//! matrices (a GPU; on lavapipe it prints why it skips); and what each does to a penalised GAN
+//! step against the CPU in f32.
+//!
+//! `cargo test --release -p margan --features wgpu --test f16_matmul`.
+#![cfg(feature = "wgpu")]
+
+mod common;
+
+use burn::tensor::Tensor;
+use common::matmul::{on, operand, CASES};
+use common::penalised_step::{compare_within, step};
+use common::{assert_close, gpu};
+use margan::conv::{with_conv_path, ConvPath};
+use margan::kernels::matmul::{
+    matmul_kernel, matmul_reference, tensor_core_wgsl, tensor_cores, with_matmul_tuning,
+    MatmulChoice, MatmulTuning, MatmulVariant,
+};
+use margan::rng::Rng;
+
+/// The tensor-core kernel's WGSL, every operand layout, through naga (the front and back end wgpu
+/// compiles it with): parsed, validated with cooperative matrices and f16 allowed, and written
+/// as SPIR-V. Runs everywhere; running the kernel needs an adapter that has them (below).
+#[test]
+fn tensor_core_shader_is_valid_wgsl_and_spirv() {
+    for (a_rm, b_rm) in [(true, true), (false, true), (true, false), (false, false)] {
+        let src = tensor_core_wgsl(a_rm, b_rm);
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
+        let caps = naga::valid::Capabilities::COOPERATIVE_MATRIX
+            | naga::valid::Capabilities::SHADER_FLOAT16
+            | naga::valid::Capabilities::SUBGROUP;
+        let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
+        let options = naga::back::spv::Options {
+            lang_version: (1, 3),
+            ..Default::default()
+        };
+        let words = naga::back::spv::write_vec(&module, &info, &options, None)
+            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: SPIR-V: {e}"));
+        assert!(words.len() > 500, "{} SPIR-V words", words.len());
+        // Without the capabilities the same module is refused: the check above means something.
+        let plain = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module);
+        assert!(plain.is_err(), "cooperative matrices need their capability");
+    }
+}
+
+/// `x` rounded to f16 and back, as the tensor-core kernel stages its operands.
+fn round_f16(t: &Tensor<2>) -> Tensor<2> {
+    let dims = t.dims();
+    let v: Vec<f32> = t
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(|x| burn::tensor::f16::from_f32(x).to_f32())
+        .collect();
+    Tensor::from_data(burn::tensor::TensorData::new(v, dims), &t.device())
+}
+
+/// The tensor cores' arithmetic emulated (operands rounded to f16 as they are staged, f32
+/// multiply-adds), on any adapter, forward and backward: exactly the f32 product of the
+/// f16-rounded operands.
+#[test]
+fn f16_emulated_matmul_matches_rounded_reference() {
+    let Some(dev) = gpu() else { return };
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(67);
+    let emulated = MatmulTuning::Fixed(MatmulChoice::F16Emulated);
+    for (m, k, n) in CASES {
+        for (a_view, b_view) in [(false, false), (true, true)] {
+            let a = operand(m, k, a_view, &mut rng).mul_scalar(3.0);
+            let b = operand(k, n, b_view, &mut rng);
+            let what = format!("f16-emulated [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}");
+            let got = with_matmul_tuning(emulated, || {
+                matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev))
+            })
+            .to_device(&cpu);
+            let rounded = matmul_reference(round_f16(&a), round_f16(&b));
+            assert_close(got.clone(), rounded, 1e-5, &what);
+            // Not the f32 product: the rounding is there.
+            let exact = common::to_vec64(matmul_reference(a, b));
+            let e = common::rel_err(&common::to_vec64(got), &exact);
+            assert!(e > 1e-6 && e < 1e-2, "{what}: {e:.2e} from the f32 product");
+        }
+    }
+    // Its backward products round their operands too (the gradient of the output included).
+    let (m, k, n) = (65, 70, 33);
+    let a0 = operand(m, k, false, &mut rng);
+    let b0 = operand(k, n, false, &mut rng);
+    let w = operand(m, n, false, &mut rng);
+    let ad = dev.clone().autodiff();
+    let a = on(&a0, false, &ad).require_grad();
+    let b = on(&b0, false, &ad).require_grad();
+    let g = with_matmul_tuning(emulated, || {
+        (matmul_kernel(a.clone(), b.clone()) * w.clone().to_device(&ad))
+            .sum()
+            .backward()
+    });
+    let ga = a.grad(&g).expect("∂a").to_device(&cpu);
+    let want = matmul_reference(round_f16(&w), round_f16(&b0.clone().transpose()));
+    assert_close(ga, want, 1e-5, "∂a = round(∂c) · round(b)ᵀ");
+}
+
+#[test]
+fn tensor_core_matmul_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    if !tensor_cores() {
+        eprintln!(
+            "SKIPPED the tensor-core product: this adapter offers no 16×16×16 f16 cooperative \
+             matrices with 32-wide subgroups (an NVIDIA GPU through Vulkan does; lavapipe does not)"
+        );
+        return;
+    }
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(61);
+    for (m, k, n) in CASES {
+        for (a_view, b_view) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = operand(m, k, a_view, &mut rng);
+            let b = operand(k, n, b_view, &mut rng);
+            let what = format!("f16 [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}");
+            let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores);
+            let got = with_matmul_tuning(fixed, || {
+                matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev))
+            })
+            .to_device(&cpu);
+            // Exactly the f16-rounded operands' product, up to f32 summation order; and within
+            // f16's rounding of the exact one.
+            let rounded = matmul_reference(round_f16(&a), round_f16(&b));
+            assert_close(got.clone(), rounded, 1e-5, &what);
+            assert_close(
+                got,
+                matmul_reference(a, b),
+                1e-2,
+                &format!("{what}, vs f32"),
+            );
+        }
+    }
+}
+
+/// What f16 operands do to the penalised step, on any adapter: every product with its operands
+/// rounded to f16 (the tensor cores' arithmetic, emulated), against the CPU in f32. The
+/// differences are printed; the bounds are loose (f16 keeps 11 significant bits).
+#[test]
+fn f16_emulated_step_against_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
+    let f16 = MatmulTuning::Fixed(MatmulChoice::F16Emulated);
+    let a = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f16, || step(&gpu)));
+    let [losses, grads] = compare_within(&a, &b, "wgpu (f16-emulated)", "cpu f32", [2e-2, 5e-2]);
+    eprintln!(
+        "f16-emulated products: losses and penalty within {losses:.2e} of f32, gradients within {grads:.2e}"
+    );
+    // The rounding shows: the same step in f32 on the same kernel is far closer.
+    let f32 = MatmulTuning::Fixed(MatmulChoice::Kernel(MatmulVariant::DEFAULT));
+    let c = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f32, || step(&gpu)));
+    let [_, grads32] = compare_within(&c, &b, "wgpu (f32 kernel)", "cpu f32", [1e-4, 1e-3]);
+    assert!(
+        grads > 3.0 * grads32,
+        "f16 {grads:.2e} vs f32 {grads32:.2e}"
+    );
+}
+
+/// The effect of the optional f16 tensor-core products on the penalised step: losses, penalty
+/// and gradients against the CPU in f32, printed, within loose bounds (f16 operands).
+#[test]
+fn f16_tensor_core_step_against_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    if !tensor_cores() {
+        eprintln!(
+            "SKIPPED the f16 tensor-core step: this adapter offers no 16×16×16 f16 cooperative \
+             matrices with 32-wide subgroups (an NVIDIA GPU through Vulkan does; lavapipe does not)"
+        );
+        return;
+    }
+    let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
+    let f16 = MatmulTuning::Fixed(MatmulChoice::TensorCores);
+    let a = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f16, || step(&gpu)));
+    let [losses, grads] =
+        compare_within(&a, &b, "wgpu (f16 tensor cores)", "cpu f32", [2e-2, 5e-2]);
+    eprintln!(
+        "f16 tensor-core products: losses and penalty within {losses:.2e} of f32, gradients within {grads:.2e}"
+    );
+}
