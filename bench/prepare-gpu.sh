@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 features=margan-trainer/wgpu,margan-trainer/ndarray
-mkdir -p .gpu
+# Start clean: a stale binary left from an older build would be carried and run.
+rm -rf .gpu && mkdir -p .gpu
 
 echo "== trainer (release, $features) =="
 cargo build --release -p margan-trainer --features wgpu,ndarray
