@@ -5,7 +5,7 @@
 //! cost (a second or so on a large GPU) falls in the warm-up.
 
 use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TuneRecord};
-use super::matmul_cube::{run, strides};
+use super::matmul_cube::strides;
 use burn::backend::wgpu::CubeTensor;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +13,7 @@ use std::sync::Mutex;
 /// Products under this many multiply-adds cost about one launch whatever runs them: burn's.
 const MEASURED_FROM: usize = 1 << 24;
 /// Launches per timed run of a candidate (after one untimed run that compiles and warms it).
+#[cfg(not(target_arch = "wasm32"))]
 const REPEATS: usize = 4;
 /// Shapes remembered; past this the heuristic decides (a workload whose shapes never repeat
 /// would otherwise spend its time measuring).
@@ -132,6 +133,7 @@ fn measure(_: &CubeTensor, _: &CubeTensor, key: Key) -> MatmulChoice {
 /// (after an untimed run: shader compilation, and burn's own autotuning for its `matmul`).
 #[cfg(not(target_arch = "wasm32"))]
 fn time(a: &CubeTensor, b: &CubeTensor, choice: MatmulChoice) -> f64 {
+    use super::matmul_cube::run;
     use burn_cubecl::cubecl::future::block_on;
     let sync = || {
         // A failed wait shows up on the product's own read later; the timing just ends here.
