@@ -83,21 +83,12 @@ fn main(
             b_s[kb * BN + nl] = f16(vb);
         }
         workgroupBarrier();
-        {
-            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&a_s[qm * BK + 0u], BK);
-            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&a_s[(qm + 16u) * BK + 0u], BK);
-            let b0 = coopLoadT<coop_mat16x16<f16, B>>(&b_s[0u * BN + qn], BN);
-            let b1 = coopLoadT<coop_mat16x16<f16, B>>(&b_s[0u * BN + qn + 16u], BN);
-            c00 = coopMultiplyAdd(a0, b0, c00);
-            c01 = coopMultiplyAdd(a0, b1, c01);
-            c10 = coopMultiplyAdd(a1, b0, c10);
-            c11 = coopMultiplyAdd(a1, b1, c11);
-        }
-        {
-            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&a_s[qm * BK + 16u], BK);
-            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&a_s[(qm + 16u) * BK + 16u], BK);
-            let b0 = coopLoadT<coop_mat16x16<f16, B>>(&b_s[16u * BN + qn], BN);
-            let b1 = coopLoadT<coop_mat16x16<f16, B>>(&b_s[16u * BN + qn + 16u], BN);
+        // The slice's two 16-deep steps (a loop of constant bounds: the driver unrolls it).
+        for (var kk = 0u; kk < BK; kk += 16u) {
+            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&a_s[qm * BK + kk], BK);
+            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&a_s[(qm + 16u) * BK + kk], BK);
+            let b0 = coopLoadT<coop_mat16x16<f16, B>>(&b_s[kk * BN + qn], BN);
+            let b1 = coopLoadT<coop_mat16x16<f16, B>>(&b_s[kk * BN + qn + 16u], BN);
             c00 = coopMultiplyAdd(a0, b0, c00);
             c01 = coopMultiplyAdd(a0, b1, c01);
             c10 = coopMultiplyAdd(a1, b0, c10);

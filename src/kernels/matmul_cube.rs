@@ -5,12 +5,12 @@
 //! `dB = Aᵀ·dC`, products on transposed views, each picked for its own shape.
 
 use super::launch::{cube_count, empty_like, info_bytes, unaliased, Shader};
-use super::matmul::{split_k, MatmulChoice, MatmulTuning, MatmulVariant};
+use super::matmul::{split_k_blocks, MatmulChoice, MatmulTuning, MatmulVariant};
 use super::matmul_shader::MatmulShader;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::wgpu::{CubeBackend, CubeDim, CubeTensor, SourceKernel};
+use burn::backend::wgpu::{CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel};
 use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
 use burn::tensor::{DType, Shape};
 use burn_cubecl::cubecl::{server::KernelArguments, CubeCount};
@@ -68,34 +68,46 @@ fn burn_matmul<B: burn::backend::Backend>(a: FloatTensor<B>, b: FloatTensor<B>) 
     B::float_matmul(a, b)
 }
 
-/// The kernel's launch (and the split sum's, when K is split), operands rounded to f16 as they
-/// are staged if `round_f16`.
+/// The tiled kernel's launch, operands rounded to f16 as they are staged if `round_f16`.
 fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant, round_f16: bool) -> CubeTensor {
+    launch_blocked(a, b, v.block(), 256, |a_kfast, b_nfast| MatmulShader {
+        a_kfast,
+        b_nfast,
+        variant: v,
+        round_f16,
+    })
+}
+
+/// One launch of a blocked product kernel over `a · b` — workgroup (x, y, z) computes the
+/// `block` of C at column block x, row block y over the z-th range of K, reading the info
+/// buffer of `shaders/tiled_matmul.wgsl` — and the split sum's when K is split. `shader`
+/// builds the kernel for the operands' layouts (A's k index contiguous, B's n index
+/// contiguous). Shared by the tiled kernel and the tensor-core one.
+pub(crate) fn launch_blocked<K: KernelSource + 'static>(
+    a: CubeTensor,
+    b: CubeTensor,
+    [bm, bn]: [usize; 2],
+    workgroup: u32,
+    shader: impl FnOnce(bool, bool) -> K,
+) -> CubeTensor {
     let (sa, sb) = (a.meta.shape().clone(), b.meta.shape().clone());
     let (m, k, n) = (sa[0], sa[1], sb[1]);
     let b = unaliased(b, &[&a]);
     let [sa_m, sa_k] = strides(&a);
     let [sb_k, sb_n] = strides(&b);
-    let (ranges, range) = split_k(m, n, k, v);
-    let [bm, bn] = v.block();
+    let (ranges, range) = split_k_blocks(m, n, k, bm, bn);
     assert!(
         m.div_ceil(bm) <= 65_535 && n.div_ceil(bn) <= 65_535,
         "tiled matmul: [{m}, {n}] has more blocks than one dispatch takes"
     );
     u32_of(ranges * m * n, "output size");
-    let shape = Shape::new([m, n]);
     let partial = empty_like(&a, Shape::new([ranges * m, n]));
     let info = [m, n, k, sa_m, sa_k, sb_k, sb_n, range].map(|v| u32_of(v, "size"));
     let info = a.client.create_from_slice(&info_bytes(&info));
     a.client.launch(
         Box::new(SourceKernel::new(
-            MatmulShader {
-                a_kfast: sa_k == 1,
-                b_nfast: sb_n == 1,
-                variant: v,
-                round_f16,
-            },
-            CubeDim::new_1d(256),
+            shader(sa_k == 1, sb_n == 1),
+            CubeDim::new_1d(workgroup),
         )),
         CubeCount::Static(n.div_ceil(bn) as u32, m.div_ceil(bm) as u32, ranges as u32),
         KernelArguments::new().with_buffers(vec![
@@ -109,7 +121,7 @@ fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant, round_f16: bool) -> Cu
         return CubeTensor::new_contiguous(
             partial.client,
             partial.device,
-            shape,
+            Shape::new([m, n]),
             partial.handle,
             DType::F32,
         );
@@ -119,13 +131,7 @@ fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant, round_f16: bool) -> Cu
 
 /// `C [m, n]` = the sum of the `ranges` partial products stacked in `partial` (the second
 /// launch of a split-K product).
-pub(crate) fn split_sum(
-    a: &CubeTensor,
-    partial: CubeTensor,
-    m: usize,
-    n: usize,
-    ranges: usize,
-) -> CubeTensor {
+fn split_sum(a: &CubeTensor, partial: CubeTensor, m: usize, n: usize, ranges: usize) -> CubeTensor {
     let out = empty_like(a, Shape::new([m, n]));
     let len = m * n;
     let info = a

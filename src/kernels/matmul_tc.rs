@@ -4,12 +4,9 @@
 //! Never picked unless asked for ([`super::matmul::MatmulTuning::MeasureF16`] or `Fixed`):
 //! rounding the operands to f16 changes the numbers.
 
-use super::launch::{empty_like, info_bytes, unaliased};
-use super::matmul::split_k_blocks;
-use super::matmul_cube::{split_sum, strides};
-use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
-use burn::tensor::{DType, Shape};
-use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments, CubeCount};
+use super::matmul_cube::launch_blocked;
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
+use burn_cubecl::cubecl::prelude::KernelId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
@@ -73,51 +70,10 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor) -> CubeTensor {
          32-wide subgroups (an NVIDIA GPU through Vulkan), set up by margan::device::wgpu; this \
          one has none: use the f32 products (MatmulTuning::Measure)"
     );
-    let (sa, sb) = (a.meta.shape().clone(), b.meta.shape().clone());
-    let (m, k, n) = (sa[0], sa[1], sb[1]);
-    let b = unaliased(b, &[&a]);
-    let [sa_m, sa_k] = strides(&a);
-    let [sb_k, sb_n] = strides(&b);
-    let (ranges, range) = split_k_blocks(m, n, k, BLOCK, BLOCK);
-    assert!(
-        m.div_ceil(BLOCK) <= 65_535 && n.div_ceil(BLOCK) <= 65_535,
-        "tensor-core matmul: [{m}, {n}] has more blocks than one dispatch takes"
-    );
-    let partial = empty_like(&a, Shape::new([ranges * m, n]));
-    let info = [m, n, k, sa_m, sa_k, sb_k, sb_n, range].map(|v| {
-        u32::try_from(v).unwrap_or_else(|_| panic!("tensor-core matmul: size {v} exceeds u32"))
-    });
-    let info = a.client.create_from_slice(&info_bytes(&info));
-    a.client.launch(
-        Box::new(SourceKernel::new(
-            TcShader {
-                a_kfast: sa_k == 1,
-                b_nfast: sb_n == 1,
-            },
-            CubeDim::new_1d(128),
-        )),
-        CubeCount::Static(
-            n.div_ceil(BLOCK) as u32,
-            m.div_ceil(BLOCK) as u32,
-            ranges as u32,
-        ),
-        KernelArguments::new().with_buffers(vec![
-            a.handle.clone().binding(),
-            b.handle.clone().binding(),
-            partial.handle.clone().binding(),
-            info.binding(),
-        ]),
-    );
-    if ranges == 1 {
-        return CubeTensor::new_contiguous(
-            partial.client,
-            partial.device,
-            Shape::new([m, n]),
-            partial.handle,
-            DType::F32,
-        );
-    }
-    split_sum(&a, partial, m, n, ranges)
+    launch_blocked(a, b, [BLOCK, BLOCK], 128, |a_kfast, b_nfast| TcShader {
+        a_kfast,
+        b_nfast,
+    })
 }
 
 /// The shader's complete WGSL for one layout (tests validate it with naga on machines whose
