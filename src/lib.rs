@@ -25,6 +25,7 @@ pub mod pack;
 pub mod penalty;
 pub mod phase;
 pub mod rng;
+mod scoped;
 pub mod shapes;
 pub mod swiss;
 pub mod toy;

@@ -67,14 +67,7 @@ thread_local! {
 /// Runs `f` with convolutions on this thread taking `path`, whatever the process-wide setting;
 /// the previous override is restored afterwards (also when `f` panics).
 pub fn with_conv_path<R>(path: ConvPath, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<ConvPath>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SCOPED.with(|s| s.set(self.0));
-        }
-    }
-    let _restore = Restore(SCOPED.with(|s| s.replace(Some(path))));
-    f()
+    crate::scoped::with_override(&SCOPED, path, f)
 }
 
 /// Selects the convolution path for the whole process (default [`ConvPath::Auto`]).

@@ -186,14 +186,7 @@ pub fn matmul_tuning() -> MatmulTuning {
 
 /// Runs `f` with `t` on this thread (restored afterwards, also when `f` panics).
 pub fn with_matmul_tuning<R>(t: MatmulTuning, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<MatmulTuning>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SCOPED.with(|s| s.set(self.0));
-        }
-    }
-    let _restore = Restore(SCOPED.with(|s| s.replace(Some(t))));
-    f()
+    crate::scoped::with_override(&SCOPED, t, f)
 }
 
 /// `a [M, K] · b [K, N]` on wgpu, picked as [`matmul_tuning`] says, differentiable in both
