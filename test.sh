@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of margan: the workspace's unit and integration tests, built once with the
 # trainer's wgpu and ndarray features (CPU-backend tests, and the WGSL kernels and a penalised
-# step on wgpu, on Mesa's lavapipe without a GPU), one step of the GPU trainer, then
+# step on wgpu, on Mesa's lavapipe without a GPU), one step of the GPU trainer, the f16
+# tensor-core tests on a newer lavapipe that has cooperative matrices (.ci/coop-lavapipe), then
 # the browser app: its wasm32 build with trunk (the margan crate with CPU and WebGPU backends
 # inside), its wasm-bindgen-test unit tests and the end-to-end test in headless Chromium
 # (WebGPU and CPU). Installs what a fresh machine lacks.
@@ -13,12 +14,14 @@ start=$(date +%s)
 step "Vulkan adapter for the wgpu tests"
 source .ci/wgpu-env
 
-step "browser app's tools: installing what is missing, in the background (.ci/app-tools)"
+step "browser app's tools and a lavapipe with cooperative matrices: installing what is missing, in the background (.ci/app-tools, .ci/coop-lavapipe)"
 mkdir -p target
 .ci/app-tools > target/app-tools.log 2>&1 &
 tools=$!
-# If a step below fails, do not leave the installation running.
-trap 'pkill -P "$tools" 2>/dev/null; kill "$tools" 2>/dev/null; true' EXIT
+.ci/coop-lavapipe --setup > target/coop-lavapipe.log 2>&1 &
+coop=$!
+# If a step below fails, do not leave the installations running.
+trap 'pkill -P "$tools" 2>/dev/null; kill "$tools" "$coop" 2>/dev/null; true' EXIT
 
 step "cargo test (workspace, release, the trainer's wgpu and ndarray features)"
 # The trainer as GPU users build it (`--features wgpu`: margan's wgpu backend with burn's
@@ -56,6 +59,29 @@ if grep -q "software rasterizer" target/gpu-trainer-smoke.log; then
   grep -q "device cpu (flex); the wgpu adapter .* is a software rasterizer" target/auto-device.log
 else
   echo "SKIPPED the --device auto check on a software adapter: this machine's adapter is hardware"
+fi
+
+step "the f16 tensor-core product on cooperative matrices (Mesa 26's lavapipe, .ci/coop-lavapipe)"
+# Debian 12's lavapipe has no cooperative matrices, so tests/f16_matmul.rs skips its tensor-core
+# tests above; here the same test binary runs on sid's lavapipe, which has them (8×8×8 f16),
+# and must not skip.
+coop_rc=0
+wait "$coop" || coop_rc=$?
+cat target/coop-lavapipe.log
+if [ "$coop_rc" = 3 ]; then
+  echo "SKIPPED the tensor-core tests on cooperative matrices: .ci/coop-lavapipe could not set up (reason above)"
+elif [ "$coop_rc" != 0 ]; then
+  echo "test.sh: .ci/coop-lavapipe --setup failed (log above)" >&2
+  exit 1
+else
+  f16_bin=$(cargo test --release --workspace --features margan-trainer/wgpu,margan-trainer/ndarray \
+    --test f16_matmul --no-run 2>&1 | grep -o 'target/release/deps/f16_matmul-[0-9a-f]*' | head -1)
+  .ci/coop-lavapipe "$f16_bin" --test-threads 1 --nocapture 2>&1 | tee target/coop-f16.log
+  grep -q "^test result: ok. 5 passed" target/coop-f16.log
+  if grep -q "SKIPPED" target/coop-f16.log; then
+    echo "test.sh: a tensor-core test skipped on a lavapipe that has cooperative matrices" >&2
+    exit 1
+  fi
 fi
 
 step "browser app's tools"

@@ -15,32 +15,49 @@ use common::penalised_step::{compare_within, step};
 use common::{assert_close, gpu};
 use margan::conv::{with_conv_path, ConvPath};
 use margan::kernels::matmul::{
-    matmul_kernel, matmul_reference, tensor_core_wgsl, tensor_cores, with_matmul_tuning,
-    MatmulChoice, MatmulTuning, MatmulVariant,
+    matmul_kernel, matmul_reference, tensor_core_report, tensor_core_wgsl, tensor_cores,
+    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant, TENSOR_CORE_WIDTHS,
 };
 use margan::rng::Rng;
 
-/// The tensor-core kernel's WGSL, every operand layout, through naga (the front and back end wgpu
+/// The tensor-core kernel's WGSL, every operand layout, subgroup width and tile, through naga (the front and back end wgpu
 /// compiles it with): parsed, validated with cooperative matrices and f16 allowed, and written
 /// as SPIR-V. Runs everywhere; running the kernel needs an adapter that has them (below).
 #[test]
 fn tensor_core_shader_is_valid_wgsl_and_spirv() {
-    for (a_rm, b_rm) in [(true, true), (false, true), (true, false), (false, false)] {
-        let src = tensor_core_wgsl(a_rm, b_rm);
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
+    let layouts = [(true, true), (false, true), (true, false), (false, false)];
+    let cases = [16, 8].into_iter().flat_map(|t| {
+        TENSOR_CORE_WIDTHS
+            .into_iter()
+            .flat_map(move |w| layouts.map(|(a, b)| (a, b, w, t)))
+    });
+    for (a_rm, b_rm, width, tile) in cases {
+        let src = tensor_core_wgsl(a_rm, b_rm, width, tile);
+        let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| {
+            panic!(
+                "layout {a_rm}/{b_rm}, width {width}, tile {tile}: {}",
+                e.emit_to_string(&src)
+            )
+        });
         let caps = naga::valid::Capabilities::COOPERATIVE_MATRIX
             | naga::valid::Capabilities::SHADER_FLOAT16
             | naga::valid::Capabilities::SUBGROUP;
         let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
             .validate(&module)
-            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: {}", e.emit_to_string(&src)));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "layout {a_rm}/{b_rm}, width {width}, tile {tile}: {}",
+                    e.emit_to_string(&src)
+                )
+            });
         let options = naga::back::spv::Options {
             lang_version: (1, 3),
             ..Default::default()
         };
-        let words = naga::back::spv::write_vec(&module, &info, &options, None)
-            .unwrap_or_else(|e| panic!("layout {a_rm}/{b_rm}: SPIR-V: {e}"));
+        let words =
+            naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| {
+                panic!("layout {a_rm}/{b_rm}, width {width}, tile {tile}: SPIR-V: {e}")
+            });
         assert!(words.len() > 500, "{} SPIR-V words", words.len());
         // Without the capabilities the same module is refused: the check above means something.
         let plain = naga::valid::Validator::new(
@@ -116,8 +133,9 @@ fn tensor_core_matmul_matches_reference() {
     let Some(dev) = gpu() else { return };
     if !tensor_cores() {
         eprintln!(
-            "SKIPPED the tensor-core product: this adapter offers no 16×16×16 f16 cooperative \
-             matrices with 32-wide subgroups (an NVIDIA GPU through Vulkan does; lavapipe does not)"
+            "SKIPPED the tensor-core product: this adapter has {} (an NVIDIA GPU through Vulkan \
+             has them; so does Mesa's lavapipe from 26.x, not older ones)",
+            tensor_core_report()
         );
         return;
     }
@@ -177,8 +195,9 @@ fn f16_tensor_core_step_against_cpu() {
     let Some(gpu) = common::gpu() else { return };
     if !tensor_cores() {
         eprintln!(
-            "SKIPPED the f16 tensor-core step: this adapter offers no 16×16×16 f16 cooperative \
-             matrices with 32-wide subgroups (an NVIDIA GPU through Vulkan does; lavapipe does not)"
+            "SKIPPED the f16 tensor-core step: this adapter has {} (an NVIDIA GPU through Vulkan \
+             has them; so does Mesa's lavapipe from 26.x, not older ones)",
+            tensor_core_report()
         );
         return;
     }

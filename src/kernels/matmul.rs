@@ -253,13 +253,23 @@ pub fn is_thin(m: usize, n: usize, k: usize) -> bool {
 
 /// Whether the f16 tensor-core kernel ([`MatmulChoice::TensorCores`]) runs here: margan's wgpu
 /// device ([`crate::device::wgpu`]) is set up, and its adapter offers 16×16×16 f16 × f16 → f32
-/// cooperative matrices with 32-wide subgroups (NVIDIA GPUs through Vulkan; not lavapipe, not
+/// cooperative matrices (8×8×8 where only those are offered) and subgroups of one fixed width
+/// of 8, 16, 32 or 64 (NVIDIA GPUs through Vulkan; Mesa's lavapipe from 26.x, on the CPU; not
 /// the browser).
 pub fn tensor_cores() -> bool {
     #[cfg(feature = "wgpu")]
     return super::matmul_tc::available();
     #[cfg(not(feature = "wgpu"))]
     false
+}
+
+/// What the wgpu device offers for the tensor-core kernel, in words: the configuration and
+/// subgroup width it runs with, or `none: ` and why (empty before margan's wgpu device is set up).
+pub fn tensor_core_report() -> String {
+    #[cfg(feature = "wgpu")]
+    return super::matmul_tc::report();
+    #[cfg(not(feature = "wgpu"))]
+    String::new()
 }
 
 /// Records whether the adapter offers the tensor-core kernel (called as margan's wgpu device
@@ -272,12 +282,22 @@ pub(crate) fn detect_tensor_cores(
     super::matmul_tc::detect(adapter, device)
 }
 
-/// The tensor-core kernel's complete WGSL for one operand layout (A row-major, B row-major):
-/// what its tests validate with naga where no adapter can run it.
+/// The tensor-core kernel's complete WGSL for one operand layout (A row-major, B row-major),
+/// subgroup width (one of [`TENSOR_CORE_WIDTHS`]) and side of the cooperative matrices (16, or
+/// 8): what its tests validate with naga where no adapter can run it.
 #[cfg(feature = "wgpu")]
-pub fn tensor_core_wgsl(a_row_major: bool, b_row_major: bool) -> String {
-    super::matmul_tc::wgsl(a_row_major, b_row_major)
+pub fn tensor_core_wgsl(
+    a_row_major: bool,
+    b_row_major: bool,
+    subgroup_width: u32,
+    tile: u32,
+) -> String {
+    super::matmul_tc::wgsl(a_row_major, b_row_major, subgroup_width, tile)
 }
+
+/// The subgroup widths the tensor-core kernel is generated for.
+#[cfg(feature = "wgpu")]
+pub const TENSOR_CORE_WIDTHS: [u32; 4] = super::matmul_tc::WIDTHS;
 
 /// One shape's measurement by [`MatmulTuning::Measure`].
 #[derive(Clone, Debug)]

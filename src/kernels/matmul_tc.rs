@@ -1,24 +1,42 @@
 //! The optional f16 tensor-core product (`shaders/tc_matmul.wgsl`): wgpu's cooperative
 //! matrices, 16×16×16 with f16 operands and f32 accumulators, where the adapter offers them
-//! (NVIDIA's Vulkan driver does, through VK_KHR_cooperative_matrix) and subgroups are 32 wide.
+//! (NVIDIA's Vulkan driver does, through VK_KHR_cooperative_matrix), or 8×8×8 where only those
+//! are offered (Mesa's lavapipe from 26.x, on the CPU: what tests run it on without a GPU),
+//! with subgroups of one fixed width of 8, 16, 32 or 64.
 //! Never picked unless asked for ([`super::matmul::MatmulTuning::MeasureF16`] or `Fixed`):
 //! rounding the operands to f16 changes the numbers.
 
 use super::matmul_cube::launch_blocked;
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
 use burn_cubecl::cubecl::prelude::KernelId;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
-static AVAILABLE: AtomicBool = AtomicBool::new(false);
+/// The subgroup width the shader is generated for; 0 while no device offers the product.
+static WIDTH: AtomicU32 = AtomicU32::new(0);
+/// The side of the cooperative matrices (16, or 8 where only 8×8×8 is offered).
+static TILE: AtomicU32 = AtomicU32::new(16);
+/// Why the product is or is not offered, for the bench header and error messages.
+static REPORT: Mutex<String> = Mutex::new(String::new());
+
+/// The subgroup widths the shader can be generated for.
+pub const WIDTHS: [u32; 4] = [8, 16, 32, 64];
 
 /// Whether the wgpu device margan set up (`margan::device::wgpu`) offers the product.
 pub(crate) fn available() -> bool {
-    AVAILABLE.load(Ordering::Relaxed)
+    WIDTH.load(Ordering::Relaxed) != 0
+}
+
+/// What detection found (empty before a wgpu device is set up).
+pub(crate) fn report() -> String {
+    REPORT.lock().map(|r| r.clone()).unwrap_or_default()
 }
 
 /// Records what the adapter and device offer (called once, when the device is set up):
 /// cooperative matrices, f16 and subgroup built-ins enabled on the device, a 16×16×16 f16 × f16
-/// → f32 configuration, and subgroups of exactly 32 invocations.
+/// → f32 configuration (8×8×8 where 16×16×16 is not offered: Mesa's lavapipe), and subgroups
+/// of one fixed width among [`WIDTHS`].
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn detect(
     adapter: &burn::tensor::wgpu::wgpu::Adapter,
@@ -27,29 +45,151 @@ pub(crate) fn detect(
     use burn::tensor::wgpu::wgpu::{CooperativeScalarType as T, Features};
     let features = device.features();
     let info = adapter.get_info();
-    let ok = features.contains(
-        Features::EXPERIMENTAL_COOPERATIVE_MATRIX | Features::SHADER_F16 | Features::SUBGROUP,
-    ) && adapter.cooperative_matrix_properties().iter().any(|p| {
-        (p.m_size, p.n_size, p.k_size) == (16, 16, 16) && p.ab_type == T::F16 && p.cr_type == T::F32
-    }) && info.subgroup_min_size == 32
-        && info.subgroup_max_size == 32;
-    AVAILABLE.store(ok, Ordering::Relaxed);
+    let configs = adapter.cooperative_matrix_properties();
+    let listed = configs
+        .iter()
+        .map(|p| {
+            format!(
+                "{}×{}×{} {:?}→{:?}",
+                p.m_size, p.n_size, p.k_size, p.ab_type, p.cr_type
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (lo, hi) = (info.subgroup_min_size, info.subgroup_max_size);
+    let lacks = [
+        (
+            Features::EXPERIMENTAL_COOPERATIVE_MATRIX,
+            "cooperative matrices",
+        ),
+        (Features::SHADER_F16, "f16 in shaders"),
+        (Features::SUBGROUP, "subgroup operations"),
+    ]
+    .into_iter()
+    .filter(|(f, _)| !features.contains(*f))
+    .map(|(_, name)| name)
+    .collect::<Vec<_>>();
+    let offered = |t: u32| {
+        configs.iter().any(|p| {
+            (p.m_size, p.n_size, p.k_size) == (t, t, t)
+                && p.ab_type == T::F16
+                && p.cr_type == T::F32
+        })
+    };
+    let tile = if offered(16) { 16 } else { 8 };
+    let reason = if !lacks.is_empty() {
+        Some(format!("the device has no {}", lacks.join(", no ")))
+    } else if !offered(tile) {
+        Some(format!(
+            "no 16×16×16 or 8×8×8 f16→f32 cooperative matrix (offered: {})",
+            if listed.is_empty() { "none" } else { &listed }
+        ))
+    } else if lo != hi || !WIDTHS.contains(&lo) {
+        Some(format!(
+            "subgroups {lo}–{hi} wide, not one fixed width of 8, 16, 32 or 64"
+        ))
+    } else {
+        None
+    };
+    let text = match &reason {
+        None => format!("{tile}×{tile}×{tile} f16→f32 cooperative matrices, {lo}-wide subgroups"),
+        Some(why) => format!("none: {why}"),
+    };
+    TILE.store(tile, Ordering::Relaxed);
+    WIDTH.store(if reason.is_none() { lo } else { 0 }, Ordering::Relaxed);
+    if let Ok(mut r) = REPORT.lock() {
+        *r = text;
+    }
 }
 
-/// `shaders/tc_matmul.wgsl` for one layout of the operands.
+/// `shaders/tc_matmul.wgsl` for one layout of the operands, one subgroup width and one side of
+/// the cooperative matrices.
 pub(crate) struct TcShader {
     pub a_kfast: bool,
     pub b_nfast: bool,
+    pub width: u32,
+    /// 16 or 8.
+    pub tile: u32,
+}
+
+impl TcShader {
+    /// Tiles of one subgroup's region, down and across: the block's (64 / tile)² tiles shared
+    /// among its 128 / width subgroups.
+    fn region(&self) -> (u32, u32) {
+        assert!(
+            WIDTHS.contains(&self.width) && matches!(self.tile, 8 | 16),
+            "tensor-core shader: subgroup width {} (one of {WIDTHS:?}), tile {} (8 or 16)",
+            self.width,
+            self.tile
+        );
+        let per_subgroup = (64 / self.tile).pow(2) * self.width / 128;
+        let tm = 1 << (per_subgroup.trailing_zeros() / 2);
+        (tm, per_subgroup / tm)
+    }
+
+    /// `[declare, multiply, store]`: the accumulators, one step of `tile` along K, the store to
+    /// `c_s`.
+    fn body(&self) -> [String; 3] {
+        let (tm, tn) = self.region();
+        let t = self.tile;
+        let (mut declare, mut multiply, mut store) = (String::new(), String::new(), String::new());
+        let ind = "            ";
+        for i in 0..tm {
+            let _ = writeln!(
+                multiply,
+                "{ind}let a{i} = coopLoadT<coop_mat{t}x{t}<f16, A>>(&a_s[(qm + {}u) * BK + kk], BK);",
+                t * i
+            );
+        }
+        for j in 0..tn {
+            let _ = writeln!(
+                multiply,
+                "{ind}let b{j} = coopLoadT<coop_mat{t}x{t}<f16, B>>(&b_s[kk * BN + qn + {}u], BN);",
+                t * j
+            );
+        }
+        for i in 0..tm {
+            for j in 0..tn {
+                let _ = writeln!(declare, "    var c{i}_{j} = coop_mat{t}x{t}<f32, C>();");
+                let _ = writeln!(
+                    multiply,
+                    "{ind}c{i}_{j} = coopMultiplyAdd(a{i}, b{j}, c{i}_{j});"
+                );
+                let _ = writeln!(
+                    store,
+                    "    coopStoreT(c{i}_{j}, &c_s[(qm + {}u) * BN + qn + {}u], BN);",
+                    t * i,
+                    t * j
+                );
+            }
+        }
+        [declare, multiply, store]
+    }
 }
 
 impl KernelSource for TcShader {
     fn source(&self) -> SourceTemplate {
+        let (tm, tn) = self.region();
+        let [declare, multiply, store] = self.body();
         SourceTemplate::new(include_str!("../../shaders/tc_matmul.wgsl"))
             .register("a_kfast", self.a_kfast.to_string())
             .register("b_nfast", self.b_nfast.to_string())
+            .register("tile", self.tile.to_string())
+            .register("tiles_m", tm.to_string())
+            .register("tiles_n", tn.to_string())
+            .register("regions_n", (BLOCK as u32 / self.tile / tn).to_string())
+            .register("declare", declare.trim_end())
+            .register("multiply", multiply.trim_end())
+            .register("store", store.trim_end())
     }
     fn id(&self) -> KernelId {
-        super::launch::kernel_id::<Self, _>(("tc_matmul", self.a_kfast, self.b_nfast))
+        super::launch::kernel_id::<Self, _>((
+            "tc_matmul",
+            self.a_kfast,
+            self.b_nfast,
+            self.width,
+            self.tile,
+        ))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -64,20 +204,31 @@ pub(crate) const BLOCK: usize = 64;
 /// # Panics
 /// When the device does not offer the product ([`available`]).
 pub(crate) fn launch(a: CubeTensor, b: CubeTensor) -> CubeTensor {
+    let (width, tile) = (WIDTH.load(Ordering::Relaxed), TILE.load(Ordering::Relaxed));
     assert!(
-        available(),
+        width != 0,
         "f16 tensor-core products need a wgpu adapter with 16×16×16 f16 cooperative matrices and \
-         32-wide subgroups (an NVIDIA GPU through Vulkan), set up by margan::device::wgpu; this \
-         one has none: use the f32 products (MatmulTuning::Measure)"
+         subgroups of one fixed width (an NVIDIA GPU through Vulkan), set up by \
+         margan::device::wgpu; this one has {}: use the f32 products (MatmulTuning::Measure)",
+        report()
     );
     launch_blocked(a, b, [BLOCK, BLOCK], 128, |a_kfast, b_nfast| TcShader {
         a_kfast,
         b_nfast,
+        width,
+        tile,
     })
 }
 
-/// The shader's complete WGSL for one layout (tests validate it with naga on machines whose
-/// adapter has no cooperative matrices).
-pub fn wgsl(a_kfast: bool, b_nfast: bool) -> String {
-    TcShader { a_kfast, b_nfast }.source().complete()
+/// The shader's complete WGSL for one layout, subgroup width and tile (tests validate it with
+/// naga on machines whose adapter has no cooperative matrices).
+pub fn wgsl(a_kfast: bool, b_nfast: bool, width: u32, tile: u32) -> String {
+    TcShader {
+        a_kfast,
+        b_nfast,
+        width,
+        tile,
+    }
+    .source()
+    .complete()
 }

@@ -148,10 +148,15 @@ pub fn require_tensor_cores(tuning: MatmulTuning, arg: &str) -> Result<(), Strin
         MatmulTuning::Fixed(MatmulChoice::TensorCores) | MatmulTuning::MeasureF16
     );
     if wants && !margan::kernels::matmul::tensor_cores() {
+        let found = match margan::kernels::matmul::tensor_core_report() {
+            r if r.is_empty() => "no wgpu device was set up".to_string(),
+            r => format!("the wgpu device has {r}"),
+        };
         return Err(format!(
-            "--matmul-tuning {arg}: no device here offers f16 tensor cores (16×16×16 f16 \
-             cooperative matrices with 32-wide subgroups, e.g. an NVIDIA GPU through Vulkan with \
-             --device wgpu); use measure, or f16-emulated for their arithmetic on any wgpu adapter"
+            "--matmul-tuning {arg}: no device here offers f16 tensor cores ({found}; they need \
+             16×16×16 f16 cooperative matrices and fixed-width subgroups, e.g. an NVIDIA GPU \
+             through Vulkan with --device wgpu); use measure, or f16-emulated for their \
+             arithmetic on any wgpu adapter"
         ));
     }
     Ok(())

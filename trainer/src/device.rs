@@ -68,14 +68,10 @@ pub fn auto_choice(found: Option<Result<&GpuAdapter, &String>>) -> AutoChoice {
 fn wgpu_name(adapter: &GpuAdapter) -> String {
     let on = |b: bool| if b { "on" } else { "off" };
     format!(
-        "wgpu on {adapter}; burn autotune {}, fusion {}, f16 tensor cores {}",
+        "wgpu on {adapter}; burn autotune {}, fusion {}, f16 tensor cores: {}",
         on(margan::device::AUTOTUNE),
         on(margan::device::FUSION),
-        if margan::kernels::matmul::tensor_cores() {
-            "available"
-        } else {
-            "none"
-        }
+        margan::kernels::matmul::tensor_core_report()
     )
 }
 
