@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole GPU comparison of issue #9 in one call on the GPU machine: margan (the `tiled` and
 # `gemm` convolution paths, burn's convolutions last) and its PyTorch twin on the same GPU, the
-# full iteration and every convolution alone, the matrix products the `tiled` path measured
-# (burn's matmul and each variant of margan's kernel per shape), then CubeCL's kernel-by-kernel
-# profile of one margan iteration.
+# full iteration and every convolution alone (margan's tables end with the ratios to PyTorch's
+# and the targets of issue #9, met or not: `margan bench --against`), the matrix products the
+# `tiled` path measured (burn's matmul and each variant of margan's kernel per shape), then
+# CubeCL's kernel-by-kernel profile of one margan iteration.
 #
 # Prepare on the build machine (repository root): `bash bench/prepare-gpu.sh` (add --fusion for
 # the experimental fusion build) writes .gpu/ — the trainer built as ./test.sh builds it (burn
@@ -81,12 +82,17 @@ profile() { # BINARY PATH: CubeCL's timing of every kernel in one b64 L-inf iter
 }
 export -f profile
 
-section "full iteration: margan, GEMM convolutions (products measured per shape; burn's matmul)" 150 \
-    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled,gemm \
-    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases --matmul
+# PyTorch first: its rows (--json) let margan's bench print the ratios and the targets of
+# issue #9 (--against) right under its own table.
 section "full iteration: PyTorch" 90 \
     python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
-    --warmup 10 --iterations "$((iters * 5))"
+    --warmup 10 --iterations "$((iters * 5))" --json /tmp/torch-iteration.json
+# `--against FILE` when the PyTorch section wrote FILE.
+against() { [ -s "$1" ] && echo --against "$1"; }
+section "full iteration: margan, GEMM convolutions (products measured per shape; burn's matmul)" 150 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled,gemm \
+    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases --matmul \
+    $(against /tmp/torch-iteration.json)
 # The optional f16 tensor-core products (cooperative matrices): are they there, right, and how
 # far off f32 is the penalised step with them (before any timing of them).
 tensor_tests() {
@@ -99,11 +105,14 @@ export -f tensor_tests
 section "f16 tensor cores and every f32 kernel variant: correctness on this GPU" 60 tensor_tests
 section "full iteration: margan with f16 tensor-core products among the measured (experimental)" 90 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --matmul-tuning measure-f16 --batch 64,256 --penalty linf --warmup 3 --iterations "$iters" --matmul
-section "per convolution: margan" 90 \
-    /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters"
+    --matmul-tuning measure-f16 --batch 64,256 --penalty linf --warmup 3 --iterations "$iters" --matmul \
+    $(against /tmp/torch-iteration.json)
 section "per convolution: cuDNN, TF32 off" 60 \
-    python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters"
+    python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters" \
+    --json /tmp/torch-layers.json
+section "per convolution: margan" 90 \
+    /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters" \
+    $(against /tmp/torch-layers.json)
 section "full iteration: PyTorch with TF32 off (convolutions in f32, as margan's)" 30 \
     python3 bench/torch_dcgan32.py --device cuda --fp32 --batches 64,256 --penalties linf \
     --warmup 10 --iterations "$((iters * 5))"

@@ -14,8 +14,14 @@ fixed uniform batch already on the device, as in margan's bench. Eager mode, def
 Prints one row per (batch, penalty): it/s and ms/it after warm-up, synchronised. With --layers,
 every DCGAN-32 convolution alone (forward, input gradient, weight gradient; median ms of
 synchronised runs, TF32 off unless --tf32), the rows of `margan bench --layers`.
+
+With --json PATH the rows are also written there, for `margan bench --against PATH` (and
+`margan bench --layers --against PATH`), which prints margan's ratio to them and the targets of
+issue #9: {"torch", "device", "tf32", "kind": "iteration" | "layers", "rows": [{"batch",
+"penalty", "it_per_s", "ms_per_it"} | {"batch", "layer", "op", "ms"}]}.
 """
 import argparse
+import json
 import time
 
 import torch
@@ -106,7 +112,7 @@ def median_ms(fn, dev, iters, warmup=2):
     return sorted(out)[len(out) // 2]
 
 
-def layers(dev, batches, iters):
+def layers(dev, batches, iters, rows):
     import torch.nn.functional as F
     from torch.nn.grad import conv2d_input, conv2d_weight
 
@@ -132,6 +138,7 @@ def layers(dev, batches, iters):
                 for op, fn in ops:
                     ms = median_ms(fn, dev, iters)
                     total += ms
+                    rows.append({"batch": batch, "layer": name, "op": op, "ms": ms})
                     print(f"{batch:>6}  {name:<22} {op:<7} {ms:>10.3f}", flush=True)
     print(f"{'':>6}  {'total':<22} {'':<7} {total:>10.3f}")
 
@@ -156,21 +163,32 @@ def main():
     ap.add_argument("--fp32", action="store_true",
                     help="full iteration: TF32 off for cuDNN too (default: PyTorch's default, which lets cuDNN "
                          "convolutions use TF32 tensor cores; margan computes in f32)")
+    ap.add_argument("--json", metavar="PATH", help="also write the rows there (for `margan bench --against PATH`)")
     a = ap.parse_args()
     dev = torch.device(a.device)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     torch.manual_seed(0)
+    rows = []
+
+    def save(kind, tf32):
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"torch": torch.__version__, "device": name, "tf32": tf32, "kind": kind,
+                           "rows": rows}, f, indent=1)
+
     if a.layers:
         torch.backends.cudnn.allow_tf32 = a.tf32
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
-        print(f"torch {torch.__version__} on {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; "
+        print(f"torch {torch.__version__} on {name}; "
               f"DCGAN-32 convolutions, TF32 {'on' if a.tf32 else 'off'}, median of {a.iterations} synchronised runs")
-        layers(dev, [int(b) for b in a.batches.split(",")], a.iterations)
+        layers(dev, [int(b) for b in a.batches.split(",")], a.iterations, rows)
+        save("layers", a.tf32)
         return
     if a.fp32:
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
     tf32 = "on" if torch.backends.cudnn.allow_tf32 else "off"
-    print(f"torch {torch.__version__} on {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}; "
+    print(f"torch {torch.__version__} on {name}; "
           f"DCGAN-32 width {a.width}, HingeGAN, hinge penalty λ={a.weight} at interpolates, Adam(2e-4, 0.5, 0.999); "
           f"cuDNN TF32 {tf32}{'' if a.fp32 else ' (default)'}")
     print(f"{'batch':>6} {'penalty':>8} {'it/s':>9} {'ms/it':>9}")
@@ -191,6 +209,10 @@ def main():
             sync(dev)
             s = time.perf_counter() - t
             print(f"{batch:>6} {norm:>8} {a.iterations / s:>9.2f} {1e3 * s / a.iterations:>9.2f}", flush=True)
+            rows.append({"batch": batch, "penalty": norm, "it_per_s": a.iterations / s,
+                         "ms_per_it": 1e3 * s / a.iterations})
+            # Written after every row: a GPU lent for minutes may be taken back before the last.
+            save("iteration", torch.backends.cudnn.allow_tf32 and dev.type == "cuda")
             if a.profile:
                 acts = [torch.profiler.ProfilerActivity.CPU]
                 if dev.type == "cuda":

@@ -2,7 +2,7 @@
 //! alone (`--layers`) or the row-norm kernels (`--kernels`), on one device or several.
 
 use crate::config::{self, DeviceChoice};
-use crate::{bench, bench_kernels, bench_layers, bench_matmul, device, presets};
+use crate::{bench, bench_against, bench_kernels, bench_layers, bench_matmul, device, presets};
 use margan::conv::ConvPath;
 use margan::kernels::matmul::{MatmulChoice, MatmulTuning, MatmulVariant};
 
@@ -54,6 +54,11 @@ pub struct BenchArgs {
     /// Adam; generator forward, backward, Adam), synchronising the device after each.
     #[arg(long)]
     phases: bool,
+    /// The PyTorch twin's rows from the same GPU (`python3 bench/torch_dcgan32.py --json PATH`,
+    /// with `--layers` for `--layers`): prints margan's ratio to them and whether the targets of
+    /// issue #9 are met (DCGAN-32: preset cifar10-hinge-linf-hinge).
+    #[arg(long, value_name = "PATH")]
+    against: Option<String>,
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
@@ -80,6 +85,18 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let reference = match &args.against {
+        Some(path) if args.kernels => {
+            return Err(format!(
+                "--against {path}: not with --kernels (it compares iterations or --layers)"
+            ))
+        }
+        Some(path) => Some(bench_against::load(
+            path,
+            if args.layers { "layers" } else { "iteration" },
+        )?),
+        None => None,
+    };
     let tuning = parse_matmul_tuning(&args.matmul_tuning)?;
     margan::kernels::matmul::set_matmul_tuning(tuning);
     let cfg = presets::preset(&args.preset)?;
@@ -114,9 +131,23 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         if args.kernels {
             bench_kernels::run(dev, name, plan.warmup, plan.iterations.max(20))?;
         } else if args.layers {
-            bench_layers::run(dev, name, &plan.batches, &plan.paths, plan.iterations);
+            let times = bench_layers::run(dev, name, &plan.batches, &plan.paths, plan.iterations);
+            if let Some(r) = &reference {
+                let paths: Vec<String> = plan.paths.iter().map(|p| p.name().to_string()).collect();
+                print_lines(bench_against::layer_report(&times, &paths, r)?);
+            }
         } else {
             let rows = bench::run(&args.preset, name, &cfg, dev, &plan);
+            if let Some(r) = &reference {
+                if args.preset != presets::PAPER_DCGAN32 {
+                    println!(
+                        "(--against: the PyTorch twin runs DCGAN-32, preset {}; this is {})",
+                        presets::PAPER_DCGAN32,
+                        args.preset
+                    );
+                }
+                print_lines(bench_against::iteration_report(&rows, r)?);
+            }
             tables.push((name.clone(), rows));
         }
     }
@@ -127,6 +158,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         bench_matmul::print();
     }
     Ok(())
+}
+
+fn print_lines(lines: Vec<String>) {
+    for l in lines {
+        println!("{l}");
+    }
 }
 
 /// `--matmul-tuning`'s value, or an error naming the valid ones.

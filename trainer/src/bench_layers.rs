@@ -112,9 +112,24 @@ fn layer_ms(
     }
 }
 
+/// One op of one layer at one batch: its time on each path (in the order asked for).
+pub struct LayerTime {
+    pub batch: usize,
+    pub layer: String,
+    /// "fwd", "dinput" or "dweight".
+    pub op: String,
+    pub ms: Vec<f64>,
+}
+
 /// Prints, per batch and layer, the three times on every path and the ratio of the first path
-/// to each other one.
-pub fn run(device: &Device, name: &str, batches: &[usize], paths: &[ConvPath], iters: usize) {
+/// to each other one; returns them.
+pub fn run(
+    device: &Device,
+    name: &str,
+    batches: &[usize],
+    paths: &[ConvPath],
+    iters: usize,
+) -> Vec<LayerTime> {
     println!("margan bench --layers: DCGAN-32 convolutions, device {name}, median of {iters} synchronised runs, ms");
     print!("{:>6}  {:<22} {:<7}", "batch", "layer", "op");
     for p in paths {
@@ -125,6 +140,7 @@ pub fn run(device: &Device, name: &str, batches: &[usize], paths: &[ConvPath], i
     }
     println!();
     let mut totals = vec![0.0; paths.len()];
+    let mut times = Vec::new();
     for &batch in batches {
         for l in &DCGAN32 {
             let per_path: Vec<[f64; 3]> = paths
@@ -141,6 +157,12 @@ pub fn run(device: &Device, name: &str, batches: &[usize], paths: &[ConvPath], i
                     print!(" {:>10.2}×", per_path[0][op] / t[op]);
                 }
                 println!();
+                times.push(LayerTime {
+                    batch,
+                    layer: l.name.to_string(),
+                    op: opname.to_string(),
+                    ms: per_path.iter().map(|t| t[op]).collect(),
+                });
             }
         }
     }
@@ -152,4 +174,5 @@ pub fn run(device: &Device, name: &str, batches: &[usize], paths: &[ConvPath], i
         print!(" {:>10.2}×", totals[0] / t);
     }
     println!();
+    times
 }

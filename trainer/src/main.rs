@@ -1,6 +1,7 @@
 //! `margan`: train margin-penalised GANs, sample and export generators, benchmark.
 
 mod bench;
+mod bench_against;
 mod bench_cli;
 mod bench_kernels;
 mod bench_layers;

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 /// The preset `margan train` uses without `--preset`.
 pub const DEFAULT: &str = "shapes";
+/// The paper's DCGAN-32 iteration on CIFAR-10, as `bench/torch_dcgan32.py` runs it.
+pub const PAPER_DCGAN32: &str = "cifar10-hinge-linf-hinge";
 
 fn paper_penalty(norm: Norm, form: Form) -> GradientPenalty {
     GradientPenalty {

@@ -153,3 +153,138 @@ fn bad_options_name_the_fix() {
         assert!(!e.contains("panicked"), "{e}");
     }
 }
+
+/// A file as `bench/torch_dcgan32.py --json` writes it, in a fresh temporary folder.
+fn twin_json(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("margan-against-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("torch.json");
+    std::fs::write(&path, body).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The ratio printed on a line `… margan PyTorch ratio×`, checked against the two numbers before.
+fn check_ratio(line: &str) -> f64 {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let n = w.len();
+    let (mine, theirs): (f64, f64) = (w[n - 3].parse().unwrap(), w[n - 2].parse().unwrap());
+    let ratio: f64 = w[n - 1].trim_end_matches('×').parse().unwrap();
+    // The printed numbers are rounded to 2 decimals.
+    assert!(
+        (ratio - mine / theirs).abs() < 0.006 + 0.01 * ratio,
+        "{line}"
+    );
+    ratio
+}
+
+#[test]
+fn against_the_pytorch_twin_prints_ratios_and_targets() {
+    // PyTorch's it/s at batch 2 (none, linf), and for the targets' batches, which this run does
+    // not measure.
+    let path = twin_json(
+        "iteration",
+        r#"{"torch": "2.11.0", "device": "cpu", "tf32": false, "kind": "iteration", "rows": [
+            {"batch": 2, "penalty": "none", "it_per_s": 1000.0, "ms_per_it": 1.0},
+            {"batch": 2, "penalty": "linf", "it_per_s": 0.5, "ms_per_it": 2000.0},
+            {"batch": 64, "penalty": "linf", "it_per_s": 70.0, "ms_per_it": 14.3}]}"#,
+    );
+    let out = stdout_of(&bench(&[
+        "--device",
+        "cpu",
+        "--conv",
+        "burn",
+        "--penalty",
+        "none,linf",
+        "--against",
+        &path,
+    ]));
+    assert!(
+        out.contains("against PyTorch 2.11.0 on cpu (CPU), it/s:"),
+        "{out}"
+    );
+    // margan's rows with PyTorch's it/s beside them: far slower than 1000 it/s, far faster than
+    // 0.5 it/s.
+    let rows: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("against PyTorch"))
+        .filter(|l| l.trim_start().starts_with("burn"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(
+        rows[0].contains("none") && check_ratio(rows[0]) < 1.0,
+        "{out}"
+    );
+    assert!(
+        rows[1].contains("linf") && check_ratio(rows[1]) > 1.0,
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "target of issue #9: batch 64, linf: margan ≥ 1× PyTorch: not measured in this run"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("(--against: the PyTorch twin runs DCGAN-32, preset cifar10-hinge-linf-hinge; this is shapes)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn against_cudnn_per_convolution() {
+    let path = twin_json(
+        "layers",
+        r#"{"torch": "2.11.0", "device": "cpu", "tf32": false, "kind": "layers", "rows": [
+            {"batch": 1, "layer": "D conv 3→128 32→16", "op": "fwd", "ms": 1e6},
+            {"batch": 1, "layer": "D conv 3→128 32→16", "op": "dweight", "ms": 1e-6}]}"#,
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_margan"))
+        .args([
+            "bench", "--layers", "--device", "cpu", "--conv", "gemm", "--batch", "1",
+        ])
+        .args(["--iterations", "1", "--against", &path])
+        .output()
+        .expect("margan runs");
+    let out = stdout_of(&o);
+    assert!(
+        out.contains("against PyTorch's CPU convolutions (PyTorch 2.11.0 on cpu, CPU)"),
+        "{out}"
+    );
+    // Two ops compared: one far within 3× (cuDNN "took" 1000 s), one far outside.
+    assert!(
+        out.contains(
+            "target of issue #9: every op within 3× of PyTorch's CPU convolutions with TF32 off: gemm 1 of 2, worst"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("NOT met"), "{out}");
+}
+
+#[test]
+fn against_a_bad_file_names_the_fix() {
+    let layers = twin_json(
+        "wrong-kind",
+        r#"{"torch": "2", "device": "cpu", "tf32": false, "kind": "layers", "rows": []}"#,
+    );
+    let garbage = twin_json("garbage", "it/s: 70");
+    for (file, needle) in [
+        (
+            "/nonexistent/torch.json".to_string(),
+            "--against /nonexistent/torch.json: cannot read it",
+        ),
+        (
+            layers,
+            "it holds layers rows, and this bench needs iteration rows",
+        ),
+        (garbage, "not the PyTorch twin's JSON"),
+    ] {
+        let o = bench(&["--device", "cpu", "--against", &file]);
+        assert!(!o.status.success(), "{file} should fail");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(needle), "{file}: {e}");
+        assert!(
+            e.contains("python3 bench/torch_dcgan32.py --json PATH"),
+            "{file}: {e}"
+        );
+    }
+}
