@@ -12,8 +12,10 @@
 // the shader for it: `kernels::matmul_tc`); subgroup s owns a region of TILES_M × TILES_N tiles
 // (e.g. 2×2 for W = 32, TILE = 16), at tile row TILES_M · (s / REGIONS_N), tile column
 // TILES_N · (s % REGIONS_N), one accumulator matrix per tile. Each 32-deep slice of K is staged
-// row-major ([m][k] for A, [k][n] for B) as f16; at the end each subgroup stores its tiles to
-// workgroup memory, from where all invocations write C with bounds checks.
+// row-major ([m][k] for A, [k][n] for B) as f16. At the end each subgroup stores its tiles
+// straight to C where the whole block is inside C and C's rows are 16-byte aligned (N % 4 = 0,
+// as cooperative-matrix stores need); otherwise tile by tile through its own TILE² staging
+// slot in workgroup memory, from where its invocations write what lies inside C.
 // info = [M, N, K, A's stride along m, along k, B's stride along k, along n, K per range].
 
 enable f16;
@@ -38,13 +40,26 @@ const REGIONS_N: u32 = {{ regions_n }}u;
 
 var<workgroup> a_s: array<f16, 2048>; // BM·BK, [m][k]
 var<workgroup> b_s: array<f16, 2048>; // BK·BN, [k][n]
-var<workgroup> c_s: array<f32, 4096>; // BM·BN, [m][n]
+var<workgroup> c_s: array<f32, {{ staging }}>; // a TILE² slot per subgroup, at s·TILE², [m][n]
+
+// Writes subgroup `slot`'s staged tile (rows r0.., columns c0.. of C) where it lies inside C.
+fn edge_copy(base: u32, r0: u32, c0: u32, slot: u32, lane: u32, width: u32, m_size: u32, n_size: u32) {
+    for (var e = lane; e < TILE * TILE; e += width) {
+        let r = r0 + e / TILE;
+        let c = c0 + e % TILE;
+        if (r < m_size && c < n_size) {
+            out[base + r * n_size + c] = c_s[slot * TILE * TILE + e];
+        }
+    }
+}
 
 @compute @workgroup_size(128, 1, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
     @builtin(subgroup_id) s: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_size) width: u32,
 ) {
     let m_size = info[0];
     let n_size = info[1];
@@ -96,15 +111,10 @@ fn main(
         }
         workgroupBarrier();
     }
-{{ store }}
-    workgroupBarrier();
     let base = wid.z * m_size * n_size;
-    for (var r = 0u; r < 32u; r++) {
-        let e = lid + 128u * r;
-        let row = e / BN;
-        let col = e % BN;
-        if (m0 + row < m_size && n0 + col < n_size) {
-            out[base + (m0 + row) * n_size + n0 + col] = c_s[row * BN + col];
-        }
+    if (m0 + BM <= m_size && n0 + BN <= n_size && n_size % 4u == 0u) {
+{{ store_direct }}
+    } else {
+{{ store_edge }}
     }
 }

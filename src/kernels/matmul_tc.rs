@@ -127,12 +127,16 @@ impl TcShader {
         (tm, per_subgroup / tm)
     }
 
-    /// `[declare, multiply, store]`: the accumulators, one step of `tile` along K, the store to
-    /// `c_s`.
-    fn body(&self) -> [String; 3] {
+    /// `[declare, multiply, store_direct, store_edge]`: the accumulators, one step of `tile`
+    /// along K, the stores of an inner block straight to `out`, those of an edge block through
+    /// the subgroup's staging slot.
+    fn body(&self) -> [String; 4] {
         let (tm, tn) = self.region();
         let t = self.tile;
-        let (mut declare, mut multiply, mut store) = (String::new(), String::new(), String::new());
+        let mut declare = String::new();
+        let mut multiply = String::new();
+        let mut direct = String::new();
+        let mut edge = String::new();
         let ind = "            ";
         for i in 0..tm {
             let _ = writeln!(
@@ -150,27 +154,39 @@ impl TcShader {
         }
         for i in 0..tm {
             for j in 0..tn {
+                let (r, c) = (
+                    format!("m0 + qm + {}u", t * i),
+                    format!("n0 + qn + {}u", t * j),
+                );
                 let _ = writeln!(declare, "    var c{i}_{j} = coop_mat{t}x{t}<f32, C>();");
                 let _ = writeln!(
                     multiply,
                     "{ind}c{i}_{j} = coopMultiplyAdd(a{i}, b{j}, c{i}_{j});"
                 );
+                // The offset as a `let` of its own: naga 30's SPIR-V writer fails on a
+                // cooperative store whose storage-buffer index is computed in place.
                 let _ = writeln!(
-                    store,
-                    "    coopStoreT(c{i}_{j}, &c_s[(qm + {}u) * BN + qn + {}u], BN);",
-                    t * i,
-                    t * j
+                    direct,
+                    "        let o{i}_{j} = base + ({r}) * n_size + {c};\n        \
+                     coopStoreT(c{i}_{j}, &out[o{i}_{j}], n_size);"
+                );
+                let _ = writeln!(
+                    edge,
+                    "        coopStoreT(c{i}_{j}, &c_s[s * TILE * TILE], TILE);\n        \
+                     workgroupBarrier();\n        \
+                     edge_copy(base, {r}, {c}, s, lane, width, m_size, n_size);\n        \
+                     workgroupBarrier();"
                 );
             }
         }
-        [declare, multiply, store]
+        [declare, multiply, direct, edge]
     }
 }
 
 impl KernelSource for TcShader {
     fn source(&self) -> SourceTemplate {
         let (tm, tn) = self.region();
-        let [declare, multiply, store] = self.body();
+        let [declare, multiply, direct, edge] = self.body();
         SourceTemplate::new(include_str!("../../shaders/tc_matmul.wgsl"))
             .register("a_kfast", self.a_kfast.to_string())
             .register("b_nfast", self.b_nfast.to_string())
@@ -180,7 +196,12 @@ impl KernelSource for TcShader {
             .register("regions_n", (BLOCK as u32 / self.tile / tn).to_string())
             .register("declare", declare.trim_end())
             .register("multiply", multiply.trim_end())
-            .register("store", store.trim_end())
+            .register("store_direct", direct.trim_end())
+            .register("store_edge", edge.trim_end())
+            .register(
+                "staging",
+                ((128 / self.width) * self.tile * self.tile).to_string(),
+            )
     }
     fn id(&self) -> KernelId {
         super::launch::kernel_id::<Self, _>((

@@ -6,7 +6,7 @@ use margan::rng::Rng;
 /// `[m, k] · [k, n]`: one value; sizes off the 64×64 blocks and the 16-deep slices; a full
 /// block; a long K over one block (split into many ranges, the last one short); a GEMM
 /// convolution's weight gradient shape, small.
-pub const CASES: [(usize, usize, usize); 8] = [
+pub const CASES: [(usize, usize, usize); 9] = [
     (1, 1, 1),
     (3, 5, 7),
     (1, 33, 70),
@@ -15,6 +15,8 @@ pub const CASES: [(usize, usize, usize); 8] = [
     (130, 300, 70),
     (5, 5000, 3),
     (48, 2048, 200),
+    // K split in ranges, whole 64×64 blocks (the tensor-core kernel's direct stores).
+    (128, 1030, 64),
 ];
 
 /// `[rows, cols]` on the CPU, contiguous or as the transposed view of a `[cols, rows]` tensor.
