@@ -21,7 +21,7 @@ tools=$!
 .ci/coop-lavapipe --setup > target/coop-lavapipe.log 2>&1 &
 coop=$!
 # If a step below fails, do not leave the installations running.
-trap 'pkill -P "$tools" 2>/dev/null; kill "$tools" "$coop" 2>/dev/null; true' EXIT
+trap 'pkill -P "$tools" 2>/dev/null; pkill -P "$coop" 2>/dev/null; kill "$tools" "$coop" 2>/dev/null; true' EXIT
 
 step "cargo test (workspace, release, the trainer's wgpu and ndarray features)"
 # The trainer as GPU users build it (`--features wgpu`: margan's wgpu backend with burn's
@@ -77,7 +77,7 @@ else
   f16_bin=$(cargo test --release --workspace --features margan-trainer/wgpu,margan-trainer/ndarray \
     --test f16_matmul --no-run 2>&1 | grep -o 'target/release/deps/f16_matmul-[0-9a-f]*' | head -1)
   .ci/coop-lavapipe "$f16_bin" --test-threads 1 --nocapture 2>&1 | tee target/coop-f16.log
-  grep -q "^test result: ok. 5 passed" target/coop-f16.log
+  grep -q "^test result: ok\. " target/coop-f16.log
   if grep -q "SKIPPED" target/coop-f16.log; then
     echo "test.sh: a tensor-core test skipped on a lavapipe that has cooperative matrices" >&2
     exit 1

@@ -74,7 +74,7 @@ fn main(
     // The region's first row and column within the block.
     let qm = TILE * TILES_M * (s / REGIONS_N);
     let qn = TILE * TILES_N * (s % REGIONS_N);
-    // Accumulators c<i><j>: tile i down, j across the region.
+    // Accumulators c<i>_<j>: tile i down, j across the region.
 {{ declare }}
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // 2048 values of each operand, 16 per invocation; neighbouring invocations take
