@@ -1,10 +1,11 @@
 //! The f16 matrix products of `margan::kernels::matmul`: the tensor-core kernel's WGSL through
 //! naga (everywhere), the f16-emulating kernel against burn's product of f16-rounded operands
 //! (on lavapipe in CI), and the tensor-core kernel itself where the adapter has cooperative
-//! matrices (a GPU; on lavapipe it prints why it skips); and what each does to a penalised GAN
-//! step against the CPU in f32.
+//! matrices (a GPU, or Mesa 26's lavapipe; on Debian 12's it prints why it skips); and what
+//! each does to a penalised GAN step against the CPU in f32.
 //!
-//! `cargo test --release -p margan --features wgpu --test f16_matmul`.
+//! `cargo test --release -p margan --features wgpu --test f16_matmul`; `./test.sh` runs the
+//! same binary again on Mesa 26's lavapipe (`.ci/coop-lavapipe BINARY`), where nothing skips.
 #![cfg(feature = "wgpu")]
 
 mod common;
