@@ -228,7 +228,7 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor) -> CubeTensor {
     let (width, tile) = (WIDTH.load(Ordering::Relaxed), TILE.load(Ordering::Relaxed));
     assert!(
         width != 0,
-        "f16 tensor-core products need a wgpu adapter with 16×16×16 f16 cooperative matrices and \
+        "f16 tensor-core products need a wgpu adapter with 16×16×16 (or 8×8×8) f16 cooperative matrices and \
          subgroups of one fixed width (an NVIDIA GPU through Vulkan), set up by \
          margan::device::wgpu; this one has {}: use the f32 products (MatmulTuning::Measure)",
         report()

@@ -62,7 +62,7 @@ pub fn load(path: &str, kind: &str) -> Result<Reference, String> {
 fn rows<T: for<'de> Deserialize<'de>>(r: &Reference) -> Result<Vec<T>, String> {
     r.rows
         .iter()
-        .map(|v| serde_json::from_value(v.clone()).map_err(|e| format!("--against: a row: {e}")))
+        .map(|v| T::deserialize(v).map_err(|e| format!("--against: a row: {e}")))
         .collect()
 }
 

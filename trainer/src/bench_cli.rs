@@ -191,7 +191,7 @@ pub fn require_tensor_cores(tuning: MatmulTuning, arg: &str) -> Result<(), Strin
         };
         return Err(format!(
             "--matmul-tuning {arg}: no device here offers f16 tensor cores ({found}; they need \
-             16×16×16 f16 cooperative matrices and fixed-width subgroups, e.g. an NVIDIA GPU \
+             16×16×16 or 8×8×8 f16 cooperative matrices and fixed-width subgroups, e.g. an NVIDIA GPU \
              through Vulkan with --device wgpu); use measure, or f16-emulated for their \
              arithmetic on any wgpu adapter"
         ));
