@@ -1,21 +1,29 @@
 // C = A · B (A: M×K, B: K×N, f32 in and out) on tensor cores: the operands are rounded to f16 as
 // they are staged in workgroup memory, multiplied as cooperative matrices of TILE³ (wgpu's
 // `wgpu_cooperative_matrix`: on NVIDIA's Vulkan driver, VK_KHR_cooperative_matrix, i.e. the
-// tensor cores, TILE = 16; 8 where only that is offered, as on Mesa's lavapipe) and accumulated in f32. Optional (`MatmulTuning::MeasureF16` / `Fixed`): f16
-// keeps 11 bits of mantissa (TF32's as many) but only 5 of exponent, so values beyond 65504
-// overflow and below ~6e-8 vanish.
+// tensor cores, TILE = 16; 8 where only that is offered, as on Mesa's lavapipe) and accumulated
+// in f32. Optional (`MatmulTuning::MeasureF16` / `Fixed`): f16 keeps 11 bits of mantissa (TF32's
+// as many) but only 5 of exponent, so values beyond 65504 overflow and below ~6e-8 vanish.
 //
-// Workgroup (x, y, z) computes the 64×64 block of C at rows 64·y, columns 64·x over the z-th
-// range of K (info[7] values long), written to out[z·M·N + m·N + n] (split K as in
-// `tiled_matmul.wgsl`; `split_sum.wgsl` adds the ranges up). The block is (64 / TILE)² tiles.
-// The 128 invocations form 128 / W subgroups of the adapter's fixed width W (margan generates
-// the shader for it: `kernels::matmul_tc`); subgroup s owns a region of TILES_M × TILES_N tiles
-// (e.g. 2×2 for W = 32, TILE = 16), at tile row TILES_M · (s / REGIONS_N), tile column
-// TILES_N · (s % REGIONS_N), one accumulator matrix per tile. Each 32-deep slice of K is staged
-// row-major ([m][k] for A, [k][n] for B) as f16. At the end each subgroup stores its tiles
-// straight to C where the whole block is inside C and C's rows are 16-byte aligned (N % 4 = 0,
-// as cooperative-matrix stores need); otherwise tile by tile through its own TILE² staging
-// slot in workgroup memory, from where its invocations write what lies inside C.
+// Workgroup (x, y, z) computes the BLOCK×BLOCK block of C at rows BLOCK·y, columns BLOCK·x over
+// the z-th range of K (info[7] values long), written to out[z·M·N + m·N + n] (split K as in
+// `tiled_matmul.wgsl`; `split_sum.wgsl` adds the ranges up). Two sizes (`TcVariant`): 64 with
+// 128 invocations, 128 with 256 (twice the multiply-adds per value staged). The block is
+// (BLOCK / TILE)² tiles. The invocations form subgroups of the adapter's fixed width W (margan
+// generates the shader for it: `kernels::matmul_tc`); subgroup s owns a region of
+// TILES_M × TILES_N tiles (e.g. 2×2 for a 64 block, W = 32, TILE = 16), at tile row
+// TILES_M · (s / REGIONS_N), tile column TILES_N · (s % REGIONS_N), one accumulator matrix per
+// tile. Each 32-deep slice of K is staged row-major ([m][k] for A, [k][n] for B) as f16, every
+// invocation loading 16 values of each operand (neighbouring invocations neighbouring
+// addresses along the operand's contiguous index); with prefetch, the next slice's loads are
+// issued before the current one is multiplied, so that their latency hides behind it. The
+// staging rows are padded by 8 values (16 bytes, which keeps the cooperative loads' rows
+// aligned): without it, an operand stored across its rows (A transposed, B transposed) had
+// every other invocation of a subgroup on one memory bank.
+// At the end each subgroup stores its tiles straight to C where the whole block is inside C and
+// C's rows are 16-byte aligned (N % 4 = 0, as cooperative-matrix stores need); otherwise tile by
+// tile through its own TILE² staging slot in workgroup memory, from where its invocations write
+// what lies inside C.
 // info = [M, N, K, A's stride along m, along k, B's stride along k, along n, K per range].
 
 enable f16;
@@ -26,21 +34,78 @@ enable wgpu_cooperative_matrix;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> info: array<u32>;
 
-const BM: u32 = 64u;
-const BN: u32 = 64u;
+const BM: u32 = {{ block }}u;
+const BN: u32 = {{ block }}u;
 const BK: u32 = 32u;
+// Staging rows, padded.
+const ROW_A: u32 = BK + 8u;
+const ROW_B: u32 = BN + 8u;
 const A_KFAST: bool = {{ a_kfast }};
 const B_NFAST: bool = {{ b_nfast }};
 // The cooperative matrices' side, tiles of one subgroup's region, and regions per row of the
-// block (64 / TILE / TILES_N).
+// block (BLOCK / TILE / TILES_N).
 const TILE: u32 = {{ tile }}u;
 const TILES_M: u32 = {{ tiles_m }}u;
 const TILES_N: u32 = {{ tiles_n }}u;
 const REGIONS_N: u32 = {{ regions_n }}u;
 
-var<workgroup> a_s: array<f16, 2048>; // BM·BK, [m][k]
-var<workgroup> b_s: array<f16, 2048>; // BK·BN, [k][n]
+var<workgroup> a_s: array<f16, {{ a_len }}>; // BM·ROW_A, [m][k]
+var<workgroup> b_s: array<f16, {{ b_len }}>; // BK·ROW_B, [k][n]
 var<workgroup> c_s: array<f32, {{ staging }}>; // a TILE² slot per subgroup, at s·TILE², [m][n]
+
+struct Dims {
+    m0: u32,
+    n0: u32,
+    m_size: u32,
+    n_size: u32,
+    k_end: u32,
+    sa_m: u32,
+    sa_k: u32,
+    sb_k: u32,
+    sb_n: u32,
+}
+
+// Element e (< BM·BK) of A's slice: its row and depth in the block.
+fn a_place(e: u32) -> vec2<u32> {
+    if (A_KFAST) {
+        return vec2<u32>(e / BK, e % BK);
+    }
+    return vec2<u32>(e % BM, e / BM);
+}
+
+// Element e (< BK·BN) of B's slice: its column and depth in the block.
+fn b_place(e: u32) -> vec2<u32> {
+    if (B_NFAST) {
+        return vec2<u32>(e % BN, e / BN);
+    }
+    return vec2<u32>(e / BK, e % BK);
+}
+
+fn load_a(d: Dims, k0: u32, e: u32) -> f32 {
+    let p = a_place(e);
+    if (d.m0 + p.x < d.m_size && k0 + p.y < d.k_end) {
+        return a[(d.m0 + p.x) * d.sa_m + (k0 + p.y) * d.sa_k];
+    }
+    return 0.0;
+}
+
+fn load_b(d: Dims, k0: u32, e: u32) -> f32 {
+    let p = b_place(e);
+    if (d.n0 + p.x < d.n_size && k0 + p.y < d.k_end) {
+        return b[(k0 + p.y) * d.sb_k + (d.n0 + p.x) * d.sb_n];
+    }
+    return 0.0;
+}
+
+fn stash_a(e: u32, v: f32) {
+    let p = a_place(e);
+    a_s[p.x * ROW_A + p.y] = f16(v);
+}
+
+fn stash_b(e: u32, v: f32) {
+    let p = b_place(e);
+    b_s[p.y * ROW_B + p.x] = f16(v);
+}
 
 // Writes subgroup `slot`'s staged tile (rows r0.., columns c0.. of C) where it lies inside C.
 fn edge_copy(base: u32, r0: u32, c0: u32, slot: u32, lane: u32, width: u32, m_size: u32, n_size: u32) {
@@ -53,7 +118,7 @@ fn edge_copy(base: u32, r0: u32, c0: u32, slot: u32, lane: u32, width: u32, m_si
     }
 }
 
-@compute @workgroup_size(128, 1, 1)
+@compute @workgroup_size({{ invocations }}, 1, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
@@ -61,49 +126,30 @@ fn main(
     @builtin(subgroup_invocation_id) lane: u32,
     @builtin(subgroup_size) width: u32,
 ) {
-    let m_size = info[0];
-    let n_size = info[1];
-    let sa_m = info[3];
-    let sa_k = info[4];
-    let sb_k = info[5];
-    let sb_n = info[6];
     let k_begin = wid.z * info[7];
-    let k_end = min(info[2], k_begin + info[7]);
-    let m0 = wid.y * BM;
-    let n0 = wid.x * BN;
+    let d = Dims(
+        wid.y * BM,
+        wid.x * BN,
+        info[0],
+        info[1],
+        min(info[2], k_begin + info[7]),
+        info[3],
+        info[4],
+        info[5],
+        info[6],
+    );
+    let m0 = d.m0;
+    let n0 = d.n0;
+    let m_size = d.m_size;
+    let n_size = d.n_size;
     // The region's first row and column within the block.
     let qm = TILE * TILES_M * (s / REGIONS_N);
     let qn = TILE * TILES_N * (s % REGIONS_N);
     // Accumulators c<i>_<j>: tile i down, j across the region.
 {{ declare }}
-    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        // 2048 values of each operand, 16 per invocation; neighbouring invocations take
-        // neighbouring addresses along each operand's contiguous index.
-        for (var r = 0u; r < 16u; r++) {
-            let e = lid + 128u * r;
-            var ml = e / BK;
-            var ka = e % BK;
-            if (!A_KFAST) {
-                ml = e % BM;
-                ka = e / BM;
-            }
-            var va = 0.0;
-            if (m0 + ml < m_size && k0 + ka < k_end) {
-                va = a[(m0 + ml) * sa_m + (k0 + ka) * sa_k];
-            }
-            a_s[ml * BK + ka] = f16(va);
-            var nl = e % BN;
-            var kb = e / BN;
-            if (!B_NFAST) {
-                nl = e / BK;
-                kb = e % BK;
-            }
-            var vb = 0.0;
-            if (n0 + nl < n_size && k0 + kb < k_end) {
-                vb = b[(k0 + kb) * sb_k + (n0 + nl) * sb_n];
-            }
-            b_s[kb * BN + nl] = f16(vb);
-        }
+{{ prologue }}
+    for (var k0 = k_begin; k0 < d.k_end; k0 += BK) {
+{{ stage }}
         workgroupBarrier();
         // The slice's steps of TILE along K (a loop of constant bounds: the driver unrolls it).
         for (var kk = 0u; kk < BK; kk += TILE) {

@@ -16,49 +16,46 @@ use common::penalised_step::{compare_within, step};
 use common::{assert_close, gpu};
 use margan::conv::{with_conv_path, ConvPath};
 use margan::kernels::matmul::{
-    matmul_kernel, matmul_reference, tensor_core_report, tensor_core_wgsl, tensor_cores,
-    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant, TENSOR_CORE_WIDTHS,
+    matmul_kernel, matmul_reference, tensor_core_report, tensor_core_variant_fits,
+    tensor_core_wgsl, tensor_cores, with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
+    TcVariant, TENSOR_CORE_WIDTHS,
 };
 use margan::rng::Rng;
 
-/// The tensor-core kernel's WGSL, every operand layout, subgroup width and tile, through naga (the front and back end wgpu
-/// compiles it with): parsed, validated with cooperative matrices and f16 allowed, and written
-/// as SPIR-V. Runs everywhere; running the kernel needs an adapter that has them (below).
+/// The tensor-core kernel's WGSL, every variant, operand layout, subgroup width and tile,
+/// through naga (the front and back end wgpu compiles it with): parsed, validated with
+/// cooperative matrices and f16 allowed, and written as SPIR-V. Runs everywhere; running the
+/// kernel needs an adapter that has them (below).
 #[test]
 fn tensor_core_shader_is_valid_wgsl_and_spirv() {
     let layouts = [(true, true), (false, true), (true, false), (false, false)];
-    let cases = [16, 8].into_iter().flat_map(|t| {
-        TENSOR_CORE_WIDTHS
-            .into_iter()
-            .flat_map(move |w| layouts.map(|(a, b)| (a, b, w, t)))
+    let cases = TcVariant::ALL.into_iter().flat_map(|v| {
+        [16, 8].into_iter().flat_map(move |t| {
+            TENSOR_CORE_WIDTHS
+                .into_iter()
+                .flat_map(move |w| layouts.map(|(a, b)| (v, a, b, w, t)))
+        })
     });
-    for (a_rm, b_rm, width, tile) in cases {
-        let src = tensor_core_wgsl(a_rm, b_rm, width, tile);
-        let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| {
-            panic!(
-                "layout {a_rm}/{b_rm}, width {width}, tile {tile}: {}",
-                e.emit_to_string(&src)
-            )
-        });
+    for (v, a_rm, b_rm, width, tile) in cases {
+        let src = tensor_core_wgsl(v, a_rm, b_rm, width, tile);
+        let what = format!(
+            "{}, layout {a_rm}/{b_rm}, width {width}, tile {tile}",
+            v.name()
+        );
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
         let caps = naga::valid::Capabilities::COOPERATIVE_MATRIX
             | naga::valid::Capabilities::SHADER_FLOAT16
             | naga::valid::Capabilities::SUBGROUP;
         let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
             .validate(&module)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "layout {a_rm}/{b_rm}, width {width}, tile {tile}: {}",
-                    e.emit_to_string(&src)
-                )
-            });
+            .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
         let options = naga::back::spv::Options {
             lang_version: (1, 3),
             ..Default::default()
         };
-        let words =
-            naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| {
-                panic!("layout {a_rm}/{b_rm}, width {width}, tile {tile}: SPIR-V: {e}")
-            });
+        let words = naga::back::spv::write_vec(&module, &info, &options, None)
+            .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}"));
         assert!(words.len() > 500, "{} SPIR-V words", words.len());
         // Without the capabilities the same module is refused: the check above means something.
         let plain = naga::valid::Validator::new(
@@ -142,12 +139,25 @@ fn tensor_core_matmul_matches_reference() {
     }
     let cpu = margan::device::cpu();
     let mut rng = Rng::new(61);
-    for (m, k, n) in CASES {
+    let variants = TcVariant::ALL.into_iter().filter(|&v| {
+        let fits = tensor_core_variant_fits(v);
+        if !fits {
+            eprintln!(
+                "SKIPPED the tensor-core variant {}: the device's workgroup memory cannot hold it",
+                v.name()
+            );
+        }
+        fits
+    });
+    for (v, (m, k, n)) in variants.flat_map(|v| CASES.map(|c| (v, c))) {
         for (a_view, b_view) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = operand(m, k, a_view, &mut rng);
             let b = operand(k, n, b_view, &mut rng);
-            let what = format!("f16 [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}");
-            let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores);
+            let what = format!(
+                "{} [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}",
+                v.name()
+            );
+            let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
             let got = with_matmul_tuning(fixed, || {
                 matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev))
             })
@@ -203,11 +213,20 @@ fn f16_tensor_core_step_against_cpu() {
         return;
     }
     let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
-    let f16 = MatmulTuning::Fixed(MatmulChoice::TensorCores);
-    let a = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f16, || step(&gpu)));
-    let [losses, grads] =
-        compare_within(&a, &b, "wgpu (f16 tensor cores)", "cpu f32", [2e-2, 5e-2]);
-    eprintln!(
-        "f16 tensor-core products: losses and penalty within {losses:.2e} of f32, gradients within {grads:.2e}"
-    );
+    // The default variant and the largest one that fits (the other two differ from these
+    // only in when the loads are issued).
+    let largest = TcVariant::ALL
+        .into_iter()
+        .rev()
+        .find(|&v| tensor_core_variant_fits(v))
+        .unwrap_or(TcVariant::DEFAULT);
+    for v in [TcVariant::DEFAULT, largest] {
+        let f16 = MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
+        let a = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f16, || step(&gpu)));
+        let what = format!("wgpu (tensor cores, {})", v.name());
+        let [losses, grads] = compare_within(&a, &b, &what, "cpu f32", [2e-2, 5e-2]);
+        eprintln!(
+            "{what}: losses and penalty within {losses:.2e} of f32, gradients within {grads:.2e}"
+        );
+    }
 }

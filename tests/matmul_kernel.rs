@@ -17,7 +17,7 @@ use common::{assert_close, gpu};
 use margan::conv::{self, with_conv_path, ConvPath};
 use margan::kernels::matmul::{
     clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k, tune_records,
-    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
+    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant, TcVariant,
 };
 use margan::rng::Rng;
 
@@ -53,15 +53,22 @@ fn tuning_settings_parse_their_names_and_scope_to_a_thread() {
         "measure".to_string(),
         "heuristic".into(),
         "burn".into(),
-        "f16".into(),
         "measure-f16".into(),
         "f16-emulated".into(),
     ];
     names.extend(MatmulVariant::ALL.map(|v| v.name()));
+    names.extend(TcVariant::ALL.map(|v| v.name()));
     for name in &names {
         let t = MatmulTuning::parse(name).unwrap_or_else(|| panic!("{name} parses"));
         assert_eq!(&t.name(), name);
     }
+    // `f16` is the tensor-core kernel's default variant.
+    assert_eq!(
+        MatmulTuning::parse("f16"),
+        Some(MatmulTuning::Fixed(MatmulChoice::TensorCores(
+            TcVariant::DEFAULT
+        )))
+    );
     let distinct: std::collections::HashSet<_> = names.iter().collect();
     assert_eq!(
         distinct.len(),

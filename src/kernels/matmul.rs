@@ -63,6 +63,41 @@ impl MatmulVariant {
     }
 }
 
+/// One configuration of the optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TcVariant {
+    /// Rows and columns of C per workgroup: 64 (128 invocations) or 128 (256 invocations).
+    pub block: usize,
+    /// Whether the next 32-deep slice of K is loaded while the current one is multiplied.
+    pub prefetch: bool,
+}
+
+impl TcVariant {
+    /// Every variant, the default first (the one `f16` names).
+    pub const ALL: [TcVariant; 4] = [
+        TcVariant::new(64, false),
+        TcVariant::new(64, true),
+        TcVariant::new(128, false),
+        TcVariant::new(128, true),
+    ];
+    pub const DEFAULT: TcVariant = TcVariant::ALL[0];
+
+    pub const fn new(block: usize, prefetch: bool) -> Self {
+        TcVariant { block, prefetch }
+    }
+
+    /// Invocations per workgroup.
+    pub fn invocations(self) -> u32 {
+        2 * self.block as u32
+    }
+
+    /// e.g. `f16-64x64` or `f16-128x128+pf`.
+    pub fn name(self) -> String {
+        let b = self.block;
+        format!("f16-{b}x{b}{}", if self.prefetch { "+pf" } else { "" })
+    }
+}
+
 /// What computes one product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MatmulChoice {
@@ -72,7 +107,7 @@ pub enum MatmulChoice {
     Kernel(MatmulVariant),
     /// The optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`): operands rounded to f16,
     /// 16×16×16 cooperative matrices, f32 accumulation; only where [`tensor_cores`] is true.
-    TensorCores,
+    TensorCores(TcVariant),
     /// The tensor cores' arithmetic on any wgpu adapter: the 64×64 kernel with its operands
     /// rounded to f16 as they are staged, f32 multiply-adds. What f16 products do to a run can
     /// be measured with it where no tensor cores are (it is no faster).
@@ -84,7 +119,7 @@ impl MatmulChoice {
         match self {
             MatmulChoice::Burn => "burn".into(),
             MatmulChoice::Kernel(v) => v.name(),
-            MatmulChoice::TensorCores => "f16".into(),
+            MatmulChoice::TensorCores(v) => v.name(),
             MatmulChoice::F16Emulated => "f16-emulated".into(),
         }
     }
@@ -102,26 +137,31 @@ pub enum MatmulTuning {
     Heuristic,
     /// Always the same (benchmarks and tests).
     Fixed(MatmulChoice),
-    /// As [`MatmulTuning::Measure`], with the f16 tensor-core kernel among the candidates where
-    /// the adapter has it ([`tensor_cores`]). Experimental: f16 operands change the numbers.
+    /// As [`MatmulTuning::Measure`], with every [`TcVariant`] of the f16 tensor-core kernel among
+    /// the candidates where the adapter has it ([`tensor_cores`]) and its workgroup memory holds
+    /// the variant. Experimental: f16 operands change the numbers.
     MeasureF16,
 }
 
 impl MatmulTuning {
     /// `measure`, `heuristic`, `burn`, a variant's [`MatmulVariant::name`] (e.g. `64x64+pf`),
-    /// `f16` (the tensor-core kernel), `measure-f16` or `f16-emulated`.
+    /// `f16` (the tensor-core kernel's default variant) or a [`TcVariant::name`] (e.g.
+    /// `f16-128x128+pf`), `measure-f16` or `f16-emulated`.
     pub fn parse(s: &str) -> Option<Self> {
+        let fixed = |c| Some(MatmulTuning::Fixed(c));
         match s {
             "measure" => Some(MatmulTuning::Measure),
             "heuristic" => Some(MatmulTuning::Heuristic),
-            "burn" => Some(MatmulTuning::Fixed(MatmulChoice::Burn)),
-            "f16" => Some(MatmulTuning::Fixed(MatmulChoice::TensorCores)),
+            "burn" => fixed(MatmulChoice::Burn),
+            "f16" => fixed(MatmulChoice::TensorCores(TcVariant::DEFAULT)),
             "measure-f16" => Some(MatmulTuning::MeasureF16),
-            "f16-emulated" => Some(MatmulTuning::Fixed(MatmulChoice::F16Emulated)),
+            "f16-emulated" => fixed(MatmulChoice::F16Emulated),
             _ => MatmulVariant::ALL
                 .into_iter()
-                .find(|v| v.name() == s)
-                .map(|v| MatmulTuning::Fixed(MatmulChoice::Kernel(v))),
+                .map(MatmulChoice::Kernel)
+                .chain(TcVariant::ALL.map(MatmulChoice::TensorCores))
+                .find(|c| c.name() == s)
+                .and_then(fixed),
         }
     }
 
@@ -142,28 +182,37 @@ impl MatmulTuning {
             MatmulTuning::Heuristic => 1,
             MatmulTuning::Fixed(MatmulChoice::Burn) => 2,
             MatmulTuning::MeasureF16 => 3,
-            MatmulTuning::Fixed(MatmulChoice::TensorCores) => 4,
-            MatmulTuning::Fixed(MatmulChoice::F16Emulated) => 5,
+            MatmulTuning::Fixed(MatmulChoice::F16Emulated) => 4,
             MatmulTuning::Fixed(MatmulChoice::Kernel(v)) => {
-                6 + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
+                KERNEL_CODES + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
+            }
+            MatmulTuning::Fixed(MatmulChoice::TensorCores(v)) => {
+                TC_CODES + TcVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
             }
         }
     }
 
     pub(crate) fn from_code(code: u32) -> Self {
+        let at = |c: u32, from: u32, len: usize| (c - from).min(len as u32 - 1) as usize;
         match code {
             0 => MatmulTuning::Measure,
             1 => MatmulTuning::Heuristic,
             2 => MatmulTuning::Fixed(MatmulChoice::Burn),
             3 => MatmulTuning::MeasureF16,
-            4 => MatmulTuning::Fixed(MatmulChoice::TensorCores),
-            5 => MatmulTuning::Fixed(MatmulChoice::F16Emulated),
-            c => MatmulTuning::Fixed(MatmulChoice::Kernel(
-                MatmulVariant::ALL[(c as usize - 6).min(MatmulVariant::ALL.len() - 1)],
+            4 => MatmulTuning::Fixed(MatmulChoice::F16Emulated),
+            c if c < TC_CODES => MatmulTuning::Fixed(MatmulChoice::Kernel(
+                MatmulVariant::ALL[at(c, KERNEL_CODES, MatmulVariant::ALL.len())],
+            )),
+            c => MatmulTuning::Fixed(MatmulChoice::TensorCores(
+                TcVariant::ALL[at(c, TC_CODES, TcVariant::ALL.len())],
             )),
         }
     }
 }
+
+/// The first code of the kernel variants, and of the tensor-core variants.
+const KERNEL_CODES: u32 = 5;
+const TC_CODES: u32 = KERNEL_CODES + MatmulVariant::ALL.len() as u32;
 
 static TUNING: AtomicU32 = AtomicU32::new(0);
 
@@ -282,17 +331,30 @@ pub(crate) fn detect_tensor_cores(
     super::matmul_tc::detect(adapter, device)
 }
 
-/// The tensor-core kernel's complete WGSL for one operand layout (A row-major, B row-major),
-/// subgroup width (one of [`TENSOR_CORE_WIDTHS`]) and side of the cooperative matrices (16, or
-/// 8): what its tests validate with naga where no adapter can run it.
+/// The tensor-core kernel's complete WGSL for one variant, operand layout (A row-major, B
+/// row-major), subgroup width (one of [`TENSOR_CORE_WIDTHS`]) and side of the cooperative
+/// matrices (16, or 8): what its tests validate with naga where no adapter can run it.
 #[cfg(feature = "wgpu")]
 pub fn tensor_core_wgsl(
+    variant: TcVariant,
     a_row_major: bool,
     b_row_major: bool,
     subgroup_width: u32,
     tile: u32,
 ) -> String {
-    super::matmul_tc::wgsl(a_row_major, b_row_major, subgroup_width, tile)
+    super::matmul_tc::wgsl(variant, a_row_major, b_row_major, subgroup_width, tile)
+}
+
+/// Whether the tensor-core kernel can run `variant` here: [`tensor_cores`], and the device's
+/// workgroup memory holds the variant's staging.
+pub fn tensor_core_variant_fits(variant: TcVariant) -> bool {
+    #[cfg(feature = "wgpu")]
+    return super::matmul_tc::fits(variant);
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = variant;
+        false
+    }
 }
 
 /// The subgroup widths the tensor-core kernel is generated for.
@@ -324,4 +386,27 @@ pub fn tune_records() -> Vec<TuneRecord> {
 pub fn clear_tuning() {
     #[cfg(feature = "wgpu")]
     super::matmul_tune::clear()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every setting survives its code (how it travels with a recorded product).
+    #[test]
+    fn tuning_codes_round_trip() {
+        let mut all = vec![
+            MatmulTuning::Measure,
+            MatmulTuning::Heuristic,
+            MatmulTuning::MeasureF16,
+        ];
+        all.extend([MatmulChoice::Burn, MatmulChoice::F16Emulated].map(MatmulTuning::Fixed));
+        all.extend(MatmulVariant::ALL.map(|v| MatmulTuning::Fixed(MatmulChoice::Kernel(v))));
+        all.extend(TcVariant::ALL.map(|v| MatmulTuning::Fixed(MatmulChoice::TensorCores(v))));
+        let codes: std::collections::HashSet<u32> = all.iter().map(|t| t.code()).collect();
+        assert_eq!(codes.len(), all.len(), "one code each");
+        for t in all {
+            assert_eq!(MatmulTuning::from_code(t.code()), t);
+        }
+    }
 }

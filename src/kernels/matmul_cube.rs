@@ -60,7 +60,7 @@ pub(crate) fn run(a: CubeTensor, b: CubeTensor, choice: MatmulChoice) -> CubeTen
         MatmulChoice::Burn => burn_matmul::<CubeBackend>(a, b),
         MatmulChoice::Kernel(v) => launch(a, b, v, false),
         MatmulChoice::F16Emulated => launch(a, b, MatmulVariant::DEFAULT, true),
-        MatmulChoice::TensorCores => super::matmul_tc::launch(a, b),
+        MatmulChoice::TensorCores(v) => super::matmul_tc::launch(a, b, v),
     }
 }
 

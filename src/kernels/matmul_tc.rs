@@ -2,10 +2,12 @@
 //! matrices, 16×16×16 with f16 operands and f32 accumulators, where the adapter offers them
 //! (NVIDIA's Vulkan driver does, through VK_KHR_cooperative_matrix), or 8×8×8 where only those
 //! are offered (Mesa's lavapipe from 26.x, on the CPU: what tests run it on without a GPU),
-//! with subgroups of one fixed width of 8, 16, 32 or 64.
+//! with subgroups of one fixed width of 8, 16, 32 or 64; blocks of 64 or 128 and prefetch or
+//! not ([`TcVariant`]), generated for the adapter.
 //! Never picked unless asked for ([`super::matmul::MatmulTuning::MeasureF16`] or `Fixed`):
 //! rounding the operands to f16 changes the numbers.
 
+use super::matmul::TcVariant;
 use super::matmul_cube::launch_blocked;
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
 use burn_cubecl::cubecl::prelude::KernelId;
@@ -17,6 +19,8 @@ use std::sync::Mutex;
 static WIDTH: AtomicU32 = AtomicU32::new(0);
 /// The side of the cooperative matrices (16, or 8 where only 8×8×8 is offered).
 static TILE: AtomicU32 = AtomicU32::new(16);
+/// The device's workgroup memory in bytes (which variants fit).
+static SHARED_BYTES: AtomicU32 = AtomicU32::new(0);
 /// Why the product is or is not offered, for the bench header and error messages.
 static REPORT: Mutex<String> = Mutex::new(String::new());
 
@@ -96,15 +100,44 @@ pub(crate) fn detect(
         Some(why) => format!("none: {why}"),
     };
     TILE.store(tile, Ordering::Relaxed);
+    SHARED_BYTES.store(
+        device.limits().max_compute_workgroup_storage_size,
+        Ordering::Relaxed,
+    );
     WIDTH.store(if reason.is_none() { lo } else { 0 }, Ordering::Relaxed);
     if let Ok(mut r) = REPORT.lock() {
         *r = text;
     }
 }
 
-/// `shaders/tc_matmul.wgsl` for one layout of the operands, one subgroup width and one side of
-/// the cooperative matrices.
+/// Whether `v` runs on the device margan set up: the product is [`available`] and the
+/// device's workgroup memory holds `v`'s staging.
+pub(crate) fn fits(v: TcVariant) -> bool {
+    let (width, tile) = (WIDTH.load(Ordering::Relaxed), TILE.load(Ordering::Relaxed));
+    available()
+        && shader(v, true, true, width, tile).shared_bytes() <= SHARED_BYTES.load(Ordering::Relaxed)
+}
+
+fn shader(variant: TcVariant, a_kfast: bool, b_nfast: bool, width: u32, tile: u32) -> TcShader {
+    TcShader {
+        variant,
+        a_kfast,
+        b_nfast,
+        width,
+        tile,
+    }
+}
+
+/// The depth of one staged slice of K, and the padding of the staging rows (f16 values).
+const BK: u32 = 32;
+const PAD: u32 = 8;
+/// Values of each operand one invocation stages per slice (BLOCK · BK / (2 · BLOCK)).
+const LOADS: u32 = BK / 2;
+
+/// `shaders/tc_matmul.wgsl` for one variant, one layout of the operands, one subgroup width and
+/// one side of the cooperative matrices.
 pub(crate) struct TcShader {
+    pub variant: TcVariant,
     pub a_kfast: bool,
     pub b_nfast: bool,
     pub width: u32,
@@ -113,18 +146,74 @@ pub(crate) struct TcShader {
 }
 
 impl TcShader {
-    /// Tiles of one subgroup's region, down and across: the block's (64 / tile)² tiles shared
-    /// among its 128 / width subgroups.
+    fn block(&self) -> u32 {
+        self.variant.block as u32
+    }
+
+    /// Tiles of one subgroup's region, down and across: the block's (block / tile)² tiles
+    /// shared among its invocations / width subgroups.
     fn region(&self) -> (u32, u32) {
         assert!(
-            WIDTHS.contains(&self.width) && matches!(self.tile, 8 | 16),
-            "tensor-core shader: subgroup width {} (one of {WIDTHS:?}), tile {} (8 or 16)",
+            WIDTHS.contains(&self.width)
+                && matches!(self.tile, 8 | 16)
+                && matches!(self.block(), 64 | 128),
+            "tensor-core shader: subgroup width {} (one of {WIDTHS:?}), tile {} (8 or 16), block {} (64 or 128)",
             self.width,
-            self.tile
+            self.tile,
+            self.block()
         );
-        let per_subgroup = (64 / self.tile).pow(2) * self.width / 128;
+        let per_subgroup =
+            (self.block() / self.tile).pow(2) * self.width / self.variant.invocations();
         let tm = 1 << (per_subgroup.trailing_zeros() / 2);
         (tm, per_subgroup / tm)
+    }
+
+    /// Lengths of the staging arrays (f16, f16, f32): A, B, and the edge stores' slots.
+    fn staging(&self) -> [u32; 3] {
+        let b = self.block();
+        [
+            b * (BK + PAD),
+            BK * (b + PAD),
+            self.variant.invocations() / self.width * self.tile * self.tile,
+        ]
+    }
+
+    /// Workgroup memory in bytes.
+    fn shared_bytes(&self) -> u32 {
+        let [a, b, c] = self.staging();
+        2 * (a + b) + 4 * c
+    }
+
+    /// `[prologue, stage]`: with prefetch, the loads of the first slice before the loop, and in
+    /// it the stores of the loaded slice followed by the next slice's loads; without, the loads
+    /// of the current slice followed by their stores. Each invocation stages values
+    /// `lid + invocations · r` of each operand.
+    fn staging_code(&self) -> [String; 2] {
+        let inv = self.variant.invocations();
+        let load = |k: &str, keyword: &str, indent: &str| {
+            let mut s = String::new();
+            for r in 0..LOADS {
+                let e = inv * r;
+                let _ = writeln!(s, "{indent}{keyword}va{r} = load_a(d, {k}, lid + {e}u);");
+                let _ = writeln!(s, "{indent}{keyword}vb{r} = load_b(d, {k}, lid + {e}u);");
+            }
+            s
+        };
+        let mut stash = String::new();
+        for r in 0..LOADS {
+            let e = inv * r;
+            let _ = writeln!(stash, "        stash_a(lid + {e}u, va{r});");
+            let _ = writeln!(stash, "        stash_b(lid + {e}u, vb{r});");
+        }
+        let [prologue, stage] = if self.variant.prefetch {
+            [
+                load("k_begin", "var ", "    "),
+                stash + &load("k0 + BK", "", "        "),
+            ]
+        } else {
+            [String::new(), load("k0", "let ", "        ") + &stash]
+        };
+        [prologue, stage]
     }
 
     /// `[declare, multiply, store_direct, store_edge]`: the accumulators, one step of `tile`
@@ -141,14 +230,14 @@ impl TcShader {
         for i in 0..tm {
             let _ = writeln!(
                 multiply,
-                "{ind}let a{i} = coopLoadT<coop_mat{t}x{t}<f16, A>>(&a_s[(qm + {}u) * BK + kk], BK);",
+                "{ind}let a{i} = coopLoadT<coop_mat{t}x{t}<f16, A>>(&a_s[(qm + {}u) * ROW_A + kk], ROW_A);",
                 t * i
             );
         }
         for j in 0..tn {
             let _ = writeln!(
                 multiply,
-                "{ind}let b{j} = coopLoadT<coop_mat{t}x{t}<f16, B>>(&b_s[kk * BN + qn + {}u], BN);",
+                "{ind}let b{j} = coopLoadT<coop_mat{t}x{t}<f16, B>>(&b_s[kk * ROW_B + qn + {}u], ROW_B);",
                 t * j
             );
         }
@@ -187,25 +276,32 @@ impl KernelSource for TcShader {
     fn source(&self) -> SourceTemplate {
         let (tm, tn) = self.region();
         let [declare, multiply, direct, edge] = self.body();
+        let [prologue, stage] = self.staging_code();
+        let [a_len, b_len, staging] = self.staging();
         SourceTemplate::new(include_str!("../../shaders/tc_matmul.wgsl"))
+            .register("block", self.block().to_string())
+            .register("invocations", self.variant.invocations().to_string())
+            .register("a_len", a_len.to_string())
+            .register("b_len", b_len.to_string())
+            .register("staging", staging.to_string())
+            .register("prologue", prologue.trim_end())
+            .register("stage", stage.trim_end())
             .register("a_kfast", self.a_kfast.to_string())
             .register("b_nfast", self.b_nfast.to_string())
             .register("tile", self.tile.to_string())
             .register("tiles_m", tm.to_string())
             .register("tiles_n", tn.to_string())
-            .register("regions_n", (BLOCK as u32 / self.tile / tn).to_string())
+            .register("regions_n", (self.block() / self.tile / tn).to_string())
             .register("declare", declare.trim_end())
             .register("multiply", multiply.trim_end())
             .register("store_direct", direct.trim_end())
             .register("store_edge", edge.trim_end())
-            .register(
-                "staging",
-                ((128 / self.width) * self.tile * self.tile).to_string(),
-            )
     }
     fn id(&self) -> KernelId {
         super::launch::kernel_id::<Self, _>((
             "tc_matmul",
+            self.variant.block,
+            self.variant.prefetch,
             self.a_kfast,
             self.b_nfast,
             self.width,
@@ -217,14 +313,12 @@ impl KernelSource for TcShader {
     }
 }
 
-/// Rows and columns of C per workgroup.
-pub(crate) const BLOCK: usize = 64;
-
-/// `a · b` on tensor cores (and the split sum when K is split).
+/// `a · b` on tensor cores by `variant` (and the split sum when K is split).
 ///
 /// # Panics
-/// When the device does not offer the product ([`available`]).
-pub(crate) fn launch(a: CubeTensor, b: CubeTensor) -> CubeTensor {
+/// When the device does not offer the product ([`available`]) or its workgroup memory cannot
+/// hold `variant`.
+pub(crate) fn launch(a: CubeTensor, b: CubeTensor, variant: TcVariant) -> CubeTensor {
     let (width, tile) = (WIDTH.load(Ordering::Relaxed), TILE.load(Ordering::Relaxed));
     assert!(
         width != 0,
@@ -233,23 +327,29 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor) -> CubeTensor {
          margan::device::wgpu; this one has {}: use the f32 products (MatmulTuning::Measure)",
         report()
     );
-    launch_blocked(a, b, [BLOCK, BLOCK], 128, |a_kfast, b_nfast| TcShader {
-        a_kfast,
-        b_nfast,
-        width,
-        tile,
-    })
+    let k = shader(variant, true, true, width, tile);
+    assert!(
+        fits(variant),
+        "tensor-core product {}: needs {} bytes of workgroup memory, the device has {}; use f16 \
+         (64×64 blocks) or measure-f16",
+        variant.name(),
+        k.shared_bytes(),
+        SHARED_BYTES.load(Ordering::Relaxed)
+    );
+    let block = variant.block;
+    launch_blocked(
+        a,
+        b,
+        [block, block],
+        variant.invocations(),
+        |a_kfast, b_nfast| shader(variant, a_kfast, b_nfast, width, tile),
+    )
 }
 
-/// The shader's complete WGSL for one layout, subgroup width and tile (tests validate it with
-/// naga on machines whose adapter has no cooperative matrices).
-pub fn wgsl(a_kfast: bool, b_nfast: bool, width: u32, tile: u32) -> String {
-    TcShader {
-        a_kfast,
-        b_nfast,
-        width,
-        tile,
-    }
-    .source()
-    .complete()
+/// The shader's complete WGSL for one variant, layout, subgroup width and tile (tests validate
+/// it with naga on machines whose adapter has no cooperative matrices).
+pub fn wgsl(variant: TcVariant, a_kfast: bool, b_nfast: bool, width: u32, tile: u32) -> String {
+    shader(variant, a_kfast, b_nfast, width, tile)
+        .source()
+        .complete()
 }

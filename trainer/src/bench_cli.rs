@@ -4,7 +4,7 @@
 use crate::config::{self, DeviceChoice};
 use crate::{bench, bench_against, bench_kernels, bench_layers, bench_matmul, device, presets};
 use margan::conv::ConvPath;
-use margan::kernels::matmul::{MatmulChoice, MatmulTuning, MatmulVariant};
+use margan::kernels::matmul::{MatmulChoice, MatmulTuning, MatmulVariant, TcVariant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -42,7 +42,8 @@ pub struct BenchArgs {
     /// kernel for thin products, burn's for the others), burn, or one variant: 64x64+pf,
     /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128. Experimental, where the
     /// adapter has f16 cooperative matrices (tensor cores): f16 (every product on them, operands
-    /// rounded to f16) or measure-f16 (measure, with them among the candidates); and
+    /// rounded to f16; f16-64x64+pf, f16-128x128, f16-128x128+pf for one of their other
+    /// variants) or measure-f16 (measure, with every variant among the candidates); and
     /// f16-emulated (their arithmetic on any wgpu adapter, no faster).
     #[arg(long, default_value = "measure")]
     matmul_tuning: String,
@@ -171,8 +172,9 @@ pub fn parse_matmul_tuning(s: &str) -> Result<MatmulTuning, String> {
     MatmulTuning::parse(s).ok_or_else(|| {
         format!(
             "unknown --matmul-tuning `{s}`: use measure, heuristic, burn, a kernel variant ({}), \
-             f16, measure-f16 or f16-emulated",
-            MatmulVariant::ALL.map(|v| v.name()).join(", ")
+             f16 or a tensor-core variant ({}), measure-f16 or f16-emulated",
+            MatmulVariant::ALL.map(|v| v.name()).join(", "),
+            TcVariant::ALL.map(|v| v.name()).join(", ")
         )
     })
 }
@@ -182,7 +184,7 @@ pub fn parse_matmul_tuning(s: &str) -> Result<MatmulTuning, String> {
 pub fn require_tensor_cores(tuning: MatmulTuning, arg: &str) -> Result<(), String> {
     let wants = matches!(
         tuning,
-        MatmulTuning::Fixed(MatmulChoice::TensorCores) | MatmulTuning::MeasureF16
+        MatmulTuning::Fixed(MatmulChoice::TensorCores(_)) | MatmulTuning::MeasureF16
     );
     if wants && !margan::kernels::matmul::tensor_cores() {
         let found = match margan::kernels::matmul::tensor_core_report() {

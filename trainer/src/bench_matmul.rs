@@ -3,7 +3,7 @@
 //! of margan's tiled kernel on the same operands, which one is kept, and its speed against
 //! burn's.
 
-use margan::kernels::matmul::{tune_records, MatmulChoice, MatmulVariant};
+use margan::kernels::matmul::{tune_records, MatmulChoice, MatmulVariant, TcVariant};
 
 /// Prints the tuner's records (nothing measured: says why).
 pub fn print() {
@@ -19,18 +19,25 @@ pub fn print() {
         "matrix products measured by the tiled path (ms per product, mean of synchronised \
          launches; layout r = row-major operand, t = transposed view; burn = burn's autotuned matmul)"
     );
-    let f16 = records
-        .iter()
-        .any(|r| r.times.iter().any(|t| t.0 == MatmulChoice::TensorCores));
+    // The tensor-core variants measured on some shape (measure-f16).
+    let f16 = TcVariant::ALL
+        .map(MatmulChoice::TensorCores)
+        .into_iter()
+        .filter(|&c| records.iter().any(|r| r.times.iter().any(|t| t.0 == c)));
     let mut choices: Vec<MatmulChoice> = MatmulVariant::ALL.map(MatmulChoice::Kernel).to_vec();
-    if f16 {
-        choices.push(MatmulChoice::TensorCores);
-    }
+    choices.extend(f16);
+    // Columns as wide as the longest name (f16-128x128+pf).
+    let w = choices
+        .iter()
+        .map(|c| c.name().len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     let mut header = format!("{:>6} {:>6} {:>6} {:>3} {:>8}", "m", "n", "k", "ab", "burn");
     for c in &choices {
-        header += &format!(" {:>10}", c.name());
+        header += &format!(" {:>w$}", c.name());
     }
-    header += &format!(" {:>10} {:>8} {:>9}", "kept", "TFLOP/s", "vs burn");
+    header += &format!(" {:>w$} {:>8} {:>9}", "kept", "TFLOP/s", "vs burn");
     println!("{header}");
     let (mut burn_total, mut kept_total) = (0.0, 0.0);
     for r in &records {
@@ -45,13 +52,13 @@ pub fn print() {
         let mut line = format!("{:>6} {:>6} {:>6} {layout:>3} {burn:>8.3}", r.m, r.n, r.k);
         for &c in &choices {
             match time_of(c) {
-                Some(t) => line += &format!(" {t:>10.3}"),
-                None => line += &format!(" {:>10}", "-"),
+                Some(t) => line += &format!(" {t:>w$.3}"),
+                None => line += &format!(" {:>w$}", "-"),
             }
         }
         let tflops = 2.0 * (r.m * r.n * r.k) as f64 / (kept * 1e-3) / 1e12;
         line += &format!(
-            " {:>10} {tflops:>8.2} {:>8.2}×",
+            " {:>w$} {tflops:>8.2} {:>8.2}×",
             r.chosen.name(),
             burn / kept
         );

@@ -186,8 +186,9 @@ enum Command {
         quiet: bool,
         /// How the GPU path picks each matrix product (not saved with the run): measure (the
         /// fastest per shape), heuristic, burn, a kernel variant such as 64x64+pf; experimental,
-        /// with operands rounded to f16: f16 or measure-f16 (tensor cores, where the adapter has
-        /// them) and f16-emulated (their arithmetic on any wgpu adapter). See README, "GPU speed".
+        /// with operands rounded to f16: f16 (or one of its variants, e.g. f16-128x128+pf) or
+        /// measure-f16 (tensor cores, where the adapter has them) and f16-emulated (their
+        /// arithmetic on any wgpu adapter). See README, "GPU speed".
         #[arg(long, default_value = "measure")]
         matmul_tuning: String,
         #[command(flatten)]
