@@ -107,12 +107,14 @@ section "full iteration: margan with f16 tensor-core products among the measured
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
     --matmul-tuning measure-f16 --batch 64,256 --penalty linf --warmup 3 --iterations "$iters" --matmul \
     $(against /tmp/torch-iteration.json)
+# Each op's time: the mean of 10 launches between two waits on the device, on both sides (a
+# lone op waited on also pays the round trip, which an iteration does not).
 section "per convolution: cuDNN, TF32 off" 60 \
     python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters" \
-    --json /tmp/torch-layers.json
+    --repeat 10 --json /tmp/torch-layers.json
 section "per convolution: margan" 90 \
     /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters" \
-    $(against /tmp/torch-layers.json)
+    --repeat 10 $(against /tmp/torch-layers.json)
 section "full iteration: PyTorch with TF32 off (convolutions in f32, as margan's)" 30 \
     python3 bench/torch_dcgan32.py --device cuda --fp32 --batches 64,256 --penalties linf \
     --warmup 10 --iterations "$((iters * 5))"

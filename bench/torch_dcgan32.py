@@ -12,12 +12,13 @@ fixed uniform batch already on the device, as in margan's bench. Eager mode, def
   python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256   # per convolution
 
 Prints one row per (batch, penalty): it/s and ms/it after warm-up, synchronised. With --layers,
-every DCGAN-32 convolution alone (forward, input gradient, weight gradient; median ms of
-synchronised runs, TF32 off unless --tf32), the rows of `margan bench --layers`.
+every DCGAN-32 convolution alone (forward, input gradient, weight gradient; ms per op, the
+median of samples of --repeat launches between synchronisations, TF32 off unless --tf32), the
+rows of `margan bench --layers` (which times them the same way).
 
 With --json PATH the rows are also written there, for `margan bench --against PATH` (and
 `margan bench --layers --against PATH`), which prints margan's ratio to them and the targets of
-issue #9: {"torch", "device", "tf32", "kind": "iteration" | "layers", "rows": [{"batch",
+issue #9: {"torch", "device", "tf32", "kind": "iteration" | "layers", "repeat", "rows": [{"batch",
 "penalty", "it_per_s", "ms_per_it"} | {"batch", "layer", "op", "ms"}]}.
 """
 import argparse
@@ -99,20 +100,23 @@ LAYERS = [
 ]
 
 
-def median_ms(fn, dev, iters, warmup=2):
+def median_ms(fn, dev, iters, repeat, warmup=2):
+    """Median ms of one `fn` over `iters` samples of `repeat` launches between synchronisations
+    (margan's `bench --layers` times its ops the same way)."""
     for _ in range(warmup):
         fn()
     sync(dev)
     out = []
     for _ in range(iters):
         t = time.perf_counter()
-        fn()
+        ys = [fn() for _ in range(repeat)]
         sync(dev)
-        out.append(1e3 * (time.perf_counter() - t))
+        out.append(1e3 * (time.perf_counter() - t) / repeat)
+        del ys
     return sorted(out)[len(out) // 2]
 
 
-def layers(dev, batches, iters, rows):
+def layers(dev, batches, iters, repeat, rows):
     import torch.nn.functional as F
     from torch.nn.grad import conv2d_input, conv2d_weight
 
@@ -136,7 +140,7 @@ def layers(dev, batches, iters, rows):
                        ("dweight", lambda: conv2d_weight(x, w.shape, gy, stride=s, padding=p))]
             with torch.no_grad():
                 for op, fn in ops:
-                    ms = median_ms(fn, dev, iters)
+                    ms = median_ms(fn, dev, iters, repeat)
                     total += ms
                     rows.append({"batch": batch, "layer": name, "op": op, "ms": ms})
                     print(f"{batch:>6}  {name:<22} {op:<7} {ms:>10.3f}", flush=True)
@@ -160,6 +164,9 @@ def main():
     ap.add_argument("--profile", action="store_true", help="per-op breakdown of one iteration per row")
     ap.add_argument("--layers", action="store_true", help="time every convolution alone instead")
     ap.add_argument("--tf32", action="store_true", help="--layers: allow TF32 (default off, as the issue's target)")
+    ap.add_argument("--repeat", type=int, default=10,
+                    help="--layers: launches of each op per timed sample, between two synchronisations "
+                         "(1: every op waited on alone); as margan bench --layers --repeat")
     ap.add_argument("--fp32", action="store_true",
                     help="full iteration: TF32 off for cuDNN too (default: PyTorch's default, which lets cuDNN "
                          "convolutions use TF32 tensor cores; margan computes in f32)")
@@ -174,14 +181,17 @@ def main():
         if a.json:
             with open(a.json, "w") as f:
                 json.dump({"torch": torch.__version__, "device": name, "tf32": tf32, "kind": kind,
-                           "rows": rows}, f, indent=1)
+                           "repeat": a.repeat, "rows": rows}, f, indent=1)
 
     if a.layers:
         torch.backends.cudnn.allow_tf32 = a.tf32
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
         print(f"torch {torch.__version__} on {name}; "
-              f"DCGAN-32 convolutions, TF32 {'on' if a.tf32 else 'off'}, median of {a.iterations} synchronised runs")
-        layers(dev, [int(b) for b in a.batches.split(",")], a.iterations, rows)
+              f"DCGAN-32 convolutions, TF32 {'on' if a.tf32 else 'off'}, ms per op: median of {a.iterations} "
+              f"samples of {a.repeat} launches between synchronisations")
+        if a.repeat < 1:
+            ap.error("--repeat: at least 1")
+        layers(dev, [int(b) for b in a.batches.split(",")], a.iterations, a.repeat, rows)
         save("layers", a.tf32)
         return
     if a.fp32:

@@ -15,7 +15,14 @@ pub struct Reference {
     pub tf32: bool,
     /// "iteration" or "layers".
     pub kind: String,
+    /// With "layers": launches per timed sample (files written before it was recorded: 1).
+    #[serde(default = "one")]
+    pub repeat: usize,
     pub rows: Vec<serde_json::Value>,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Deserialize)]
@@ -149,11 +156,13 @@ pub fn iteration_report(mine: &[BenchRow], r: &Reference) -> Result<Vec<String>,
 }
 
 /// The report for `--layers`: per op margan's time over cuDNN's on each path, and how many ops
-/// are within [`LAYER_TARGET`].
+/// are within [`LAYER_TARGET`]; `repeat` is margan's launches per sample (the verdict says so
+/// when the twin's differ).
 pub fn layer_report(
     mine: &[LayerTime],
     paths: &[String],
     r: &Reference,
+    repeat: usize,
 ) -> Result<Vec<String>, String> {
     let theirs: Vec<LayerRow> = rows(r)?;
     let lib = library(r);
@@ -205,10 +214,18 @@ pub fn layer_report(
             "NOT met"
         };
         out.push(format!(
-            "target of issue #9: every op within {LAYER_TARGET}× of {lib} with TF32 off: {p} {} of {compared}, worst {:.2}×, {verdict}{}",
+            "target of issue #9: every op within {LAYER_TARGET}× of {lib} with TF32 off: {p} {} of {compared}, worst {:.2}×, {verdict}{}{}",
             within[i],
             worst[i],
-            if r.tf32 { " (but this file has TF32 on)" } else { "" }
+            if r.tf32 { " (but this file has TF32 on)" } else { "" },
+            if r.repeat != repeat {
+                format!(
+                    " (but timed unlike: {} launches per sample there, {repeat} here; rerun both with the same --repeat)",
+                    r.repeat
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     Ok(out)
@@ -236,6 +253,7 @@ mod tests {
             device: "NVIDIA H200".into(),
             tf32: true,
             kind: kind.into(),
+            repeat: 10,
             rows: rows.as_array().unwrap().clone(),
         }
     }
@@ -286,9 +304,15 @@ mod tests {
         };
         let mine = [t("fwd", vec![2.9, 3.5]), t("dinput", vec![1.0, 0.5])];
         let paths = ["tiled".to_string(), "gemm".to_string()];
-        let text = layer_report(&mine, &paths, &r).unwrap().join("\n");
+        let text = layer_report(&mine, &paths, &r, 10).unwrap().join("\n");
         assert!(
-            text.contains("tiled 2 of 2, worst 2.90×, met (but this file has TF32 on)"),
+            text.contains("tiled 2 of 2, worst 2.90×, met (but this file has TF32 on)\n"),
+            "{text}"
+        );
+        // Timed with other repeats: said in the verdict.
+        let text = layer_report(&mine, &paths, &r, 1).unwrap().join("\n");
+        assert!(
+            text.contains("(but timed unlike: 10 launches per sample there, 1 here"),
             "{text}"
         );
         assert!(text.contains("gemm 1 of 2, worst 3.50×, NOT met"), "{text}");
@@ -297,6 +321,6 @@ mod tests {
             batch: 256,
             ..t("fwd", vec![1.0, 1.0])
         }];
-        assert!(layer_report(&other, &paths, &r).is_err());
+        assert!(layer_report(&other, &paths, &r, 10).is_err());
     }
 }

@@ -37,6 +37,11 @@ pub struct BenchArgs {
     /// per path in --conv; default paths burn,gemm, and tiled on wgpu).
     #[arg(long)]
     layers: bool,
+    /// With --layers: launches of each op per timed sample, between two synchronisations (the
+    /// sample is their mean; default 10). 1 times every op with its own wait on the device, a
+    /// round trip that an iteration does not pay. The PyTorch twin's --repeat is the same.
+    #[arg(long, value_name = "N")]
+    repeat: Option<usize>,
     /// How the `tiled` path picks each matrix product: measure (time burn's matmul and every
     /// variant of margan's kernel on each new shape, keep the fastest), heuristic (the 64x64
     /// kernel for thin products, burn's for the others), burn, or one variant: 64x64+pf,
@@ -98,6 +103,16 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         )?),
         None => None,
     };
+    let repeat = match (args.repeat, args.layers) {
+        (Some(0), _) => return Err("--repeat 0: give at least 1 launch per sample".into()),
+        (Some(n), true) => n,
+        (Some(n), false) => {
+            return Err(format!(
+                "--repeat {n}: only with --layers (an iteration is timed over --iterations)"
+            ))
+        }
+        (None, _) => bench_layers::DEFAULT_REPEAT,
+    };
     let tuning = parse_matmul_tuning(&args.matmul_tuning)?;
     margan::kernels::matmul::set_matmul_tuning(tuning);
     let cfg = presets::preset(&args.preset)?;
@@ -132,10 +147,17 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         if args.kernels {
             bench_kernels::run(dev, name, plan.warmup, plan.iterations.max(20))?;
         } else if args.layers {
-            let times = bench_layers::run(dev, name, &plan.batches, &plan.paths, plan.iterations);
+            let times = bench_layers::run(
+                dev,
+                name,
+                &plan.batches,
+                &plan.paths,
+                plan.iterations,
+                repeat,
+            );
             if let Some(r) = &reference {
                 let paths: Vec<String> = plan.paths.iter().map(|p| p.name().to_string()).collect();
-                print_lines(bench_against::layer_report(&times, &paths, r)?);
+                print_lines(bench_against::layer_report(&times, &paths, r, repeat)?);
             }
         } else {
             let rows = bench::run(&args.preset, name, &cfg, dev, &plan);

@@ -1,11 +1,17 @@
 //! `margan bench --layers`: every convolution of DCGAN-32 (width 128, z 128) timed alone —
-//! forward, input gradient and weight gradient — on each convolution path, synchronised.
-//! `bench/torch_dcgan32.py --layers` prints the same rows for cuDNN.
+//! forward, input gradient and weight gradient — on each convolution path: each sample is
+//! `repeat` launches of the op between two synchronisations, divided by `repeat` (the op's
+//! time on the device, as in an iteration, where nothing waits between ops; with 1, each op
+//! also pays a round trip to the device), the median of the samples kept.
+//! `bench/torch_dcgan32.py --layers` prints the same rows for cuDNN, timed the same way.
 
 use burn::tensor::{Device, Tensor};
 use margan::conv::{self, with_conv_path, ConvPath};
 use margan::rng::Rng;
 use std::time::Instant;
+
+/// Launches per timed sample unless `--repeat` says otherwise.
+pub const DEFAULT_REPEAT: usize = 10;
 
 /// One layer: name, transposed?, c_in, c_out, input side, kernel, stride, padding.
 pub struct LayerShape {
@@ -52,12 +58,22 @@ pub const DCGAN32: [LayerShape; 8] = [
     layer("D conv 512→1 4→1", false, 512, 1, 4, 1, 0),
 ];
 
-/// Median milliseconds of `f` over `iters` synchronised runs, after `warmup`.
-fn time(device: &Device, warmup: usize, iters: usize, f: &dyn Fn() -> Tensor<4>) -> f64 {
+/// Median milliseconds of one `f` over `iters` samples of `repeat` launches each, after
+/// `warmup` samples.
+fn time(
+    device: &Device,
+    warmup: usize,
+    iters: usize,
+    repeat: usize,
+    f: &dyn Fn() -> Tensor<4>,
+) -> f64 {
     let run = || {
-        let y = f();
+        // Every result stays alive until the device has been waited on.
+        let ys: Vec<Tensor<4>> = (0..repeat).map(|_| f()).collect();
         // Reading one value back waits for the queued work on every backend.
-        let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
+        if let Some(y) = ys.last() {
+            let _ = y.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data();
+        }
         let _ = device.sync();
     };
     for _ in 0..warmup {
@@ -67,7 +83,7 @@ fn time(device: &Device, warmup: usize, iters: usize, f: &dyn Fn() -> Tensor<4>)
         .map(|_| {
             let t = Instant::now();
             run();
-            1e3 * t.elapsed().as_secs_f64()
+            1e3 * t.elapsed().as_secs_f64() / repeat as f64
         })
         .collect();
     ms.sort_by(f64::total_cmp);
@@ -82,6 +98,7 @@ fn layer_ms(
     device: &Device,
     warmup: usize,
     iters: usize,
+    repeat: usize,
 ) -> [f64; 3] {
     let mut rng = Rng::new(1);
     let (k, s, p) = (l.k, l.stride, l.padding);
@@ -92,7 +109,8 @@ fn layer_ms(
     };
     let x = rng.normal_tensor([batch, l.c_in, l.size, l.size], 0.0, 1.0, device);
     let gy = rng.normal_tensor([batch, l.c_out, out, out], 0.0, 1.0, device);
-    let t = |f: &dyn Fn() -> Tensor<4>| with_conv_path(path, || time(device, warmup, iters, f));
+    let t =
+        |f: &dyn Fn() -> Tensor<4>| with_conv_path(path, || time(device, warmup, iters, repeat, f));
     if l.transposed {
         // y = convT(x, W), W: [c_in, c_out, k, k]; its input gradient is a convolution, its
         // weight gradient the convolution weight gradient with x and gy exchanged.
@@ -129,8 +147,12 @@ pub fn run(
     batches: &[usize],
     paths: &[ConvPath],
     iters: usize,
+    repeat: usize,
 ) -> Vec<LayerTime> {
-    println!("margan bench --layers: DCGAN-32 convolutions, device {name}, median of {iters} synchronised runs, ms");
+    println!(
+        "margan bench --layers: DCGAN-32 convolutions, device {name}, ms per op: median of {iters} \
+         samples of {repeat} launches between synchronisations"
+    );
     print!("{:>6}  {:<22} {:<7}", "batch", "layer", "op");
     for p in paths {
         print!(" {:>10}", p.name());
@@ -145,7 +167,7 @@ pub fn run(
         for l in &DCGAN32 {
             let per_path: Vec<[f64; 3]> = paths
                 .iter()
-                .map(|&p| layer_ms(l, batch, p, device, 2, iters))
+                .map(|&p| layer_ms(l, batch, p, device, 2, iters, repeat))
                 .collect();
             for (op, opname) in ["fwd", "dinput", "dweight"].iter().enumerate() {
                 print!("{batch:>6}  {:<22} {opname:<7}", l.name);

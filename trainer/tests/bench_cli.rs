@@ -145,6 +145,18 @@ fn bad_options_name_the_fix() {
             "unknown --matmul-tuning `fast`: use measure, heuristic, burn, a kernel variant \
              (64x64+pf, 64x64, 128x64+pf",
         ),
+        (
+            &["--device", "cpu", "--matmul-tuning", "f16-128x128+pf"][..],
+            "--matmul-tuning f16-128x128+pf: no device here offers f16 tensor cores",
+        ),
+        (
+            &["--device", "cpu", "--repeat", "5"][..],
+            "--repeat 5: only with --layers",
+        ),
+        (
+            &["--device", "cpu", "--layers", "--repeat", "0"][..],
+            "--repeat 0: give at least 1 launch per sample",
+        ),
     ] {
         let o = bench(args);
         assert!(!o.status.success(), "{args:?} should fail");
@@ -242,7 +254,7 @@ fn against_cudnn_per_convolution() {
         .args([
             "bench", "--layers", "--device", "cpu", "--conv", "gemm", "--batch", "1",
         ])
-        .args(["--iterations", "1", "--against", &path])
+        .args(["--iterations", "1", "--repeat", "2", "--against", &path])
         .output()
         .expect("margan runs");
     let out = stdout_of(&o);
@@ -258,6 +270,16 @@ fn against_cudnn_per_convolution() {
         "{out}"
     );
     assert!(out.contains("NOT met"), "{out}");
+    // Each op's time is the mean of 2 launches between waits; the file (written before the twin
+    // recorded its repeats) counts as 1, and the verdict says they were timed unlike.
+    assert!(
+        out.contains("median of 1 samples of 2 launches between synchronisations"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(but timed unlike: 1 launches per sample there, 2 here"),
+        "{out}"
+    );
 }
 
 #[test]
