@@ -1,11 +1,11 @@
 //! [`MatmulTuning::Measure`]: the first time a product shape (and operand layout) comes by, each
 //! candidate — burn's `matmul` and every [`MatmulVariant`] of the kernel, with
-//! [`MatmulTuning::MeasureF16`] every [`TcVariant`] of the tensor-core one too — runs on the real
+//! [`MatmulTuning::MeasureF16`] every [`super::matmul::TcVariant`] of the tensor-core one too — runs on the real
 //! operands, timed between device synchronisations, and the fastest is kept for the process.
 //! A GAN iteration has a few dozen product shapes, all seen in its first iteration, so the
 //! cost (a second or so on a large GPU) falls in the warm-up.
 
-use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TcVariant, TuneRecord};
+use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TuneRecord};
 use super::matmul_cube::strides;
 use burn::backend::wgpu::CubeTensor;
 use std::collections::HashMap;
@@ -104,7 +104,7 @@ fn measure(a: &CubeTensor, b: &CubeTensor, key: Key) -> MatmulChoice {
     let candidates = std::iter::once(MatmulChoice::Burn)
         .chain(MatmulVariant::ALL.iter().map(|&v| MatmulChoice::Kernel(v)))
         .chain(
-            TcVariant::ALL
+            super::matmul::TcVariant::ALL
                 .into_iter()
                 .filter(|&v| key.f16 && super::matmul_tc::fits(v))
                 .map(MatmulChoice::TensorCores),
