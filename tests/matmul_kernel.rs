@@ -47,6 +47,39 @@ fn tiled_matmul_matches_reference() {
     }
 }
 
+/// Shapes seen again, interleaved with others and with new operands (the kernels keep each
+/// launch's info buffer and reuse it when the same values come by): every product is the new
+/// one's, through the kernel and through the split sum.
+#[test]
+fn repeated_shapes_take_their_new_operands() {
+    let Some(dev) = gpu() else { return };
+    let mut rng = Rng::new(43);
+    let shapes = [
+        (65, 17, 63),
+        (5, 5000, 3),
+        (65, 17, 63),
+        (130, 300, 70),
+        (5, 5000, 3),
+    ];
+    for round in 0..2 {
+        for (m, k, n) in shapes {
+            let a = operand(m, k, false, &mut rng);
+            let b = operand(k, n, true, &mut rng);
+            let got = matmul_variant(
+                on(&a, false, &dev),
+                on(&b, true, &dev),
+                MatmulVariant::DEFAULT,
+            );
+            assert_close(
+                got.to_device(&margan::device::cpu()),
+                matmul_reference(a, b),
+                1e-5,
+                &format!("round {round}, [{m}, {k}]·[{k}, {n}]"),
+            );
+        }
+    }
+}
+
 #[test]
 fn tuning_settings_parse_their_names_and_scope_to_a_thread() {
     let mut names = vec![

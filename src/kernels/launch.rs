@@ -3,7 +3,10 @@
 
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
 use burn::tensor::{DType, Shape};
-use burn_cubecl::cubecl::{prelude::KernelId, CubeCount, ExecutionMode};
+use burn_cubecl::cubecl::{prelude::KernelId, server::Handle, CubeCount, ExecutionMode};
+use burn_cubecl::CubeDevice;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Largest workgroup count in one dispatch dimension (WebGPU's guaranteed limit).
 pub(crate) const MAX_GROUPS: u32 = 65_535;
@@ -53,6 +56,35 @@ pub(crate) fn cube_count(groups: u32) -> CubeCount {
 /// Little-endian bytes of the `u32`s a shader reads from its info buffer.
 pub(crate) fn info_bytes(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Info buffers kept per thread (each thread is its own stream of work for CubeCL); past this
+/// many the cache starts over.
+const INFO_KEPT: usize = 2048;
+
+thread_local! {
+    static INFO: RefCell<HashMap<(CubeDevice, Vec<u32>), Handle>> = RefCell::new(HashMap::new());
+}
+
+/// A device buffer holding `values`, for a shader's read-only info binding: uploaded the first
+/// time these values come by on `t`'s device and reused after. A training run launches the
+/// same shapes every iteration, and each upload costs the host a staging write and an
+/// allocation per launch (for values that change every launch, such as Adam's step, use
+/// `create_from_slice` directly).
+pub(crate) fn info_buffer(t: &CubeTensor, values: &[u32]) -> Handle {
+    INFO.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (t.device.clone(), values.to_vec());
+        if let Some(h) = cache.get(&key) {
+            return h.clone();
+        }
+        if cache.len() >= INFO_KEPT {
+            cache.clear();
+        }
+        let h = t.client.create_from_slice(&info_bytes(values));
+        cache.insert(key, h.clone());
+        h
+    })
 }
 
 /// An uninitialised contiguous f32 tensor of `shape` on `t`'s device.

@@ -3,7 +3,7 @@
 //! (derivative 0 almost everywhere), so its backward is the same kernel on the upstream
 //! gradient, and only `t` receives one.
 
-use super::launch::{cube_count, empty_like, info_bytes, same_memory, shape_strides4, unaliased};
+use super::launch::{cube_count, empty_like, info_buffer, same_memory, shape_strides4, unaliased};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
@@ -94,7 +94,7 @@ impl LeakyScaleOps for CubeBackend {
         info.extend(xs);
         info.extend(ts);
         let out = empty_like(&t, shape);
-        let info = t.client.create_from_slice(&info_bytes(&info));
+        let info = info_buffer(&t, &info);
         let mut buffers = vec![x.handle.clone().binding()];
         if !forward {
             buffers.push(t.handle.clone().binding());

@@ -4,7 +4,7 @@
 //! variant ([`super::matmul_tune`]) and its autodiff: `C = A·B` has `dA = dC·Bᵀ` and
 //! `dB = Aᵀ·dC`, products on transposed views, each picked for its own shape.
 
-use super::launch::{cube_count, empty_like, info_bytes, unaliased, Shader};
+use super::launch::{cube_count, empty_like, info_buffer, unaliased, Shader};
 use super::matmul::{split_k_blocks, MatmulChoice, MatmulTuning, MatmulVariant};
 use super::matmul_shader::MatmulShader;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -103,7 +103,7 @@ pub(crate) fn launch_blocked<K: KernelSource + 'static>(
     u32_of(ranges * m * n, "output size");
     let partial = empty_like(&a, Shape::new([ranges * m, n]));
     let info = [m, n, k, sa_m, sa_k, sb_k, sb_n, range].map(|v| u32_of(v, "size"));
-    let info = a.client.create_from_slice(&info_bytes(&info));
+    let info = info_buffer(&a, &info);
     a.client.launch(
         Box::new(SourceKernel::new(
             shader(sa_k == 1, sb_n == 1),
@@ -134,9 +134,7 @@ pub(crate) fn launch_blocked<K: KernelSource + 'static>(
 fn split_sum(a: &CubeTensor, partial: CubeTensor, m: usize, n: usize, ranges: usize) -> CubeTensor {
     let out = empty_like(a, Shape::new([m, n]));
     let len = m * n;
-    let info = a
-        .client
-        .create_from_slice(&info_bytes(&[len as u32, ranges as u32]));
+    let info = info_buffer(a, &[len as u32, ranges as u32]);
     a.client.launch(
         Box::new(SourceKernel::new(
             SPLIT_SUM,

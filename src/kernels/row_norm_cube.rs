@@ -1,6 +1,6 @@
 //! The row-norm backend extension and its WGSL launch on the CubeCL (wgpu) backend.
 
-use super::launch::{cube_count, empty_like, info_bytes, Shader, MAX_GROUPS};
+use super::launch::{cube_count, empty_like, info_buffer, Shader, MAX_GROUPS};
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, SourceKernel};
 use burn::backend::{backend_extension, tensor::FloatTensor};
 use burn::tensor::{DType, Shape};
@@ -57,9 +57,7 @@ impl RowNormOps for CubeBackend {
         let (rows, cols) = rows_cols(&g);
         let norms = empty_like(&g, Shape::new([rows]));
         let argmax = empty_like(&g, Shape::new([rows]));
-        let info = g
-            .client
-            .create_from_slice(&info_bytes(&[rows as u32, cols as u32, mode]));
+        let info = info_buffer(&g, &[rows as u32, cols as u32, mode]);
         g.client.launch(
             Box::new(SourceKernel::new(FORWARD, CubeDim::new_1d(WORKGROUP))),
             cube_count(rows as u32),
@@ -84,9 +82,7 @@ impl RowNormOps for CubeBackend {
         let up = into_contiguous(up);
         let (rows, cols) = rows_cols(&g);
         let dg = empty_like(&g, Shape::new([rows, cols]));
-        let info = g
-            .client
-            .create_from_slice(&info_bytes(&[rows as u32, cols as u32, mode]));
+        let info = info_buffer(&g, &[rows as u32, cols as u32, mode]);
         let rows = rows as u32;
         let (y, z) = (rows.clamp(1, MAX_GROUPS), rows.div_ceil(MAX_GROUPS).max(1));
         g.client.launch(
