@@ -118,6 +118,14 @@ section "per convolution: margan" 90 \
 section "full iteration: PyTorch with TF32 off (convolutions in f32, as margan's)" 30 \
     python3 bench/torch_dcgan32.py --device cuda --fp32 --batches 64,256 --penalties linf \
     --warmup 10 --iterations "$((iters * 5))"
+# Host work: CubeCL submits a command buffer every 32 launches (CUBECL_WGPU_MAX_TASKS). Fewer,
+# longer ones cost the host less per launch (on lavapipe, 17 against 23 ms of the runtime
+# thread per b1 iteration with 512) but let the GPU start later; which wins here?
+tasks() { for t in 128 512; do echo "CUBECL_WGPU_MAX_TASKS=$t"; CUBECL_WGPU_MAX_TASKS=$t "$@" | tail -2; done; }
+export -f tasks
+section "full iteration: margan tiled, 128 and 512 launches per command buffer (default 32)" 60 \
+    tasks /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
 section "full iteration: margan tiled with the fixed rule of stop 10 (64x64 kernel for thin products)" 60 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
     --matmul-tuning heuristic --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
