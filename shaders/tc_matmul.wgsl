@@ -53,49 +53,7 @@ var<workgroup> a_s: array<f16, {{ a_len }}>; // BM·ROW_A, [m][k]
 var<workgroup> b_s: array<f16, {{ b_len }}>; // BK·ROW_B, [k][n]
 var<workgroup> c_s: array<f32, {{ staging }}>; // a TILE² slot per subgroup, at s·TILE², [m][n]
 
-struct Dims {
-    m0: u32,
-    n0: u32,
-    m_size: u32,
-    n_size: u32,
-    k_end: u32,
-    sa_m: u32,
-    sa_k: u32,
-    sb_k: u32,
-    sb_n: u32,
-}
-
-// Element e (< BM·BK) of A's slice: its row and depth in the block.
-fn a_place(e: u32) -> vec2<u32> {
-    if (A_KFAST) {
-        return vec2<u32>(e / BK, e % BK);
-    }
-    return vec2<u32>(e % BM, e / BM);
-}
-
-// Element e (< BK·BN) of B's slice: its column and depth in the block.
-fn b_place(e: u32) -> vec2<u32> {
-    if (B_NFAST) {
-        return vec2<u32>(e % BN, e / BN);
-    }
-    return vec2<u32>(e / BK, e % BK);
-}
-
-fn load_a(d: Dims, k0: u32, e: u32) -> f32 {
-    let p = a_place(e);
-    if (d.m0 + p.x < d.m_size && k0 + p.y < d.k_end) {
-        return a[(d.m0 + p.x) * d.sa_m + (k0 + p.y) * d.sa_k];
-    }
-    return 0.0;
-}
-
-fn load_b(d: Dims, k0: u32, e: u32) -> f32 {
-    let p = b_place(e);
-    if (d.n0 + p.x < d.n_size && k0 + p.y < d.k_end) {
-        return b[(k0 + p.y) * d.sb_k + (d.n0 + p.x) * d.sb_n];
-    }
-    return 0.0;
-}
+{{ loads }}
 
 fn stash_a(e: u32, v: f32) {
     let p = a_place(e);

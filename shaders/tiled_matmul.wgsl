@@ -43,49 +43,7 @@ const ROUND_F16: bool = {{ round_f16 }};
 var<workgroup> a_tile: array<vec4<f32>, {{ a_tile_len }}>;
 var<workgroup> b_tile: array<vec4<f32>, {{ b_tile_len }}>;
 
-struct Dims {
-    m0: u32,
-    n0: u32,
-    m_size: u32,
-    n_size: u32,
-    k_end: u32,
-    sa_m: u32,
-    sa_k: u32,
-    sb_k: u32,
-    sb_n: u32,
-}
-
-// Element e (< BM·16) of A's slice at k0: its row and depth in the tile.
-fn a_place(e: u32) -> vec2<u32> {
-    if (A_KFAST) {
-        return vec2<u32>(e / BK, e % BK);
-    }
-    return vec2<u32>(e % BM, e / BM);
-}
-
-// Element e (< 16·BN) of B's slice at k0: its column and depth in the tile.
-fn b_place(e: u32) -> vec2<u32> {
-    if (B_NFAST) {
-        return vec2<u32>(e % BN, e / BN);
-    }
-    return vec2<u32>(e / BK, e % BK);
-}
-
-fn load_a(d: Dims, k0: u32, e: u32) -> f32 {
-    let p = a_place(e);
-    if (d.m0 + p.x < d.m_size && k0 + p.y < d.k_end) {
-        return a[(d.m0 + p.x) * d.sa_m + (k0 + p.y) * d.sa_k];
-    }
-    return 0.0;
-}
-
-fn load_b(d: Dims, k0: u32, e: u32) -> f32 {
-    let p = b_place(e);
-    if (d.n0 + p.x < d.n_size && k0 + p.y < d.k_end) {
-        return b[(k0 + p.y) * d.sb_k + (d.n0 + p.x) * d.sb_n];
-    }
-    return 0.0;
-}
+{{ loads }}
 
 fn staged(v: f32) -> f32 {
     if (ROUND_F16) {

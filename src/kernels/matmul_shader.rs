@@ -105,6 +105,7 @@ impl KernelSource for MatmulShader {
         let [decl, prologue, stage, compute, store] = self.body();
         let (bm, bn) = (16 * self.variant.tm, 16 * self.variant.tn);
         SourceTemplate::new(include_str!("../../shaders/tiled_matmul.wgsl"))
+            .register("loads", include_str!("../../shaders/matmul_loads.wgsl"))
             .register("a_kfast", self.a_kfast.to_string())
             .register("b_nfast", self.b_nfast.to_string())
             .register("round_f16", self.round_f16.to_string())

@@ -279,6 +279,7 @@ impl KernelSource for TcShader {
         let [prologue, stage] = self.staging_code();
         let [a_len, b_len, staging] = self.staging();
         SourceTemplate::new(include_str!("../../shaders/tc_matmul.wgsl"))
+            .register("loads", include_str!("../../shaders/matmul_loads.wgsl"))
             .register("block", self.block().to_string())
             .register("invocations", self.variant.invocations().to_string())
             .register("a_len", a_len.to_string())
