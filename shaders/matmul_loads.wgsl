@@ -1,5 +1,5 @@
 // The operand loads shared by `tiled_matmul.wgsl` and `tc_matmul.wgsl` (inserted at their
-// `loads` placeholder): each defines the bindings `a`, `b` and the constants BM, BN, BK, A_KFAST,
+// `loads` placeholder): each defines the bindings `a`, `b`, `info` and the constants BM, BN, BK, A_KFAST,
 // B_NFAST first. Element e (< BM·BK) of A's slice and (< BK·BN) of B's: where it goes in the
 // block and its value, 0 outside the operand or past the range of K.
 
@@ -13,6 +13,23 @@ struct Dims {
     sa_k: u32,
     sb_k: u32,
     sb_n: u32,
+}
+
+// Workgroup (x, y, z)'s block: rows from BM·y, columns from BN·x, the z-th range of K (info[7]
+// values long), and the operands' sizes and strides from info.
+fn block_dims(wid: vec3<u32>) -> Dims {
+    let k_begin = wid.z * info[7];
+    return Dims(
+        wid.y * BM,
+        wid.x * BN,
+        info[0],
+        info[1],
+        min(info[2], k_begin + info[7]),
+        info[3],
+        info[4],
+        info[5],
+        info[6],
+    );
 }
 
 // Element e of A's slice: its row and depth in the block.

@@ -84,17 +84,7 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let k_begin = wid.z * info[7];
-    let d = Dims(
-        wid.y * BM,
-        wid.x * BN,
-        info[0],
-        info[1],
-        min(info[2], k_begin + info[7]),
-        info[3],
-        info[4],
-        info[5],
-        info[6],
-    );
+    let d = block_dims(wid);
     let m0 = d.m0;
     let n0 = d.n0;
     let m_size = d.m_size;
