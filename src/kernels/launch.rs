@@ -58,31 +58,32 @@ pub(crate) fn info_bytes(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// Info buffers kept per thread (each thread is its own stream of work for CubeCL); past this
-/// many the cache starts over.
+/// Info buffers kept per thread and device (each thread is its own stream of work for
+/// CubeCL); past this many the device's cache starts over.
 const INFO_KEPT: usize = 2048;
 
 thread_local! {
-    static INFO: RefCell<HashMap<(CubeDevice, Vec<u32>), Handle>> = RefCell::new(HashMap::new());
+    static INFO: RefCell<HashMap<CubeDevice, HashMap<Vec<u32>, Handle>>> =
+        RefCell::new(HashMap::new());
 }
 
 /// A device buffer holding `values`, for a shader's read-only info binding: uploaded the first
-/// time these values come by on `t`'s device and reused after. A training run launches the
-/// same shapes every iteration, and each upload costs the host a staging write and an
-/// allocation per launch (for values that change every launch, such as Adam's step, use
-/// `create_from_slice` directly).
+/// time these values come by on `t`'s device and reused after (a lookup that allocates
+/// nothing). A training run launches the same shapes every iteration, and each upload costs
+/// the host a staging write and an allocation per launch (for values that change every launch,
+/// such as Adam's step, use `create_from_slice` directly).
 pub(crate) fn info_buffer(t: &CubeTensor, values: &[u32]) -> Handle {
     INFO.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let key = (t.device.clone(), values.to_vec());
-        if let Some(h) = cache.get(&key) {
+        if let Some(h) = cache.get(&t.device).and_then(|c| c.get(values)) {
             return h.clone();
         }
-        if cache.len() >= INFO_KEPT {
-            cache.clear();
+        let kept = cache.entry(t.device.clone()).or_default();
+        if kept.len() >= INFO_KEPT {
+            kept.clear();
         }
         let h = t.client.create_from_slice(&info_bytes(values));
-        cache.insert(key, h.clone());
+        kept.insert(values.to_vec(), h.clone());
         h
     })
 }

@@ -328,13 +328,12 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor, variant: TcVariant) -> CubeTe
          margan::device::wgpu; this one has {}: use the f32 products (MatmulTuning::Measure)",
         report()
     );
-    let k = shader(variant, true, true, width, tile);
     assert!(
         fits(variant),
         "tensor-core product {}: needs {} bytes of workgroup memory, the device has {}; use f16 \
          (64×64 blocks) or measure-f16",
         variant.name(),
-        k.shared_bytes(),
+        shader(variant, true, true, width, tile).shared_bytes(),
         SHARED_BYTES.load(Ordering::Relaxed)
     );
     let block = variant.block;

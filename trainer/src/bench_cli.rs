@@ -220,5 +220,16 @@ pub fn require_tensor_cores(tuning: MatmulTuning, arg: &str) -> Result<(), Strin
              arithmetic on any wgpu adapter"
         ));
     }
+    // One variant asked for that this device's workgroup memory cannot hold (measure-f16 just
+    // leaves such variants out).
+    if let MatmulTuning::Fixed(MatmulChoice::TensorCores(v)) = tuning {
+        if !margan::kernels::matmul::tensor_core_variant_fits(v) {
+            return Err(format!(
+                "--matmul-tuning {arg}: the wgpu device's workgroup memory cannot hold the {} \
+                 variant; use f16 (64×64 blocks) or measure-f16",
+                v.name()
+            ));
+        }
+    }
     Ok(())
 }
