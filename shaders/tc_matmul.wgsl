@@ -7,19 +7,20 @@
 //
 // Workgroup (x, y, z) computes the BLOCK×BLOCK block of C at rows BLOCK·y, columns BLOCK·x over
 // the z-th range of K (info[7] values long), written to out[z·M·N + m·N + n] (split K as in
-// `tiled_matmul.wgsl`; `split_sum.wgsl` adds the ranges up). Two sizes (`TcVariant`): 64 with
-// 128 invocations, 128 with 256 (twice the multiply-adds per value staged). The block is
-// (BLOCK / TILE)² tiles. The invocations form subgroups of the adapter's fixed width W (margan
-// generates the shader for it: `kernels::matmul_tc`); subgroup s owns a region of
-// TILES_M × TILES_N tiles (e.g. 2×2 for a 64 block, W = 32, TILE = 16), at tile row
-// TILES_M · (s / REGIONS_N), tile column TILES_N · (s % REGIONS_N), one accumulator matrix per
-// tile. Each 32-deep slice of K is staged row-major ([m][k] for A, [k][n] for B) as f16, every
-// invocation loading 16 values of each operand (neighbouring invocations neighbouring
-// addresses along the operand's contiguous index); with prefetch, the next slice's loads are
-// issued before the current one is multiplied, so that their latency hides behind it. The
-// staging rows are padded by 8 values (16 bytes, which keeps the cooperative loads' rows
-// aligned): without it, an operand stored across its rows (A transposed, B transposed) had
-// every other invocation of a subgroup on one memory bank.
+// `tiled_matmul.wgsl`; `split_sum.wgsl` adds the ranges up). Three shapes (`TcVariant`): a 64
+// block of 128 invocations, a 128 block (twice the multiply-adds per value staged) of 256 or
+// of 128. The block is (BLOCK / TILE)² tiles. The invocations form subgroups of the adapter's
+// fixed width W (margan generates the shader for it: `kernels::matmul_tc`); subgroup s owns a
+// region of TILES_M × TILES_N tiles (with W = 32, TILE = 16: 2×2 for a 64 block, 2×4 for a 128
+// block of 256, 4×4 for one of 128), at tile row TILES_M · (s / REGIONS_N), tile column
+// TILES_N · (s % REGIONS_N), one accumulator matrix per tile. Each 32-deep slice of K is staged
+// row-major ([m][k] for A, [k][n] for B) as f16, every invocation loading BLOCK · 32 /
+// invocations values of each operand (16, or 32 for a 128 block of 128; neighbouring
+// invocations neighbouring addresses along the operand's contiguous index); with prefetch, the
+// next slice's loads are issued before the current one is multiplied, so that their latency
+// hides behind it. The staging rows are padded by 8 values (16 bytes, which keeps the
+// cooperative loads' rows aligned): without it, an operand stored across its rows (A
+// transposed, B transposed) had every other invocation of a subgroup on one memory bank.
 // At the end each subgroup stores its tiles straight to C where the whole block is inside C and
 // C's rows are 16-byte aligned (N % 4 = 0, as cooperative-matrix stores need); otherwise tile by
 // tile through its own TILE² staging slot in workgroup memory, from where its invocations write

@@ -213,8 +213,9 @@ fn f16_tensor_core_step_against_cpu() {
         return;
     }
     let b = with_conv_path(ConvPath::Burn, || step(&margan::device::cpu()));
-    // The default variant and the largest one that fits (the other two differ from these
-    // only in when the loads are issued).
+    // The default variant and the last one that fits (a 128 block of 128 invocations: the most
+    // tiles per subgroup). The others differ from these in when the loads are issued or in how
+    // many subgroups share a block, which the product test above covers.
     let largest = TcVariant::ALL
         .into_iter()
         .rev()

@@ -66,35 +66,51 @@ impl MatmulVariant {
 /// One configuration of the optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TcVariant {
-    /// Rows and columns of C per workgroup: 64 (128 invocations) or 128 (256 invocations).
+    /// Rows and columns of C per workgroup: 64 or 128.
     pub block: usize,
+    /// Invocations per workgroup: 128, or 256 for a 128 block. On NVIDIA (subgroups of 32,
+    /// 16×16 tiles) a 64 block of 128 gives each subgroup 2×2 tiles, a 128 block of 256 2×4,
+    /// one of 128 4×4: fewer cooperative loads from workgroup memory per multiply-add, and more
+    /// accumulators (registers) per invocation.
+    pub invocations: usize,
     /// Whether the next 32-deep slice of K is loaded while the current one is multiplied.
     pub prefetch: bool,
 }
 
 impl TcVariant {
     /// Every variant, the default first (the one `f16` names).
-    pub const ALL: [TcVariant; 4] = [
-        TcVariant::new(64, false),
-        TcVariant::new(64, true),
-        TcVariant::new(128, false),
-        TcVariant::new(128, true),
+    pub const ALL: [TcVariant; 5] = [
+        TcVariant::new(64, 128, false),
+        TcVariant::new(64, 128, true),
+        TcVariant::new(128, 256, false),
+        TcVariant::new(128, 256, true),
+        TcVariant::new(128, 128, false),
     ];
     pub const DEFAULT: TcVariant = TcVariant::ALL[0];
 
-    pub const fn new(block: usize, prefetch: bool) -> Self {
-        TcVariant { block, prefetch }
+    pub const fn new(block: usize, invocations: usize, prefetch: bool) -> Self {
+        TcVariant {
+            block,
+            invocations,
+            prefetch,
+        }
     }
 
     /// Invocations per workgroup.
     pub fn invocations(self) -> u32 {
-        2 * self.block as u32
+        self.invocations as u32
     }
 
-    /// e.g. `f16-64x64` or `f16-128x128+pf`.
+    /// e.g. `f16-64x64`, `f16-128x128+pf`, or `f16-128x128-128inv` where the invocations are
+    /// not twice the block's side.
     pub fn name(self) -> String {
         let b = self.block;
-        format!("f16-{b}x{b}{}", if self.prefetch { "+pf" } else { "" })
+        let inv = if self.invocations == 2 * b {
+            String::new()
+        } else {
+            format!("-{}inv", self.invocations)
+        };
+        format!("f16-{b}x{b}{inv}{}", if self.prefetch { "+pf" } else { "" })
     }
 }
 

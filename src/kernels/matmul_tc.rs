@@ -131,8 +131,6 @@ fn shader(variant: TcVariant, a_kfast: bool, b_nfast: bool, width: u32, tile: u3
 /// The depth of one staged slice of K, and the padding of the staging rows (f16 values).
 const BK: u32 = 32;
 const PAD: u32 = 8;
-/// Values of each operand one invocation stages per slice (BLOCK · BK / (2 · BLOCK)).
-const LOADS: u32 = BK / 2;
 
 /// `shaders/tc_matmul.wgsl` for one variant, one layout of the operands, one subgroup width and
 /// one side of the cooperative matrices.
@@ -150,17 +148,26 @@ impl TcShader {
         self.variant.block as u32
     }
 
+    /// Values of each operand one invocation stages per slice: BLOCK · BK / invocations (16,
+    /// or 32 for a 128 block of 128 invocations).
+    fn loads(&self) -> u32 {
+        self.block() * BK / self.variant.invocations()
+    }
+
     /// Tiles of one subgroup's region, down and across: the block's (block / tile)² tiles
     /// shared among its invocations / width subgroups.
     fn region(&self) -> (u32, u32) {
         assert!(
             WIDTHS.contains(&self.width)
                 && matches!(self.tile, 8 | 16)
-                && matches!(self.block(), 64 | 128),
-            "tensor-core shader: subgroup width {} (one of {WIDTHS:?}), tile {} (8 or 16), block {} (64 or 128)",
+                && matches!(self.block(), 64 | 128)
+            && matches!(self.variant.invocations(), 128 | 256)
+            && self.variant.invocations() <= 2 * self.block(),
+            "tensor-core shader: subgroup width {} (one of {WIDTHS:?}), tile {} (8 or 16), block {} (64 or 128), {} invocations (128, or 256 for a 128 block)",
             self.width,
             self.tile,
-            self.block()
+            self.block(),
+            self.variant.invocations()
         );
         let per_subgroup =
             (self.block() / self.tile).pow(2) * self.width / self.variant.invocations();
@@ -190,9 +197,10 @@ impl TcShader {
     /// `lid + invocations · r` of each operand.
     fn staging_code(&self) -> [String; 2] {
         let inv = self.variant.invocations();
+        let loads = self.loads();
         let load = |k: &str, keyword: &str, indent: &str| {
             let mut s = String::new();
-            for r in 0..LOADS {
+            for r in 0..loads {
                 let e = inv * r;
                 let _ = writeln!(s, "{indent}{keyword}va{r} = load_a(d, {k}, lid + {e}u);");
                 let _ = writeln!(s, "{indent}{keyword}vb{r} = load_b(d, {k}, lid + {e}u);");
@@ -200,7 +208,7 @@ impl TcShader {
             s
         };
         let mut stash = String::new();
-        for r in 0..LOADS {
+        for r in 0..loads {
             let e = inv * r;
             let _ = writeln!(stash, "        stash_a(lid + {e}u, va{r});");
             let _ = writeln!(stash, "        stash_b(lid + {e}u, vb{r});");

@@ -26,7 +26,7 @@ pub fn print() {
         .filter(|&c| records.iter().any(|r| r.times.iter().any(|t| t.0 == c)));
     let mut choices: Vec<MatmulChoice> = MatmulVariant::ALL.map(MatmulChoice::Kernel).to_vec();
     choices.extend(f16);
-    // Columns as wide as the longest name (f16-128x128+pf).
+    // Columns as wide as the longest name (f16-128x128-128inv).
     let w = choices
         .iter()
         .map(|c| c.name().len())
