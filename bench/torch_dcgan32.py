@@ -10,6 +10,7 @@ fixed uniform batch already on the device, as in margan's bench. Eager mode, def
   python3 bench/torch_dcgan32.py --device cuda --profile      # + per-op breakdown (torch.profiler)
   python3 bench/torch_dcgan32.py --device cuda --fp32         # convolutions without TF32 too
   python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256   # per convolution
+  python3 bench/torch_dcgan32.py --check STEP_JSON   # margan's step, recomputed (tests/pytorch_twin.rs)
 
 Prints one row per (batch, penalty): it/s and ms/it after warm-up, synchronised. With --layers,
 every DCGAN-32 convolution alone (forward, input gradient, weight gradient; ms per op, the
@@ -39,12 +40,12 @@ def generator(z_dim=128, width=128, channels=3):
     )
 
 
-def critic(width=128, channels=3):
+def critic(width=128, channels=3, slope=0.2):
     # 32×32×3 → 16×16×128 → 8×8×256 → 4×4×512 → 1 (BatchNorm after the middle convolutions).
     return nn.Sequential(
-        nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
-        nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2),
-        nn.Conv2d(width * 2, width * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 4), nn.LeakyReLU(0.2),
+        nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(slope),
+        nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(slope),
+        nn.Conv2d(width * 2, width * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 4), nn.LeakyReLU(slope),
         nn.Conv2d(width * 4, 1, 4, 1, 0, bias=False),
     )
 
@@ -57,19 +58,27 @@ def init(m):
         nn.init.zeros_(m.bias)
 
 
-def penalty(d, real, fake, norm, weight):
-    u = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+def sample_norms(g, norm):
+    g = g.flatten(1)
+    return g.norm(2, dim=1) if norm == "l2" else g.abs().amax(dim=1)
+
+
+def penalty(d, real, fake, norm, weight, u=None):
+    if u is None:
+        u = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     x = (u * real + (1 - u) * fake).requires_grad_(True)
     (g,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
-    g = g.flatten(1)
-    n = g.norm(2, dim=1) if norm == "l2" else g.abs().amax(dim=1)
-    return weight * torch.relu(n - 1).mean()
+    return weight * torch.relu(sample_norms(g, norm) - 1).mean()
+
+
+def d_loss(d, real, fake):
+    return torch.relu(1 - d(real)).mean() + torch.relu(1 + d(fake)).mean()
 
 
 def step(g, d, opt_g, opt_d, real, z_dim, norm, weight):
     n = real.shape[0]
     fake = g(torch.randn(n, z_dim, 1, 1, device=real.device)).detach()
-    loss = torch.relu(1 - d(real)).mean() + torch.relu(1 + d(fake)).mean()
+    loss = d_loss(d, real, fake)
     if norm != "none":
         loss = loss + penalty(d, real, fake, norm, weight)
     opt_d.zero_grad(set_to_none=True)
@@ -147,6 +156,69 @@ def layers(dev, batches, iters, repeat, rows):
     print(f"{'':>6}  {'total':<22} {'':<7} {total:>10.3f}")
 
 
+def check(path, tol):
+    """Recomputes margan's penalised step (written by margan's test `tests/pytorch_twin.rs`) here,
+    in float64 with PyTorch's autograd, from the same parameters, batches and interpolation
+    weights; prints the largest differences and returns whether all are within `tol`."""
+    try:
+        with open(path) as f:
+            s = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--check {path}: cannot read margan's step ({e}); margan's test "
+                         f"tests/pytorch_twin.rs writes one (cargo test --release --test pytorch_twin)")
+    t = lambda o: torch.tensor(o["values"], dtype=torch.float64).reshape(o["shape"])
+    g = generator(z_dim=s["z_dim"], width=s["width"]).double()
+    d = critic(width=s["width"], slope=s["slope"]).double()
+    for name, net in (("g", g), ("d", d)):
+        params, given = list(net.parameters()), s[name + "_params"]
+        if len(params) != len(given):
+            raise SystemExit(f"{name}: margan has {len(given)} parameter tensors, this twin {len(params)}")
+        with torch.no_grad():
+            for k, (p, v) in enumerate(zip(params, given)):
+                if list(p.shape) != v["shape"]:
+                    raise SystemExit(f"{name} parameter {k}: margan's shape {v['shape']}, this twin's {list(p.shape)}")
+                p.copy_(t(v))
+    real, z = t(s["real"]), t(s["z"])
+    u = torch.tensor(s["u"], dtype=torch.float64).reshape(-1, 1, 1, 1)
+    fake = g(z).detach()
+
+    def mean_grad_norm(x):  # the paper's diagnostic, each batch through the critic on its own
+        x = x.clone().requires_grad_(True)
+        (gx,) = torch.autograd.grad(d(x).sum(), x)
+        return sample_norms(gx, s["norm"]).mean().item()
+
+    norms = [mean_grad_norm(real), mean_grad_norm(fake)]
+    loss = d_loss(d, real, fake)
+    pen = penalty(d, real, fake, s["norm"], s["lambda"], u)
+    d_grads = torch.autograd.grad(loss + pen, list(d.parameters()))
+    d.requires_grad_(False)
+    loss_g = -d(g(z)).mean()
+    g_grads = torch.autograd.grad(loss_g, list(g.parameters()))
+    worst, ok = 0.0, True
+    print(f"margan's step against PyTorch {torch.__version__} (float64, autograd.grad(create_graph=True)); "
+          f"relative differences (gradients: to each tensor's largest value), tolerance {tol:g}")
+    for name, ours, theirs in (("critic loss", loss.item(), s["d_loss"]),
+                               ("penalty", pen.item(), s["penalty"]),
+                               ("generator loss", loss_g.item(), s["g_loss"]),
+                               ("mean grad norm at real", norms[0], s["grad_norms"][0]),
+                               ("mean grad norm at fake", norms[1], s["grad_norms"][1])):
+        e = abs(ours - theirs) / max(abs(ours), 1.0)
+        ok &= e <= tol
+        worst = max(worst, e)
+        print(f"  {name:<24} torch {ours:.12g}  margan {theirs:.12g}  {e:.1e}")
+    for name, ours, theirs in (("critic", d_grads, s["d_grads"]), ("generator", g_grads, s["g_grads"])):
+        if len(ours) != len(theirs):
+            raise SystemExit(f"{name}: margan gives {len(theirs)} gradients, this twin {len(ours)}")
+        for k, (a, b) in enumerate(zip(ours, theirs)):
+            b = torch.tensor(b, dtype=torch.float64).reshape(a.shape)
+            e = ((a - b).abs().max() / a.abs().max().clamp_min(1e-300)).item()
+            ok &= e <= tol
+            worst = max(worst, e)
+            print(f"  {name} gradient {k} {str(list(a.shape)):<18} max |torch| {a.abs().max().item():.3e}  {e:.1e}")
+    print(f"{'same step' if ok else 'DIFFERENT step'}: largest difference {worst:.1e} (tolerance {tol:g})")
+    return ok
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -171,7 +243,13 @@ def main():
                     help="full iteration: TF32 off for cuDNN too (default: PyTorch's default, which lets cuDNN "
                          "convolutions use TF32 tensor cores; margan computes in f32)")
     ap.add_argument("--json", metavar="PATH", help="also write the rows there (for `margan bench --against PATH`)")
+    ap.add_argument("--check", metavar="STEP_JSON",
+                    help="instead of timing: recompute margan's penalised step written there (by margan's test "
+                         "tests/pytorch_twin.rs) in float64 and compare; exit status 1 if it differs")
+    ap.add_argument("--tol", type=float, default=1e-8, help="--check: largest relative difference allowed")
     a = ap.parse_args()
+    if a.check:
+        raise SystemExit(0 if check(a.check, a.tol) else 1)
     dev = torch.device(a.device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     torch.manual_seed(0)

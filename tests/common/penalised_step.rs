@@ -10,6 +10,7 @@ use margan::layers::{Mode, Network};
 use margan::nets::DcganConfig;
 use margan::rng::Rng;
 use margan::{Form, GanLoss, GradientPenalty, Norm, Where};
+use serde_json::json;
 
 struct Collect<'a> {
     grads: &'a GradientsParams,
@@ -22,6 +23,26 @@ impl ModuleVisitor for Collect<'_> {
             self.out.push(to_vec64(g));
         }
     }
+}
+
+/// Every trainable float parameter of a module with its shape, in visiting order (layer by
+/// layer; a BatchNorm's γ before its β, as PyTorch lists its weight before its bias; running
+/// statistics, which are not trained, left out).
+struct Values(Vec<(Vec<usize>, Vec<f64>)>);
+
+impl ModuleVisitor for Values {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let v = param.val();
+        if v.is_require_grad() {
+            self.0.push((v.dims().to_vec(), to_vec64(v)));
+        }
+    }
+}
+
+fn values_of(net: &Network) -> Vec<(Vec<usize>, Vec<f64>)> {
+    let mut v = Values(Vec::new());
+    net.visit(&mut v);
+    v.0
 }
 
 fn grads_of(net: &Network, grads: &GradientsParams) -> Vec<Vec<f64>> {
@@ -53,6 +74,16 @@ impl ModuleMapper for Steepen {
 
 const STEEPEN: f64 = 4.0;
 
+/// What a step started from: both networks' parameters (shape, values), the real batch, the
+/// latent batch and the interpolation weights the penalty drew.
+pub struct StepInputs {
+    g_params: Vec<(Vec<usize>, Vec<f64>)>,
+    d_params: Vec<(Vec<usize>, Vec<f64>)>,
+    real: (Vec<usize>, Vec<f64>),
+    z: (Vec<usize>, Vec<f64>),
+    u: Vec<f64>,
+}
+
 pub struct StepResult {
     /// Mean L∞ gradient norm at real and fake samples.
     norms: [f64; 2],
@@ -65,20 +96,45 @@ pub struct StepResult {
 
 /// The critic and generator losses of one step and their parameter gradients.
 pub fn step(device: &Device) -> StepResult {
-    let cfg = DcganConfig::new().with_width(8).with_z_dim(16);
+    step_from(device).0
+}
+
+/// DCGAN-32 sizes of the step: width, latent size, batch, LeakyReLU slope, λ.
+const WIDTH: usize = 8;
+const Z_DIM: usize = 16;
+const BATCH: usize = 4;
+const SLOPE: f64 = 0.2;
+const LAMBDA: f64 = 20.0;
+
+/// [`step`] with what it started from.
+pub fn step_from(device: &Device) -> (StepResult, StepInputs) {
+    let cfg = DcganConfig::new()
+        .with_width(WIDTH)
+        .with_z_dim(Z_DIM)
+        .with_slope(SLOPE);
     let mut rng = Rng::new(31);
     let g = cfg.init_generator(device, &mut rng);
     let d = cfg
         .init_discriminator(device, &mut rng)
         .map(&mut Steepen(STEEPEN));
-    let n = 4;
+    let n = BATCH;
     let real = rng.uniform_tensor([n, 3, 32, 32], -1.0, 1.0, device);
-    let z = rng.normal_tensor([n, 16, 1, 1], 0.0, 1.0, device);
+    let z = rng.normal_tensor([n, Z_DIM, 1, 1], 0.0, 1.0, device);
     let penalty = GradientPenalty {
         norm: Norm::Linf,
         form: Form::Hinge,
         at: Where::Interpolates,
-        weight: 20.0,
+        weight: LAMBDA,
+    };
+    let shaped = |t: &Tensor<4>| (t.dims().to_vec(), to_vec64(t.clone()));
+    // The interpolation weights are the penalty's first draw from the generator: the same
+    // draw from a copy of it.
+    let inputs = StepInputs {
+        g_params: values_of(&g),
+        d_params: values_of(&d),
+        real: shaped(&real),
+        z: shaped(&z),
+        u: to_vec64(rng.clone().uniform_tensor([n, 1, 1, 1], 0.0, 1.0, device)),
     };
 
     // Critic: loss + penalty, gradients w.r.t. D's parameters.
@@ -105,14 +161,45 @@ pub fn step(device: &Device) -> StepResult {
     let g_grads = grads_of(&g, &GradientsParams::from_grads(g_loss.backward(), &g));
 
     let s = |t: Tensor<1>| to_vec64(t)[0];
-    StepResult {
+    let result = StepResult {
         norms,
         d_loss: s(d_loss),
         penalty: s(p),
         g_loss: s(g_loss),
         d_grads,
         g_grads,
-    }
+    };
+    (result, inputs)
+}
+
+/// The step as JSON for `bench/torch_dcgan32.py --check`, which recomputes it with PyTorch's
+/// autograd from the same inputs and compares.
+pub fn step_json(result: &StepResult, inputs: &StepInputs) -> String {
+    let tensors = |v: &[(Vec<usize>, Vec<f64>)]| {
+        v.iter()
+            .map(|(shape, values)| json!({"shape": shape, "values": values}))
+            .collect::<Vec<_>>()
+    };
+    json!({
+        "width": WIDTH,
+        "z_dim": Z_DIM,
+        "slope": SLOPE,
+        "lambda": LAMBDA,
+        "norm": "linf",
+        "loss": "hinge",
+        "g_params": tensors(&inputs.g_params),
+        "d_params": tensors(&inputs.d_params),
+        "real": {"shape": inputs.real.0, "values": inputs.real.1},
+        "z": {"shape": inputs.z.0, "values": inputs.z.1},
+        "u": inputs.u,
+        "d_loss": result.d_loss,
+        "penalty": result.penalty,
+        "g_loss": result.g_loss,
+        "grad_norms": result.norms,
+        "d_grads": result.d_grads,
+        "g_grads": result.g_grads,
+    })
+    .to_string()
 }
 
 pub fn compare(a: &StepResult, b: &StepResult, what: &str, reference: &str) {
