@@ -1,20 +1,24 @@
 //! margan's penalised DCGAN-32 step against an independent implementation: the PyTorch twin of
-//! the benchmark (`bench/torch_dcgan32.py --check`) recomputes it in float64 with autograd
-//! (`autograd.grad(create_graph=True)` for the penalty's double backward) from the same
-//! parameters, batches and interpolation weights, and compares the losses, the penalty, the mean
-//! input-gradient norms and every parameter gradient of both networks. margan runs in f64 too
-//! (`common::device_f64`), so what is left is summation order, not rounding.
+//! the benchmark (`bench/torch_dcgan32.py --check`, its losses and penalties written after the
+//! paper's code) recomputes it in float64 with autograd (`autograd.grad(create_graph=True)` for
+//! the penalty's double backward) from the same parameters, batches and penalty draws, and
+//! compares the losses, the penalty, the mean input-gradient norms and every parameter gradient
+//! of both networks. margan runs in f64 too (`common::device_f64`), so what is left is summation
+//! order, not rounding. The steps: the paper's (HingeGAN, L∞ hinge penalty at interpolates), each
+//! of the other nine losses with that penalty, and HingeGAN with each other norm, form and place
+//! of the penalty.
 //!
 //! Needs `python3` with `torch`; without them the test prints why it skips.
 
 mod common;
 
-use common::penalised_step::{step_from, step_json};
+use common::penalised_step::{step_from, steps_json, PAPER_PENALTY};
+use margan::{Form, GanLoss, GradientPenalty, Norm, Where};
 use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn penalised_step_matches_pytorch() {
+fn penalised_steps_match_pytorch() {
     let has_torch = Command::new("python3")
         .args(["-c", "import torch"])
         .output()
@@ -22,14 +26,52 @@ fn penalised_step_matches_pytorch() {
         .unwrap_or(false);
     if !has_torch {
         eprintln!(
-            "SKIPPED penalised_step_matches_pytorch: no python3 with torch here \
+            "SKIPPED penalised_steps_match_pytorch: no python3 with torch here \
              (pip install torch, then rerun)"
         );
         return;
     }
-    let (result, inputs) = step_from(&common::device_f64());
-    let path = std::env::temp_dir().join(format!("margan-step-{}.json", std::process::id()));
-    std::fs::write(&path, step_json(&result, &inputs)).expect("write the step");
+    let paper = PAPER_PENALTY;
+    let mut configs: Vec<(GanLoss, GradientPenalty)> = GanLoss::ALL
+        .into_iter()
+        .map(|l| (l, paper.clone()))
+        .collect();
+    let hinge = |p: GradientPenalty| (GanLoss::Hinge, p);
+    configs.extend([Norm::L1, Norm::L2].map(|norm| {
+        hinge(GradientPenalty {
+            norm,
+            ..paper.clone()
+        })
+    }));
+    configs.extend(
+        // At the real samples, where some L∞ norms are below 1 and others above: the LS and
+        // squared-hinge forms differ there.
+        [Form::Ls, Form::SquaredHinge, Form::ZeroCentered].map(|form| {
+            hinge(GradientPenalty {
+                form,
+                at: Where::Real,
+                ..paper.clone()
+            })
+        }),
+    );
+    configs.extend([Where::RealPerturbed, Where::Real, Where::Fake].map(|at| {
+        hinge(GradientPenalty {
+            at,
+            form: Form::ZeroCentered,
+            norm: Norm::L2,
+            ..paper.clone()
+        })
+    }));
+    let device = common::device_f64();
+    let steps: Vec<_> = configs
+        .into_iter()
+        .map(|(loss, penalty)| {
+            let (result, inputs) = step_from(&device, loss, &penalty);
+            (loss, penalty, result, inputs)
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("margan-steps-{}.json", std::process::id()));
+    std::fs::write(&path, steps_json(&steps)).expect("write the steps");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/torch_dcgan32.py");
     let out = Command::new("python3")
         .arg(&script)
@@ -41,7 +83,7 @@ fn penalised_step_matches_pytorch() {
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        out.status.success() && text.contains("same step"),
-        "margan's penalised step differs from PyTorch's (table above)"
+        out.status.success() && text.contains("every step the same"),
+        "a margan step differs from PyTorch's (tables above)"
     );
 }

@@ -75,13 +75,15 @@ impl ModuleMapper for Steepen {
 const STEEPEN: f64 = 4.0;
 
 /// What a step started from: both networks' parameters (shape, values), the real batch, the
-/// latent batch and the interpolation weights the penalty drew.
+/// latent batch, and what the penalty drew from the generator (for interpolates, the weights
+/// `u`; for DRAGAN, the uniform noise and then `u`).
 pub struct StepInputs {
     g_params: Vec<(Vec<usize>, Vec<f64>)>,
     d_params: Vec<(Vec<usize>, Vec<f64>)>,
     real: (Vec<usize>, Vec<f64>),
     z: (Vec<usize>, Vec<f64>),
     u: Vec<f64>,
+    noise: Vec<f64>,
 }
 
 pub struct StepResult {
@@ -94,9 +96,18 @@ pub struct StepResult {
     g_grads: Vec<Vec<f64>>,
 }
 
-/// The critic and generator losses of one step and their parameter gradients.
+/// The paper's setting: L∞ hinge penalty at interpolates, λ = 20.
+pub const PAPER_PENALTY: GradientPenalty = GradientPenalty {
+    norm: Norm::Linf,
+    form: Form::Hinge,
+    at: Where::Interpolates,
+    weight: LAMBDA,
+};
+
+/// The critic and generator losses of one step (HingeGAN, [`PAPER_PENALTY`]) and their
+/// parameter gradients.
 pub fn step(device: &Device) -> StepResult {
-    step_from(device).0
+    step_from(device, GanLoss::Hinge, &PAPER_PENALTY).0
 }
 
 /// DCGAN-32 sizes of the step: width, latent size, batch, LeakyReLU slope, λ.
@@ -106,8 +117,12 @@ const BATCH: usize = 4;
 const SLOPE: f64 = 0.2;
 const LAMBDA: f64 = 20.0;
 
-/// [`step`] with what it started from.
-pub fn step_from(device: &Device) -> (StepResult, StepInputs) {
+/// [`step`] with any loss and penalty, and what it started from.
+pub fn step_from(
+    device: &Device,
+    loss: GanLoss,
+    penalty: &GradientPenalty,
+) -> (StepResult, StepInputs) {
     let cfg = DcganConfig::new()
         .with_width(WIDTH)
         .with_z_dim(Z_DIM)
@@ -120,28 +135,35 @@ pub fn step_from(device: &Device) -> (StepResult, StepInputs) {
     let n = BATCH;
     let real = rng.uniform_tensor([n, 3, 32, 32], -1.0, 1.0, device);
     let z = rng.normal_tensor([n, Z_DIM, 1, 1], 0.0, 1.0, device);
-    let penalty = GradientPenalty {
-        norm: Norm::Linf,
-        form: Form::Hinge,
-        at: Where::Interpolates,
-        weight: LAMBDA,
-    };
     let shaped = |t: &Tensor<4>| (t.dims().to_vec(), to_vec64(t.clone()));
-    // The interpolation weights are the penalty's first draw from the generator: the same
-    // draw from a copy of it.
+    // The penalty's draws from the generator, in its order (`GradientPenalty::points`): the
+    // same draws from a copy of it.
+    let mut copy = rng.clone();
+    let (noise, u) = match penalty.at {
+        Where::Interpolates => (
+            vec![],
+            to_vec64(copy.uniform_tensor([n, 1, 1, 1], 0.0, 1.0, device)),
+        ),
+        Where::RealPerturbed => (
+            to_vec64(copy.uniform_tensor(real.dims(), 0.0, 1.0, device)),
+            to_vec64(copy.uniform_tensor([n, 1, 1, 1], 0.0, 1.0, device)),
+        ),
+        Where::Real | Where::Fake => (vec![], vec![]),
+    };
     let inputs = StepInputs {
         g_params: values_of(&g),
         d_params: values_of(&d),
         real: shaped(&real),
         z: shaped(&z),
-        u: to_vec64(rng.clone().uniform_tensor([n, 1, 1, 1], 0.0, 1.0, device)),
+        u,
+        noise,
     };
 
     // Critic: loss + penalty, gradients w.r.t. D's parameters.
     let fake = g.forward(z.clone(), Mode::Train).detach();
     let tr = d.trace(real.clone(), Mode::Train);
     let tf = d.trace(fake, Mode::Train);
-    let d_loss = GanLoss::Hinge.d_loss(tr.output().reshape([n]), tf.output().reshape([n]));
+    let d_loss = loss.d_loss(tr.output().reshape([n]), tf.output().reshape([n]));
     let out = penalty.compute(&d, &tr, &tf, &mut rng);
     let p = out.value;
     let norms = [
@@ -151,13 +173,18 @@ pub fn step_from(device: &Device) -> (StepResult, StepInputs) {
     let total = d_loss.clone() + p.clone();
     let d_grads = grads_of(&d, &GradientsParams::from_grads(total.backward(), &d));
 
-    // Generator: loss through the critic, frozen as `Gan::g_step` freezes it, gradients
-    // w.r.t. G's parameters.
-    let cf = d
-        .no_grad()
+    // Generator: loss through the critic, frozen as `Gan::g_step` freezes it (the real batch
+    // through it too for relativistic losses), gradients w.r.t. G's parameters.
+    let frozen = d.no_grad();
+    let cf = frozen
         .forward(g.forward(z, Mode::Train), Mode::Train)
         .reshape([n]);
-    let g_loss = GanLoss::Hinge.g_loss(cf.zeros_like().detach(), cf);
+    let cr = if loss.is_relativistic() {
+        frozen.forward(real, Mode::Train).reshape([n]).detach()
+    } else {
+        cf.zeros_like().detach()
+    };
+    let g_loss = loss.g_loss(cr, cf);
     let g_grads = grads_of(&g, &GradientsParams::from_grads(g_loss.backward(), &g));
 
     let s = |t: Tensor<1>| to_vec64(t)[0];
@@ -172,32 +199,53 @@ pub fn step_from(device: &Device) -> (StepResult, StepInputs) {
     (result, inputs)
 }
 
-/// The step as JSON for `bench/torch_dcgan32.py --check`, which recomputes it with PyTorch's
-/// autograd from the same inputs and compares.
-pub fn step_json(result: &StepResult, inputs: &StepInputs) -> String {
+/// Steps as JSON for `bench/torch_dcgan32.py --check`, which recomputes each with PyTorch's
+/// autograd from the same inputs and compares: the inputs they share (the first step's
+/// parameters and batches; every step starts from the same seed) and, per step, its loss,
+/// penalty, the penalty's draws and what margan computed.
+pub fn steps_json(steps: &[(GanLoss, GradientPenalty, StepResult, StepInputs)]) -> String {
     let tensors = |v: &[(Vec<usize>, Vec<f64>)]| {
         v.iter()
             .map(|(shape, values)| json!({"shape": shape, "values": values}))
             .collect::<Vec<_>>()
     };
+    let first = &steps.first().expect("at least one step").3;
+    let entries = steps
+        .iter()
+        .map(|(loss, penalty, result, inputs)| {
+            assert!(
+                inputs.g_params == first.g_params
+                    && inputs.d_params == first.d_params
+                    && inputs.real == first.real
+                    && inputs.z == first.z,
+                "every step starts from the same parameters and batches"
+            );
+            json!({
+                "loss": loss,
+                "norm": penalty.norm,
+                "form": penalty.form,
+                "at": penalty.at,
+                "lambda": penalty.weight,
+                "u": inputs.u,
+                "noise": inputs.noise,
+                "d_loss": result.d_loss,
+                "penalty": result.penalty,
+                "g_loss": result.g_loss,
+                "grad_norms": result.norms,
+                "d_grads": result.d_grads,
+                "g_grads": result.g_grads,
+            })
+        })
+        .collect::<Vec<_>>();
     json!({
         "width": WIDTH,
         "z_dim": Z_DIM,
         "slope": SLOPE,
-        "lambda": LAMBDA,
-        "norm": "linf",
-        "loss": "hinge",
-        "g_params": tensors(&inputs.g_params),
-        "d_params": tensors(&inputs.d_params),
-        "real": {"shape": inputs.real.0, "values": inputs.real.1},
-        "z": {"shape": inputs.z.0, "values": inputs.z.1},
-        "u": inputs.u,
-        "d_loss": result.d_loss,
-        "penalty": result.penalty,
-        "g_loss": result.g_loss,
-        "grad_norms": result.norms,
-        "d_grads": result.d_grads,
-        "g_grads": result.g_grads,
+        "g_params": tensors(&first.g_params),
+        "d_params": tensors(&first.d_params),
+        "real": {"shape": first.real.0, "values": first.real.1},
+        "z": {"shape": first.z.0, "values": first.z.1},
+        "steps": entries,
     })
     .to_string()
 }
