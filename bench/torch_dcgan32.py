@@ -184,6 +184,7 @@ LOSSES = {
     "rahinge": (lambda r, f: torch.relu(1 - (r - f.mean())).mean() + torch.relu(1 + (f - r.mean())).mean(),
                 lambda r, f: torch.relu(1 + (r - f.mean())).mean() + torch.relu(1 - (f - r.mean())).mean()),
 }
+RELATIVISTIC = {"rpsgan", "rplsgan", "rphinge", "rasgan", "ralsgan", "rahinge"}
 FORMS = {
     "ls": lambda n: (n - 1) ** 2,
     "hinge": lambda n: torch.relu(n - 1),
@@ -192,38 +193,83 @@ FORMS = {
 }
 
 
-def check_step(g, d, real, z, st, tol):
-    """One of margan's steps recomputed; prints its table, returns (all within tol, largest)."""
+def sn_critic(width, slope, state):
+    """The critic with spectral normalisation instead of BatchNorm, as the paper's code builds it
+    (`torch.nn.utils.spectral_norm`, one power iteration per forward pass in training mode),
+    starting from margan's singular-vector estimates `state` ([u, v] per convolution)."""
+    sn = lambda conv: nn.utils.spectral_norm(conv, n_power_iterations=1, eps=1e-12)
+    d = nn.Sequential(
+        sn(nn.Conv2d(3, width, 4, 2, 1, bias=False)), nn.LeakyReLU(slope),
+        sn(nn.Conv2d(width, width * 2, 4, 2, 1, bias=False)), nn.LeakyReLU(slope),
+        sn(nn.Conv2d(width * 2, width * 4, 4, 2, 1, bias=False)), nn.LeakyReLU(slope),
+        sn(nn.Conv2d(width * 4, 1, 4, 1, 0, bias=False)),
+    ).double()
+    convs = [m for m in d if isinstance(m, nn.Conv2d)]
+    if len(state) != 2 * len(convs):
+        raise SystemExit(f"spectral critic: margan gives {len(state)} state tensors, this twin needs {2 * len(convs)}")
+    with torch.no_grad():
+        for conv, u, v in zip(convs, state[0::2], state[1::2]):
+            for name, given in (("weight_u", u), ("weight_v", v)):
+                buf = getattr(conv, name)
+                if list(buf.shape) != given["shape"]:
+                    raise SystemExit(f"spectral critic {name}: margan's shape {given['shape']}, this twin's {list(buf.shape)}")
+                buf.copy_(torch.tensor(given["values"], dtype=torch.float64))
+    return d
+
+
+def load_params(net, given, name):
+    params = list(net.parameters())
+    if len(params) != len(given):
+        raise SystemExit(f"{name}: margan has {len(given)} parameter tensors, this twin {len(params)}")
+    with torch.no_grad():
+        for k, (p, v) in enumerate(zip(params, given)):
+            if list(p.shape) != v["shape"]:
+                raise SystemExit(f"{name} parameter {k}: margan's shape {v['shape']}, this twin's {list(p.shape)}")
+            p.copy_(torch.tensor(v["values"], dtype=torch.float64).reshape(v["shape"]))
+
+
+def check_step(g, s, real, z, st, tol):
+    """One of margan's steps recomputed; prints its table, returns (all within tol, largest).
+    The critic sees the batches in margan's order (real, fake, the penalty's points; then the
+    generator's fakes and, for relativistic losses, the reals): with spectral normalisation each
+    forward pass moves the power iteration on."""
     n = real.shape[0]
+    if st["spectral"]:
+        d = sn_critic(s["width"], s["slope"], st["d_state"])
+    else:
+        d = critic(width=s["width"], slope=s["slope"]).double()
+    load_params(d, st["d_params"], "critic")
     fake = g(z).detach()
-
-    def input_grad(x, create_graph=False):  # ∇ₓ Σ D(x), the batch through the critic on its own
-        x = x.clone().requires_grad_(True)
-        (gx,) = torch.autograd.grad(d(x).sum(), x, create_graph=create_graph)
-        return gx
-
-    norms = [sample_norms_any(input_grad(x), st["norm"]).mean().item() for x in (real, fake)]
+    xr, xf = real.clone().requires_grad_(True), fake.clone().requires_grad_(True)
+    out_r, out_f = d(xr).reshape(n), d(xf).reshape(n)
+    # ∇ₓ Σ D(x) at the reals and the fakes, through the passes the loss uses (kept
+    # differentiable: R1 and R2 penalise them).
+    (gr,) = torch.autograd.grad(out_r.sum(), xr, create_graph=True)
+    (gf,) = torch.autograd.grad(out_f.sum(), xf, create_graph=True)
+    norms = [sample_norms_any(x.detach(), st["norm"]).mean().item() for x in (gr, gf)]
     d_fn, g_fn = LOSSES[st["loss"]]
-    loss = d_fn(d(real).reshape(n), d(fake).reshape(n))
+    loss = d_fn(out_r, out_f)
     if st["at"] in ("interpolates", "real-perturbed"):
         u = torch.tensor(st["u"], dtype=torch.float64).reshape(n, 1, 1, 1)
-    if st["at"] == "interpolates":
-        points = u * real + (1 - u) * fake
-    elif st["at"] == "real-perturbed":  # DRAGAN: x + (1 − u)·δ, δ = ½·std(x)·U[0, 1)
-        noise = torch.tensor(st["noise"], dtype=torch.float64).reshape(real.shape)
-        points = real + (1 - u) * 0.5 * real.std() * noise
+        if st["at"] == "interpolates":
+            points = u * real + (1 - u) * fake
+        else:  # DRAGAN: x + (1 − u)·δ, δ = ½·std(x)·U[0, 1)
+            noise = torch.tensor(st["noise"], dtype=torch.float64).reshape(real.shape)
+            points = real + (1 - u) * 0.5 * real.std() * noise
+        x = points.requires_grad_(True)
+        (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
     else:
-        points = real if st["at"] == "real" else fake
-    pen = st["lambda"] * FORMS[st["form"]](sample_norms_any(input_grad(points, True), st["norm"])).mean()
+        grad = gr if st["at"] == "real" else gf
+    pen = st["lambda"] * FORMS[st["form"]](sample_norms_any(grad, st["norm"])).mean()
     d_grads = torch.autograd.grad(loss + pen, list(d.parameters()))
     d.requires_grad_(False)
     cf = d(g(z)).reshape(n)
-    cr = d(real).reshape(n)
+    cr = d(real).reshape(n) if st["loss"] in RELATIVISTIC else torch.zeros_like(cf)
     loss_g = g_fn(cr, cf)
     g_grads = torch.autograd.grad(loss_g, list(g.parameters()))
-    d.requires_grad_(True)
     worst = 0.0
-    print(f"{st['loss']}, {st['form']} {st['norm']} penalty λ={st['lambda']:g} at {st['at']}:")
+    print(f"{st['loss']}, {st['form']} {st['norm']} penalty λ={st['lambda']:g} at {st['at']}"
+          f"{', spectrally normalised critic' if st['spectral'] else ''}:")
     for name, ours, theirs in (("critic loss", loss.item(), st["d_loss"]),
                                ("penalty", pen.item(), st["penalty"]),
                                ("generator loss", loss_g.item(), st["g_loss"]),
@@ -256,20 +302,10 @@ def check(path, tol):
                          f"tests/pytorch_twin.rs writes them (cargo test --release --test pytorch_twin)")
     t = lambda o: torch.tensor(o["values"], dtype=torch.float64).reshape(o["shape"])
     g = generator(z_dim=s["z_dim"], width=s["width"]).double()
-    d = critic(width=s["width"], slope=s["slope"]).double()
-    for name, net in (("g", g), ("d", d)):
-        params, given = list(net.parameters()), s[name + "_params"]
-        if len(params) != len(given):
-            raise SystemExit(f"{name}: margan has {len(given)} parameter tensors, this twin {len(params)}")
-        with torch.no_grad():
-            for k, (p, v) in enumerate(zip(params, given)):
-                if list(p.shape) != v["shape"]:
-                    raise SystemExit(f"{name} parameter {k}: margan's shape {v['shape']}, this twin's {list(p.shape)}")
-                p.copy_(t(v))
-    real, z = t(s["real"]), t(s["z"])
+    load_params(g, s["g_params"], "generator")
     print(f"margan's steps against PyTorch {torch.__version__} (float64, autograd.grad(create_graph=True)); "
           f"relative differences (gradients: to each tensor's largest value), tolerance {tol:g}")
-    results = [check_step(g, d, real, z, st, tol) for st in s["steps"]]
+    results = [check_step(g, s, t(st["real"]), t(st["z"]), st, tol) for st in s["steps"]]
     worst = max(w for _, w in results)
     bad = sum(1 for ok, _ in results if not ok)
     if bad:

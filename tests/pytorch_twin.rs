@@ -63,11 +63,23 @@ fn penalised_steps_match_pytorch() {
         })
     }));
     let device = common::device_f64();
-    let steps: Vec<_> = configs
+    let mut runs: Vec<_> = configs.into_iter().map(|(l, p)| (l, p, false)).collect();
+    // A spectrally normalised critic (no BatchNorm; one power iteration per forward pass in
+    // training mode, PyTorch's `torch.nn.utils.spectral_norm` as the paper's code uses it), with
+    // a zero-centred penalty (always active) at interpolates and at the real samples.
+    for at in [Where::Interpolates, Where::Real] {
+        let p = GradientPenalty {
+            form: Form::ZeroCentered,
+            at,
+            ..paper.clone()
+        };
+        runs.push((GanLoss::Hinge, p, true));
+    }
+    let steps: Vec<_> = runs
         .into_iter()
-        .map(|(loss, penalty)| {
-            let (result, inputs) = step_from(&device, loss, &penalty);
-            (loss, penalty, result, inputs)
+        .map(|(loss, penalty, spectral)| {
+            let (result, inputs) = step_from(&device, loss, &penalty, spectral);
+            (loss, penalty, spectral, result, inputs)
         })
         .collect();
     let path = std::env::temp_dir().join(format!("margan-steps-{}.json", std::process::id()));

@@ -1,6 +1,6 @@
 //! 2-D convolution with differentiable input and weight gradients.
 
-use super::spectral::{conv_chain, conv_matrix, conv_weight};
+use super::spectral::{conv_chain, conv_matrix, conv_weight, conv_weight_at, SnVectors};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use super::{init_weight_bias, param, StatAxes};
 use crate::conv::{conv2d, conv2d_input_grad, conv2d_weight_grad};
@@ -82,33 +82,54 @@ impl Layer for Conv2d {
         )
     }
 
-    fn backward_input(
-        &self,
-        x: &Tensor<4>,
-        _y: &Tensor<4>,
-        gy: Tensor<4>,
-        _mode: Mode,
-    ) -> Tensor<4> {
-        let (w, _) = conv_weight(self.weight.val(), &self.sn, false, Mode::Eval);
-        let [_, _, h, wd] = x.dims();
-        conv2d_input_grad(gy, w, [h, wd], self.stride, self.padding)
+    fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
+        self.backward_input_at(x, y, gy, mode, None)
     }
 
     fn backward_params(
         &self,
         x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
+        self.backward_params_at(x, y, gy, mode, None, grads)
+    }
+
+    fn snapshot(&self) -> Option<SnVectors> {
+        self.sn.as_ref().map(|sn| sn.snapshot())
+    }
+
+    fn backward_input_at(
+        &self,
+        x: &Tensor<4>,
         _y: &Tensor<4>,
         gy: Tensor<4>,
         _mode: Mode,
+        at: Option<&SnVectors>,
+    ) -> Tensor<4> {
+        let (w, _) = conv_weight_at(self.weight.val(), &self.sn, false, at);
+        let [_, _, h, wd] = x.dims();
+        conv2d_input_grad(gy, w, [h, wd], self.stride, self.padding)
+    }
+
+    fn backward_params_at(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+        at: Option<&SnVectors>,
         grads: &mut GradientsParams,
     ) {
-        let (w_sn, sigma) = conv_weight(self.weight.val(), &self.sn, false, Mode::Eval);
+        let (w_sn, sigma) = conv_weight_at(self.weight.val(), &self.sn, false, at);
         let k = w_sn.dims()[2];
         let g_w = conv2d_weight_grad(x.clone(), gy.clone(), k, self.stride, self.padding);
         accumulate(
             grads,
             self.weight.id,
-            conv_chain(g_w, w_sn, sigma, &self.sn, false),
+            conv_chain(g_w, w_sn, sigma, &self.sn, false, at),
         );
         if let Some(b) = &self.bias {
             accumulate(

@@ -1,6 +1,6 @@
 //! 2-D transposed convolution with differentiable input and weight gradients.
 
-use super::spectral::{conv_chain, conv_matrix, conv_weight};
+use super::spectral::{conv_chain, conv_matrix, conv_weight, conv_weight_at, SnVectors};
 use super::{accumulate, Layer, Mode, SpectralNorm, SpectralNormConfig};
 use super::{init_weight_bias, param, StatAxes};
 use crate::conv::{conv2d, conv2d_weight_grad, conv_transpose2d};
@@ -89,27 +89,48 @@ impl Layer for ConvTranspose2d {
         )
     }
 
-    fn backward_input(
-        &self,
-        _x: &Tensor<4>,
-        _y: &Tensor<4>,
-        gy: Tensor<4>,
-        _mode: Mode,
-    ) -> Tensor<4> {
-        // The adjoint of a transposed convolution is the convolution with the same weight.
-        let (w, _) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
-        conv2d(gy, w, None, self.stride, self.padding)
+    fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
+        self.backward_input_at(x, y, gy, mode, None)
     }
 
     fn backward_params(
         &self,
         x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
+        self.backward_params_at(x, y, gy, mode, None, grads)
+    }
+
+    fn snapshot(&self) -> Option<SnVectors> {
+        self.sn.as_ref().map(|sn| sn.snapshot())
+    }
+
+    fn backward_input_at(
+        &self,
+        _x: &Tensor<4>,
         _y: &Tensor<4>,
         gy: Tensor<4>,
         _mode: Mode,
+        at: Option<&SnVectors>,
+    ) -> Tensor<4> {
+        // The adjoint of a transposed convolution is the convolution with the same weight.
+        let (w, _) = conv_weight_at(self.weight.val(), &self.sn, true, at);
+        conv2d(gy, w, None, self.stride, self.padding)
+    }
+
+    fn backward_params_at(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+        at: Option<&SnVectors>,
         grads: &mut GradientsParams,
     ) {
-        let (w_sn, sigma) = conv_weight(self.weight.val(), &self.sn, true, Mode::Eval);
+        let (w_sn, sigma) = conv_weight_at(self.weight.val(), &self.sn, true, at);
         let k = w_sn.dims()[2];
         // y = conv_transpose(x, W) ⇔ x is the input gradient of a convolution of y with W, so
         // ∂L/∂W is the convolution weight gradient with the roles of x and gy exchanged.
@@ -117,7 +138,7 @@ impl Layer for ConvTranspose2d {
         accumulate(
             grads,
             self.weight.id,
-            conv_chain(g_w, w_sn, sigma, &self.sn, true),
+            conv_chain(g_w, w_sn, sigma, &self.sn, true, at),
         );
         if let Some(b) = &self.bias {
             accumulate(

@@ -1,6 +1,8 @@
 //! Fully connected layer on `[N, F, 1, 1]` activations (any `[N, C, H, W]` input is flattened).
 
-use super::{accumulate, as_matrix, as_vector, Layer, Mode, SpectralNorm, SpectralNormConfig};
+use super::{
+    accumulate, as_matrix, as_vector, Layer, Mode, SnVectors, SpectralNorm, SpectralNormConfig,
+};
 use super::{init_weight_bias, param};
 use crate::rng::Rng;
 use burn::config::Config;
@@ -68,9 +70,17 @@ impl Linear {
         }
     }
 
-    /// Weight seen by the backward passes: same `u, v` as the forward, no new power iteration.
-    fn backward_weight(&self) -> (Tensor<2>, Option<Tensor<1>>) {
-        self.effective_weight(Mode::Eval)
+    /// Weight seen by the backward passes: the `u, v` of the traced forward pass (`at`, else
+    /// the current ones), no new power iteration.
+    fn backward_weight(&self, at: Option<&SnVectors>) -> (Tensor<2>, Option<Tensor<1>>) {
+        let w = self.weight.val();
+        match &self.sn {
+            None => (w, None),
+            Some(sn) => {
+                let sigma = sn.sigma_at(&w, at);
+                (w / sigma.clone().reshape([1, 1]), Some(sigma))
+            }
+        }
     }
 }
 
@@ -84,29 +94,50 @@ impl Layer for Linear {
         as_vector(y)
     }
 
-    fn backward_input(
-        &self,
-        x: &Tensor<4>,
-        _y: &Tensor<4>,
-        gy: Tensor<4>,
-        _mode: Mode,
-    ) -> Tensor<4> {
-        let (w, _) = self.backward_weight();
-        as_matrix(gy).matmul(w.transpose()).reshape(x.dims())
+    fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
+        self.backward_input_at(x, y, gy, mode, None)
     }
 
     fn backward_params(
         &self,
         x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        grads: &mut GradientsParams,
+    ) {
+        self.backward_params_at(x, y, gy, mode, None, grads)
+    }
+
+    fn snapshot(&self) -> Option<SnVectors> {
+        self.sn.as_ref().map(|sn| sn.snapshot())
+    }
+
+    fn backward_input_at(
+        &self,
+        x: &Tensor<4>,
         _y: &Tensor<4>,
         gy: Tensor<4>,
         _mode: Mode,
+        at: Option<&SnVectors>,
+    ) -> Tensor<4> {
+        let (w, _) = self.backward_weight(at);
+        as_matrix(gy).matmul(w.transpose()).reshape(x.dims())
+    }
+
+    fn backward_params_at(
+        &self,
+        x: &Tensor<4>,
+        _y: &Tensor<4>,
+        gy: Tensor<4>,
+        _mode: Mode,
+        at: Option<&SnVectors>,
         grads: &mut GradientsParams,
     ) {
         let gy = as_matrix(gy);
         let g_w = as_matrix(x.clone()).transpose().matmul(gy.clone());
-        let g_w = match (&self.sn, self.backward_weight()) {
-            (Some(sn), (w_sn, Some(sigma))) => sn.chain(g_w, w_sn, sigma),
+        let g_w = match (&self.sn, self.backward_weight(at)) {
+            (Some(sn), (w_sn, Some(sigma))) => sn.chain(g_w, w_sn, sigma, at),
             _ => g_w,
         };
         accumulate(grads, self.weight.id, g_w);

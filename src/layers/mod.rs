@@ -26,7 +26,7 @@ pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::{Linear, LinearConfig};
 pub use network::{Network, Trace};
 pub use reshape::Reshape;
-pub use spectral::{SpectralNorm, SpectralNormConfig};
+pub use spectral::{SnVectors, SpectralNorm, SpectralNormConfig};
 
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
@@ -64,6 +64,37 @@ pub trait Layer {
         _mode: Mode,
         _grads: &mut GradientsParams,
     ) {
+    }
+
+    /// What a traced forward pass must keep for its backward passes beyond `x` and `y`: the
+    /// spectral-normalisation estimates it used (layers without spectral normalisation: none).
+    fn snapshot(&self) -> Option<SnVectors> {
+        None
+    }
+
+    /// [`Layer::backward_input`] of the traced pass that kept `at` ([`Layer::snapshot`]).
+    fn backward_input_at(
+        &self,
+        x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        _at: Option<&SnVectors>,
+    ) -> Tensor<4> {
+        self.backward_input(x, y, gy, mode)
+    }
+
+    /// [`Layer::backward_params`] of the traced pass that kept `at` ([`Layer::snapshot`]).
+    fn backward_params_at(
+        &self,
+        x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        _at: Option<&SnVectors>,
+        grads: &mut GradientsParams,
+    ) {
+        self.backward_params(x, y, gy, mode, grads)
     }
 }
 
@@ -114,6 +145,30 @@ impl Layer for LayerKind {
     ) {
         dispatch!(self, l => l.backward_params(x, y, gy, mode, grads))
     }
+    fn snapshot(&self) -> Option<SnVectors> {
+        dispatch!(self, l => l.snapshot())
+    }
+    fn backward_input_at(
+        &self,
+        x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        at: Option<&SnVectors>,
+    ) -> Tensor<4> {
+        dispatch!(self, l => l.backward_input_at(x, y, gy, mode, at))
+    }
+    fn backward_params_at(
+        &self,
+        x: &Tensor<4>,
+        y: &Tensor<4>,
+        gy: Tensor<4>,
+        mode: Mode,
+        at: Option<&SnVectors>,
+        grads: &mut GradientsParams,
+    ) {
+        dispatch!(self, l => l.backward_params_at(x, y, gy, mode, at, grads))
+    }
 }
 
 /// Adds `g` to the gradient registered for `id` (registers it if absent).
@@ -154,6 +209,15 @@ pub(crate) fn state<const D: usize>(
     rng: &mut crate::rng::Rng,
 ) -> burn::module::RunningState<Tensor<D>> {
     burn::module::RunningState::with_id(ParamId::from(rng.next_u64()), t)
+}
+
+/// Brings every running state of `module` (BatchNorm's running statistics, spectral
+/// normalisation's singular-vector estimates) up to its latest update. burn's `RunningState`
+/// keeps an update pending until the next read through `value_sync`, and records, visitors and
+/// mappers read the value without it: a checkpoint written without this would hold each state
+/// one update behind. (`Module::valid` syncs the shared states; the copy it returns is dropped.)
+pub fn sync_state<M: burn::module::Module>(module: &M) {
+    let _ = module.valid();
 }
 
 /// Initial weight (and bias of `bias` outputs): `N(0, s²)` and a zero bias when `init_std` is

@@ -25,6 +25,16 @@ pub struct SpectralNormConfig {
     pub init_iterations: usize,
 }
 
+/// The singular-vector estimates `(u, v)` one forward pass used (constants). Each forward pass
+/// in training mode moves the power iteration on, so a pass's backward passes must take `σ` at
+/// these, not at the state as later passes left it: a trace keeps them
+/// ([`super::Trace`]), as PyTorch's autograd keeps the `σ` of each pass.
+#[derive(Clone, Debug)]
+pub struct SnVectors {
+    pub u: Tensor<1>,
+    pub v: Tensor<1>,
+}
+
 /// Persistent power-iteration state of one weight, viewed as a `[rows, cols]` matrix.
 #[derive(Module, Debug)]
 pub struct SpectralNorm {
@@ -92,7 +102,13 @@ impl SpectralNorm {
         if mode == Mode::Train {
             self.power_iteration(w, self.iterations);
         }
-        let (u, v) = self.vectors(&w.device());
+        self.sigma_at(w, None)
+    }
+
+    /// `σ = uᵀ W v` at the estimates `at` (those a traced forward pass used), or the current
+    /// ones; no power iteration.
+    pub fn sigma_at(&self, w: &Tensor<2>, at: Option<&SnVectors>) -> Tensor<1> {
+        let (u, v) = self.vectors_at(&w.device(), at);
         u.unsqueeze_dim::<2>(0)
             .matmul(w.clone())
             .matmul(v.unsqueeze_dim::<2>(1))
@@ -107,10 +123,30 @@ impl SpectralNorm {
         )
     }
 
+    /// The current estimates, kept by a traced forward pass for its backward passes.
+    pub fn snapshot(&self) -> SnVectors {
+        let device = self.u.value().device();
+        let (u, v) = self.vectors(&device);
+        SnVectors { u, v }
+    }
+
+    fn vectors_at(&self, device: &Device, at: Option<&SnVectors>) -> (Tensor<1>, Tensor<1>) {
+        match at {
+            Some(s) => (s.u.clone().to_device(device), s.v.clone().to_device(device)),
+            None => self.vectors(device),
+        }
+    }
+
     /// Chain rule through `W_sn = W / σ`: from `g = ∂L/∂W_sn` (matrix view) to `∂L/∂W`,
-    /// i.e. `(g − ⟨g, W_sn⟩ u vᵀ) / σ`.
-    pub fn chain(&self, g: Tensor<2>, w_sn: Tensor<2>, sigma: Tensor<1>) -> Tensor<2> {
-        let (u, v) = self.vectors(&g.device());
+    /// i.e. `(g − ⟨g, W_sn⟩ u vᵀ) / σ`, at the estimates `at` (or the current ones).
+    pub fn chain(
+        &self,
+        g: Tensor<2>,
+        w_sn: Tensor<2>,
+        sigma: Tensor<1>,
+        at: Option<&SnVectors>,
+    ) -> Tensor<2> {
+        let (u, v) = self.vectors_at(&g.device(), at);
         let outer = u.unsqueeze_dim::<2>(1).matmul(v.unsqueeze_dim::<2>(0));
         let inner = (g.clone() * w_sn).sum().reshape([1, 1]);
         (g - outer * inner) / sigma.reshape([1, 1])
@@ -151,6 +187,23 @@ pub(crate) fn conv_weight(
     }
 }
 
+/// The weight the backward passes of a convolution see: [`conv_weight`] with `σ` at the
+/// estimates `at` of the traced forward pass (or the current ones), no power iteration.
+pub(crate) fn conv_weight_at(
+    w: Tensor<4>,
+    sn: &Option<SpectralNorm>,
+    transposed: bool,
+    at: Option<&SnVectors>,
+) -> (Tensor<4>, Option<Tensor<1>>) {
+    match sn {
+        None => (w, None),
+        Some(sn) => {
+            let sigma = sn.sigma_at(&conv_matrix(w.clone(), transposed), at);
+            (w / sigma.clone().reshape([1, 1, 1, 1]), Some(sigma))
+        }
+    }
+}
+
 /// Chain rule of [`SpectralNorm::chain`] for a convolution weight gradient.
 pub(crate) fn conv_chain(
     g: Tensor<4>,
@@ -158,6 +211,7 @@ pub(crate) fn conv_chain(
     sigma: Option<Tensor<1>>,
     sn: &Option<SpectralNorm>,
     transposed: bool,
+    at: Option<&SnVectors>,
 ) -> Tensor<4> {
     match (sn, sigma) {
         (Some(sn), Some(sigma)) => {
@@ -166,6 +220,7 @@ pub(crate) fn conv_chain(
                 conv_matrix(g, transposed),
                 conv_matrix(w_sn, transposed),
                 sigma,
+                at,
             );
             conv_unmatrix(m, dims, transposed)
         }

@@ -25,24 +25,32 @@ impl ModuleVisitor for Collect<'_> {
     }
 }
 
-/// Every trainable float parameter of a module with its shape, in visiting order (layer by
-/// layer; a BatchNorm's γ before its β, as PyTorch lists its weight before its bias; running
-/// statistics, which are not trained, left out).
-struct Values(Vec<(Vec<usize>, Vec<f64>)>);
+/// The float tensors of a module with their shapes, in visiting order (layer by layer): the
+/// trainable parameters (a BatchNorm's γ before its β, as PyTorch lists its weight before its
+/// bias) or the rest, its state (BatchNorm's running statistics, spectral normalisation's
+/// singular-vector estimates `u` then `v`).
+struct Values {
+    trainable: bool,
+    out: Vec<(Vec<usize>, Vec<f64>)>,
+}
 
 impl ModuleVisitor for Values {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let v = param.val();
-        if v.is_require_grad() {
-            self.0.push((v.dims().to_vec(), to_vec64(v)));
+        if v.is_require_grad() == self.trainable {
+            self.out.push((v.dims().to_vec(), to_vec64(v)));
         }
     }
 }
 
-fn values_of(net: &Network) -> Vec<(Vec<usize>, Vec<f64>)> {
-    let mut v = Values(Vec::new());
+fn values_of(net: &Network, trainable: bool) -> Vec<(Vec<usize>, Vec<f64>)> {
+    margan::layers::sync_state(net);
+    let mut v = Values {
+        trainable,
+        out: Vec::new(),
+    };
     net.visit(&mut v);
-    v.0
+    v.out
 }
 
 fn grads_of(net: &Network, grads: &GradientsParams) -> Vec<Vec<f64>> {
@@ -80,6 +88,7 @@ const STEEPEN: f64 = 4.0;
 pub struct StepInputs {
     g_params: Vec<(Vec<usize>, Vec<f64>)>,
     d_params: Vec<(Vec<usize>, Vec<f64>)>,
+    d_state: Vec<(Vec<usize>, Vec<f64>)>,
     real: (Vec<usize>, Vec<f64>),
     z: (Vec<usize>, Vec<f64>),
     u: Vec<f64>,
@@ -107,7 +116,7 @@ pub const PAPER_PENALTY: GradientPenalty = GradientPenalty {
 /// The critic and generator losses of one step (HingeGAN, [`PAPER_PENALTY`]) and their
 /// parameter gradients.
 pub fn step(device: &Device) -> StepResult {
-    step_from(device, GanLoss::Hinge, &PAPER_PENALTY).0
+    step_from(device, GanLoss::Hinge, &PAPER_PENALTY, false).0
 }
 
 /// DCGAN-32 sizes of the step: width, latent size, batch, LeakyReLU slope, λ.
@@ -117,16 +126,19 @@ const BATCH: usize = 4;
 const SLOPE: f64 = 0.2;
 const LAMBDA: f64 = 20.0;
 
-/// [`step`] with any loss and penalty, and what it started from.
+/// [`step`] with any loss and penalty, a spectrally normalised critic (without BatchNorm) if
+/// `spectral`, and what it started from.
 pub fn step_from(
     device: &Device,
     loss: GanLoss,
     penalty: &GradientPenalty,
+    spectral: bool,
 ) -> (StepResult, StepInputs) {
     let cfg = DcganConfig::new()
         .with_width(WIDTH)
         .with_z_dim(Z_DIM)
-        .with_slope(SLOPE);
+        .with_slope(SLOPE)
+        .with_spectral_d(spectral);
     let mut rng = Rng::new(31);
     let g = cfg.init_generator(device, &mut rng);
     let d = cfg
@@ -151,8 +163,9 @@ pub fn step_from(
         Where::Real | Where::Fake => (vec![], vec![]),
     };
     let inputs = StepInputs {
-        g_params: values_of(&g),
-        d_params: values_of(&d),
+        g_params: values_of(&g, true),
+        d_params: values_of(&d, true),
+        d_state: values_of(&d, false),
         real: shaped(&real),
         z: shaped(&z),
         u,
@@ -200,25 +213,22 @@ pub fn step_from(
 }
 
 /// Steps as JSON for `bench/torch_dcgan32.py --check`, which recomputes each with PyTorch's
-/// autograd from the same inputs and compares: the inputs they share (the first step's
-/// parameters and batches; every step starts from the same seed) and, per step, its loss,
-/// penalty, the penalty's draws and what margan computed.
-pub fn steps_json(steps: &[(GanLoss, GradientPenalty, StepResult, StepInputs)]) -> String {
+/// autograd from the same inputs and compares: the generator they share (every step starts
+/// from the same seed) and, per step, its loss, penalty, critic (parameters and state),
+/// batches, the penalty's draws and what margan computed.
+pub fn steps_json(steps: &[(GanLoss, GradientPenalty, bool, StepResult, StepInputs)]) -> String {
     let tensors = |v: &[(Vec<usize>, Vec<f64>)]| {
         v.iter()
             .map(|(shape, values)| json!({"shape": shape, "values": values}))
             .collect::<Vec<_>>()
     };
-    let first = &steps.first().expect("at least one step").3;
+    let first = &steps.first().expect("at least one step").4;
     let entries = steps
         .iter()
-        .map(|(loss, penalty, result, inputs)| {
+        .map(|(loss, penalty, spectral, result, inputs)| {
             assert!(
-                inputs.g_params == first.g_params
-                    && inputs.d_params == first.d_params
-                    && inputs.real == first.real
-                    && inputs.z == first.z,
-                "every step starts from the same parameters and batches"
+                inputs.g_params == first.g_params,
+                "every step starts from the same generator"
             );
             json!({
                 "loss": loss,
@@ -226,6 +236,11 @@ pub fn steps_json(steps: &[(GanLoss, GradientPenalty, StepResult, StepInputs)]) 
                 "form": penalty.form,
                 "at": penalty.at,
                 "lambda": penalty.weight,
+                "spectral": spectral,
+                "real": {"shape": inputs.real.0, "values": inputs.real.1},
+                "z": {"shape": inputs.z.0, "values": inputs.z.1},
+                "d_params": tensors(&inputs.d_params),
+                "d_state": tensors(&inputs.d_state),
                 "u": inputs.u,
                 "noise": inputs.noise,
                 "d_loss": result.d_loss,
@@ -242,9 +257,6 @@ pub fn steps_json(steps: &[(GanLoss, GradientPenalty, StepResult, StepInputs)]) 
         "z_dim": Z_DIM,
         "slope": SLOPE,
         "g_params": tensors(&first.g_params),
-        "d_params": tensors(&first.d_params),
-        "real": {"shape": first.real.0, "values": first.real.1},
-        "z": {"shape": first.z.0, "values": first.z.1},
         "steps": entries,
     })
     .to_string()
