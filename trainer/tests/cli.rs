@@ -74,9 +74,19 @@ fn sections(dir: &Path) -> Pack {
 /// any difference in their content would show in the weights.)
 fn assert_same_state(a: &Path, b: &Path) {
     let (pa, pb) = (sections(a), sections(b));
-    for s in ["state.json", "g", "d"] {
+    for s in ["g", "d"] {
         assert!(pa.get(s) == pb.get(s), "section `{s}` differs");
     }
+    assert_same_progress(a, b);
+}
+
+/// RNG/iteration (`state.json`) and the losses logged at the iterations both runs logged.
+fn assert_same_progress(a: &Path, b: &Path) {
+    let (pa, pb) = (sections(a), sections(b));
+    assert!(
+        pa.get("state.json") == pb.get("state.json"),
+        "section `state.json` differs"
+    );
     let metrics = |d: &Path| -> std::collections::BTreeMap<u64, String> {
         std::fs::read_to_string(d.join("metrics.jsonl"))
             .unwrap()
@@ -286,6 +296,88 @@ fn resume_gives_the_same_result_as_an_uninterrupted_run() {
     assert_same_state(&a, &b);
     // A finished run is not overwritten by accident.
     fails_with(&mut toy(&a, 30), &["already holds a run", "--resume"]);
+}
+
+/// The same for the default DCGAN run, with BatchNorm in both networks and with a spectrally
+/// normalised critic: a checkpoint holds the running statistics and the power iteration's
+/// estimates as of the last step, and the resumed run starts from them.
+#[test]
+fn resume_of_a_dcgan_run_is_exact_with_batchnorm_and_spectral_norm() {
+    let config = String::from_utf8(ok(margan().args(["train", "--print-config"])).stdout)
+        .expect("the config is text");
+    for spectral in [false, true] {
+        let dir = tmp("dcgan-config");
+        let file = dir.join("run.toml");
+        let text = config.replace("spectral_d = false", &format!("spectral_d = {spectral}"));
+        assert!(text.contains(&format!("spectral_d = {spectral}")), "{text}");
+        std::fs::write(&file, text).unwrap();
+        let dcgan = |out: &Path, iterations: usize| {
+            let mut c = margan();
+            c.args(["train", "--quiet", "--config"])
+                .arg(&file)
+                .args(["--batch-size", "8", "--iterations"])
+                .arg(iterations.to_string())
+                .args(["--log-every", "1", "--sample-every", "1000", "--out"])
+                .arg(out);
+            c
+        };
+        let (a, b) = (tmp("dcgan-straight"), tmp("dcgan-resumed"));
+        ok(&mut dcgan(&a, 8));
+        ok(&mut dcgan(&b, 3));
+        ok(margan()
+            .args(["train", "--quiet", "--iterations", "8", "--resume"])
+            .arg(&b));
+        assert_same_progress(&a, &b);
+        // Every tensor of both networks, trained or state, value for value. (Not the bytes: a
+        // resumed run's running states keep the ids its fresh networks drew, which records
+        // carry but nothing reads.)
+        let cfg = margan::nets::DcganConfig::new()
+            .with_width(16)
+            .with_z_dim(32)
+            .with_spectral_d(spectral);
+        let dev = margan::device::cpu();
+        for (name, init) in [
+            ("g", cfg.init_generator(&dev, &mut margan::rng::Rng::new(0))),
+            (
+                "d",
+                cfg.init_discriminator(&dev, &mut margan::rng::Rng::new(0)),
+            ),
+        ] {
+            let values = |dir: &Path| {
+                let pack = sections(dir);
+                let bytes = pack.get(name).expect("the checkpoint holds the network");
+                let net = margan::model::network_from_bytes(init.clone(), bytes, name)
+                    .expect("the checkpoint loads");
+                float_values(&net)
+            };
+            let (va, vb) = (values(&a), values(&b));
+            assert_eq!(va.len(), vb.len());
+            for (k, (x, y)) in va.iter().zip(&vb).enumerate() {
+                assert!(
+                    x == y,
+                    "spectral_d = {spectral}: {name} tensor {k} ({} values) differs after resuming",
+                    x.len()
+                );
+            }
+        }
+    }
+}
+
+/// Every float tensor of a module (parameters and running state), in visiting order.
+fn float_values<M: burn::module::Module>(m: &M) -> Vec<Vec<f32>> {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Values(Vec<Vec<f32>>);
+    impl ModuleVisitor for Values {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let data = p.val().into_data().convert::<f32>();
+            self.0.push(data.try_into_vec::<f32>().expect("f32 values"));
+        }
+    }
+    margan::layers::sync_state(m);
+    let mut v = Values(Vec::new());
+    m.visit(&mut v);
+    v.0
 }
 
 #[test]
