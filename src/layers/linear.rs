@@ -94,24 +94,7 @@ impl Layer for Linear {
         as_vector(y)
     }
 
-    fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
-        self.backward_input_at(x, y, gy, mode, None)
-    }
-
-    fn backward_params(
-        &self,
-        x: &Tensor<4>,
-        y: &Tensor<4>,
-        gy: Tensor<4>,
-        mode: Mode,
-        grads: &mut GradientsParams,
-    ) {
-        self.backward_params_at(x, y, gy, mode, None, grads)
-    }
-
-    fn snapshot(&self) -> Option<SnVectors> {
-        self.sn.as_ref().map(|sn| sn.snapshot())
-    }
+    spectral_backward!();
 
     fn backward_input_at(
         &self,

@@ -7,6 +7,38 @@
 //!
 //! A new layer is one file implementing [`Layer`] plus one variant of [`LayerKind`].
 
+/// In the `Layer` impl of a layer with an optional spectral normalisation (field `sn`) whose
+/// `backward_input_at` / `backward_params_at` do the work: the plain backward passes (at the
+/// current estimates) and the snapshot a trace keeps.
+macro_rules! spectral_backward {
+    () => {
+        fn backward_input(
+            &self,
+            x: &Tensor<4>,
+            y: &Tensor<4>,
+            gy: Tensor<4>,
+            mode: Mode,
+        ) -> Tensor<4> {
+            self.backward_input_at(x, y, gy, mode, None)
+        }
+
+        fn backward_params(
+            &self,
+            x: &Tensor<4>,
+            y: &Tensor<4>,
+            gy: Tensor<4>,
+            mode: Mode,
+            grads: &mut GradientsParams,
+        ) {
+            self.backward_params_at(x, y, gy, mode, None, grads)
+        }
+
+        fn snapshot(&self) -> Option<SnVectors> {
+            self.sn.as_ref().map(|sn| sn.snapshot())
+        }
+    };
+}
+
 mod activation;
 mod batch_norm;
 mod conv;
