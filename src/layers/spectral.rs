@@ -171,20 +171,18 @@ fn conv_unmatrix(m: Tensor<2>, dims: [usize; 4], transposed: bool) -> Tensor<4> 
     }
 }
 
-/// A convolution weight as used by the layer: `W / σ(W)` when `sn` is set, with `σ`.
+/// A convolution weight as used by the layer: `W / σ(W)` when `sn` is set, with `σ` (after the
+/// power iterations of training mode).
 pub(crate) fn conv_weight(
     w: Tensor<4>,
     sn: &Option<SpectralNorm>,
     transposed: bool,
     mode: Mode,
 ) -> (Tensor<4>, Option<Tensor<1>>) {
-    match sn {
-        None => (w, None),
-        Some(sn) => {
-            let sigma = sn.sigma(&conv_matrix(w.clone(), transposed), mode);
-            (w / sigma.clone().reshape([1, 1, 1, 1]), Some(sigma))
-        }
+    if let (Some(sn), Mode::Train) = (sn, mode) {
+        sn.power_iteration(&conv_matrix(w.clone(), transposed), sn.iterations);
     }
+    conv_weight_at(w, sn, transposed, None)
 }
 
 /// The weight the backward passes of a convolution see: [`conv_weight`] with `σ` at the
