@@ -60,6 +60,8 @@ def init(m):
 
 def sample_norms(g, norm):
     g = g.flatten(1)
+    if norm == "l1":
+        return g.abs().sum(dim=1)
     return g.norm(2, dim=1) if norm == "l2" else g.abs().amax(dim=1)
 
 
@@ -68,17 +70,14 @@ def penalty(d, real, fake, norm, weight, u=None):
         u = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     x = (u * real + (1 - u) * fake).requires_grad_(True)
     (g,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
-    return weight * torch.relu(sample_norms(g, norm) - 1).mean()
-
-
-def d_loss(d, real, fake):
-    return torch.relu(1 - d(real)).mean() + torch.relu(1 + d(fake)).mean()
+    return weight * FORMS["hinge"](sample_norms(g, norm)).mean()
 
 
 def step(g, d, opt_g, opt_d, real, z_dim, norm, weight):
     n = real.shape[0]
     fake = g(torch.randn(n, z_dim, 1, 1, device=real.device)).detach()
-    loss = d_loss(d, real, fake)
+    d_hinge, g_hinge = LOSSES["hinge"]
+    loss = d_hinge(d(real), d(fake))
     if norm != "none":
         loss = loss + penalty(d, real, fake, norm, weight)
     opt_d.zero_grad(set_to_none=True)
@@ -88,7 +87,7 @@ def step(g, d, opt_g, opt_d, real, z_dim, norm, weight):
     # the generator update, so its weight gradients are not computed.
     d.requires_grad_(False)
     out = d(g(torch.randn(n, z_dim, 1, 1, device=real.device)))
-    loss_g = -out.mean()
+    loss_g = g_hinge(None, out)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
@@ -154,13 +153,6 @@ def layers(dev, batches, iters, repeat, rows):
                     rows.append({"batch": batch, "layer": name, "op": op, "ms": ms})
                     print(f"{batch:>6}  {name:<22} {op:<7} {ms:>10.3f}", flush=True)
     print(f"{'':>6}  {'total':<22} {'':<7} {total:>10.3f}")
-
-
-def sample_norms_any(g, norm):
-    g = g.flatten(1)
-    if norm == "l1":
-        return g.abs().sum(dim=1)
-    return sample_norms(g, norm)
 
 
 # The paper's losses (its code's loss_D 1–4, 31–33, 11–13: Rp critic losses carry a factor 2) as
@@ -246,7 +238,7 @@ def check_step(g, s, real, z, st, tol):
     # differentiable: R1 and R2 penalise them).
     (gr,) = torch.autograd.grad(out_r.sum(), xr, create_graph=True)
     (gf,) = torch.autograd.grad(out_f.sum(), xf, create_graph=True)
-    norms = [sample_norms_any(x.detach(), st["norm"]).mean().item() for x in (gr, gf)]
+    norms = [sample_norms(x.detach(), st["norm"]).mean().item() for x in (gr, gf)]
     d_fn, g_fn = LOSSES[st["loss"]]
     loss = d_fn(out_r, out_f)
     if st["at"] in ("interpolates", "real-perturbed"):
@@ -260,7 +252,7 @@ def check_step(g, s, real, z, st, tol):
         (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
     else:
         grad = gr if st["at"] == "real" else gf
-    pen = st["lambda"] * FORMS[st["form"]](sample_norms_any(grad, st["norm"])).mean()
+    pen = st["lambda"] * FORMS[st["form"]](sample_norms(grad, st["norm"])).mean()
     d_grads = torch.autograd.grad(loss + pen, list(d.parameters()))
     d.requires_grad_(False)
     cf = d(g(z)).reshape(n)
