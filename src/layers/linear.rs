@@ -58,16 +58,13 @@ impl LinearConfig {
 }
 
 impl Linear {
-    /// The weight used in the forward pass (`W / σ(W)` with spectral normalisation) and `σ`.
+    /// The weight used in the forward pass (`W / σ(W)` with spectral normalisation, after the
+    /// power iterations of training mode) and `σ`.
     fn effective_weight(&self, mode: Mode) -> (Tensor<2>, Option<Tensor<1>>) {
-        let w = self.weight.val();
-        match &self.sn {
-            None => (w, None),
-            Some(sn) => {
-                let sigma = sn.sigma(&w, mode);
-                (w / sigma.clone().reshape([1, 1]), Some(sigma))
-            }
+        if let Some(sn) = &self.sn {
+            sn.advance(&self.weight.val(), mode);
         }
+        self.backward_weight(None)
     }
 
     /// Weight seen by the backward passes: the `u, v` of the traced forward pass (`at`, else

@@ -99,10 +99,16 @@ impl SpectralNorm {
     /// `σ = uᵀ W v` (shape `[1]`, differentiable in `w`), after the power iterations of
     /// training mode.
     pub fn sigma(&self, w: &Tensor<2>, mode: Mode) -> Tensor<1> {
+        self.advance(w, mode);
+        self.sigma_at(w, None)
+    }
+
+    /// What a forward pass does to the estimates: its power iterations in training mode, nothing
+    /// in evaluation mode.
+    pub fn advance(&self, w: &Tensor<2>, mode: Mode) {
         if mode == Mode::Train {
             self.power_iteration(w, self.iterations);
         }
-        self.sigma_at(w, None)
     }
 
     /// `σ = uᵀ W v` at the estimates `at` (those a traced forward pass used), or the current
@@ -179,8 +185,8 @@ pub(crate) fn conv_weight(
     transposed: bool,
     mode: Mode,
 ) -> (Tensor<4>, Option<Tensor<1>>) {
-    if let (Some(sn), Mode::Train) = (sn, mode) {
-        sn.power_iteration(&conv_matrix(w.clone(), transposed), sn.iterations);
+    if let Some(sn) = sn {
+        sn.advance(&conv_matrix(w.clone(), transposed), mode);
     }
     conv_weight_at(w, sn, transposed, None)
 }
