@@ -1,6 +1,7 @@
 // The operand loads shared by `tiled_matmul.wgsl` and `tc_matmul.wgsl` (inserted at their
-// `loads` placeholder): each defines the bindings `a`, `b`, `info` and the constants BM, BN, BK, A_KFAST,
-// B_NFAST first. Element e (< BM·BK) of A's slice and (< BK·BN) of B's: where it goes in the
+// `loads` placeholder): each defines the bindings `a`, `b`, `info`, the accessors `a_at(i)` and
+// `b_at(i)` (value i of the operand's buffer, bound as f32 or as vec4<f32>) and the constants
+// BM, BN, BK, A_KFAST, B_NFAST first. Element e (< BM·BK) of A's slice and (< BK·BN) of B's: where it goes in the
 // block and its value, 0 outside the operand or past the range of K.
 
 struct Dims {
@@ -51,7 +52,7 @@ fn b_place(e: u32) -> vec2<u32> {
 fn load_a(d: Dims, k0: u32, e: u32) -> f32 {
     let p = a_place(e);
     if (d.m0 + p.x < d.m_size && k0 + p.y < d.k_end) {
-        return a[(d.m0 + p.x) * d.sa_m + (k0 + p.y) * d.sa_k];
+        return a_at((d.m0 + p.x) * d.sa_m + (k0 + p.y) * d.sa_k);
     }
     return 0.0;
 }
@@ -59,7 +60,7 @@ fn load_a(d: Dims, k0: u32, e: u32) -> f32 {
 fn load_b(d: Dims, k0: u32, e: u32) -> f32 {
     let p = b_place(e);
     if (d.n0 + p.x < d.n_size && k0 + p.y < d.k_end) {
-        return b[(k0 + p.y) * d.sb_k + (d.n0 + p.x) * d.sb_n];
+        return b_at((k0 + p.y) * d.sb_k + (d.n0 + p.x) * d.sb_n);
     }
     return 0.0;
 }

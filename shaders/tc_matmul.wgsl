@@ -18,7 +18,9 @@
 // invocations values of each operand (16, or 32 for a 128 block of 128; neighbouring
 // invocations neighbouring addresses along the operand's contiguous index); with prefetch, the
 // next slice's loads are issued before the current one is multiplied, so that their latency
-// hides behind it. The staging rows are padded by 8 values (16 bytes, which keeps the
+// hides behind it. An operand whose layout allows it (its contiguous index a multiple of 4 long,
+// its other stride a multiple of 4) is read as vec4, a quarter as many loads
+// (`matmul_loads_vec4.wgsl`). The staging rows are padded by 8 values (16 bytes, which keeps the
 // cooperative loads' rows aligned): without it, an operand stored across its rows (A
 // transposed, B transposed) had every other invocation of a subgroup on one memory bank.
 // At the end each subgroup stores its tiles straight to C where the whole block is inside C and
@@ -30,10 +32,12 @@
 enable f16;
 enable wgpu_cooperative_matrix;
 
-@group(0) @binding(0) var<storage, read_write> a: array<f32>;
-@group(0) @binding(1) var<storage, read_write> b: array<f32>;
+@group(0) @binding(0) var<storage, read_write> a: array<{{ a_elem }}>;
+@group(0) @binding(1) var<storage, read_write> b: array<{{ b_elem }}>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> info: array<u32>;
+
+{{ access }}
 
 const BM: u32 = {{ block }}u;
 const BN: u32 = {{ block }}u;
@@ -56,6 +60,8 @@ var<workgroup> c_s: array<f32, {{ staging }}>; // a TILE² slot per subgroup, at
 
 {{ loads }}
 
+{{ vec_loads }}
+
 fn stash_a(e: u32, v: f32) {
     let p = a_place(e);
     a_s[p.x * ROW_A + p.y] = f16(v);
@@ -64,6 +70,28 @@ fn stash_a(e: u32, v: f32) {
 fn stash_b(e: u32, v: f32) {
     let p = b_place(e);
     b_s[p.y * ROW_B + p.x] = f16(v);
+}
+
+// Vector v of A's slice (read as vec4): 4 depths of one row, or one depth of 4 rows.
+fn stash_a4(v: u32, x: vec4<f32>) {
+    let p = a_vec_place(v);
+    let i = p.x * ROW_A + p.y;
+    let step = select(ROW_A, 1u, A_KFAST);
+    a_s[i] = f16(x.x);
+    a_s[i + step] = f16(x.y);
+    a_s[i + 2u * step] = f16(x.z);
+    a_s[i + 3u * step] = f16(x.w);
+}
+
+// Vector v of B's slice: 4 columns of one depth, or 4 depths of one column.
+fn stash_b4(v: u32, x: vec4<f32>) {
+    let p = b_vec_place(v);
+    let i = p.y * ROW_B + p.x;
+    let step = select(ROW_B, 1u, B_NFAST);
+    b_s[i] = f16(x.x);
+    b_s[i + step] = f16(x.y);
+    b_s[i + 2u * step] = f16(x.z);
+    b_s[i + 3u * step] = f16(x.w);
 }
 
 // Writes subgroup `slot`'s staged tile (rows r0.., columns c0.. of C) where it lies inside C.

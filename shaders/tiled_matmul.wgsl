@@ -9,41 +9,67 @@
 // 16-deep slices of K staged in workgroup memory as vec4 rows: one step reads TM/4 vec4 of A
 // and TN/4 of B for TM·TN multiply-adds. Invocation (tx, ty) owns the rows 4·(ty + 16·p) + i
 // and the columns 4·(tx + 16·q) + j, so neighbouring invocations read neighbouring vec4
-// (no bank conflicts) and store neighbouring 16-byte runs of C. Rows of the staging tiles are
-// padded by one vec4 (bank conflicts when a column is written).
+// (no bank conflicts) and store neighbouring 16-byte runs of C.
+//
+// Two ways of staging (`MatmulVariant`):
+// - plain: one staging buffer per operand, its rows padded by one vec4 (bank conflicts when a
+//   column is written); each slice is loaded, stored, a barrier, multiplied, a barrier. With
+//   prefetch, the loads of the next slice are issued before the current one is multiplied, so
+//   that their latency hides behind the arithmetic.
+// - vector (`vec4`): operands read 4 values per load where their layout allows
+//   (`matmul_loads_vec4.wgsl`), two staging buffers per operand (BUFFERS = 2): the next slice
+//   is loaded and, after the current one is multiplied, stored into the other buffer, then one
+//   barrier. Its rows are not padded but swizzled (SWIZZLE): the vec4 of columns c at depth k
+//   sits at k·ROW + (c ^ 2·(k/4 mod 4)), so that the scalar stores of 4 depths of a row land on
+//   distinct banks.
 //
 // The launcher (`src/kernels/matmul_shader.rs`) writes the body out, unrolled: the
-// accumulators (registers, not an indexed array), the loads of a slice into registers (`load`),
-// their stores into the tiles (`stash`), the 16 steps of multiply-adds (`compute`, with `fma`)
-// and the stores of C. With prefetch, the loads of the next slice are issued before the current
-// one is multiplied, so that their latency hides behind the arithmetic.
+// accumulators (registers, not an indexed array), the loads of a slice into registers, their
+// stores into the tiles, the 16 steps of multiply-adds (with `fma`) and the stores of C.
 //
 // A and B are read through their strides (a transposed operand is a view, not a copy);
 // `a_kfast` / `b_nfast` say which index is contiguous, so that neighbouring invocations load
 // neighbouring addresses.
 // info = [M, N, K, A's stride along m, along k, B's stride along k, along n, K per range].
 
-@group(0) @binding(0) var<storage, read_write> a: array<f32>;
-@group(0) @binding(1) var<storage, read_write> b: array<f32>;
+@group(0) @binding(0) var<storage, read_write> a: array<{{ a_elem }}>;
+@group(0) @binding(1) var<storage, read_write> b: array<{{ b_elem }}>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> info: array<u32>;
+
+{{ access }}
 
 const BM: u32 = {{ bm }}u;
 const BN: u32 = {{ bn }}u;
 const BK: u32 = 16u;
-const ROW_A: u32 = BM / 4u + 1u;
-const ROW_B: u32 = BN / 4u + 1u;
+const SWIZZLE: bool = {{ swizzle }};
+// Staging rows in vec4, and one buffer's length.
+const ROW_A: u32 = BM / 4u + select(1u, 0u, SWIZZLE);
+const ROW_B: u32 = BN / 4u + select(1u, 0u, SWIZZLE);
+const A_HALF: u32 = BK * ROW_A;
+const B_HALF: u32 = BK * ROW_B;
 const A_KFAST: bool = {{ a_kfast }};
 const B_NFAST: bool = {{ b_nfast }};
 // Operands rounded to f16 as they are staged (the tensor-core kernel's arithmetic, emulated in
 // f32: `MatmulChoice::F16Emulated`).
 const ROUND_F16: bool = {{ round_f16 }};
 
-// a_tile[k·ROW_A + m/4][m%4] = A[m0 + m, k0 + k]; b_tile[k·ROW_B + n/4][n%4] = B[k0 + k, n0 + n].
+// The staging buffers: a_tile[buf + slot(k, m/4)][m%4] = A[m0 + m, k0 + k],
+// b_tile[buf + slot(k, n/4)][n%4] = B[k0 + k, n0 + n], buf = 0 or A_HALF / B_HALF.
 var<workgroup> a_tile: array<vec4<f32>, {{ a_tile_len }}>;
 var<workgroup> b_tile: array<vec4<f32>, {{ b_tile_len }}>;
 
 {{ loads }}
+
+{{ vec_loads }}
+
+// Where the vec4 of columns (or rows) 4·c.. at depth k is staged, in rows of `row` vec4.
+fn slot(k: u32, c: u32, row: u32) -> u32 {
+    if (SWIZZLE) {
+        return k * row + (c ^ (2u * ((k / 4u) % 4u)));
+    }
+    return k * row + c;
+}
 
 fn staged(v: f32) -> f32 {
     if (ROUND_F16) {
@@ -52,14 +78,43 @@ fn staged(v: f32) -> f32 {
     return v;
 }
 
-fn stash_a(e: u32, v: f32) {
+fn stash_a(buf: u32, e: u32, v: f32) {
     let p = a_place(e);
-    a_tile[p.y * ROW_A + p.x / 4u][p.x % 4u] = staged(v);
+    a_tile[buf + slot(p.y, p.x / 4u, ROW_A)][p.x % 4u] = staged(v);
 }
 
-fn stash_b(e: u32, v: f32) {
+fn stash_b(buf: u32, e: u32, v: f32) {
     let p = b_place(e);
-    b_tile[p.y * ROW_B + p.x / 4u][p.x % 4u] = staged(v);
+    b_tile[buf + slot(p.y, p.x / 4u, ROW_B)][p.x % 4u] = staged(v);
+}
+
+// Vector v of A's slice: one vec4 along m, or 4 depths of one row.
+fn stash_a4(buf: u32, v: u32, x: vec4<f32>) {
+    let p = a_vec_place(v);
+    let c = p.x / 4u;
+    if (A_KFAST) {
+        let i = p.x % 4u;
+        a_tile[buf + slot(p.y, c, ROW_A)][i] = staged(x.x);
+        a_tile[buf + slot(p.y + 1u, c, ROW_A)][i] = staged(x.y);
+        a_tile[buf + slot(p.y + 2u, c, ROW_A)][i] = staged(x.z);
+        a_tile[buf + slot(p.y + 3u, c, ROW_A)][i] = staged(x.w);
+    } else {
+        a_tile[buf + slot(p.y, c, ROW_A)] = vec4<f32>(staged(x.x), staged(x.y), staged(x.z), staged(x.w));
+    }
+}
+
+fn stash_b4(buf: u32, v: u32, x: vec4<f32>) {
+    let p = b_vec_place(v);
+    let c = p.x / 4u;
+    if (B_NFAST) {
+        b_tile[buf + slot(p.y, c, ROW_B)] = vec4<f32>(staged(x.x), staged(x.y), staged(x.z), staged(x.w));
+    } else {
+        let i = p.x % 4u;
+        b_tile[buf + slot(p.y, c, ROW_B)][i] = staged(x.x);
+        b_tile[buf + slot(p.y + 1u, c, ROW_B)][i] = staged(x.y);
+        b_tile[buf + slot(p.y + 2u, c, ROW_B)][i] = staged(x.z);
+        b_tile[buf + slot(p.y + 3u, c, ROW_B)][i] = staged(x.w);
+    }
 }
 
 fn store4(base: u32, m: u32, n0: u32, n_size: u32, v: vec4<f32>) {
@@ -94,10 +149,7 @@ fn main(
 {{ acc_decl }}
 {{ prologue }}
     for (var k0 = k_begin; k0 < d.k_end; k0 += BK) {
-{{ stage }}
-        workgroupBarrier();
-{{ compute }}
-        workgroupBarrier();
+{{ slice }}
     }
     let base = wid.z * m_size * n_size;
 {{ acc_store }}

@@ -17,8 +17,8 @@ use common::{assert_close, gpu};
 use margan::conv::{with_conv_path, ConvPath};
 use margan::kernels::matmul::{
     matmul_kernel, matmul_reference, tensor_core_report, tensor_core_variant_fits,
-    tensor_core_wgsl, tensor_cores, with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
-    TcVariant, TENSOR_CORE_WIDTHS,
+    tensor_core_wgsl, tensor_cores, vector_loads, with_matmul_tuning, MatmulChoice, MatmulTuning,
+    MatmulVariant, TcVariant, TENSOR_CORE_WIDTHS,
 };
 use margan::rng::Rng;
 
@@ -31,15 +31,17 @@ fn tensor_core_shader_is_valid_wgsl_and_spirv() {
     let layouts = [(true, true), (false, true), (true, false), (false, false)];
     let cases = TcVariant::ALL.into_iter().flat_map(|v| {
         [16, 8].into_iter().flat_map(move |t| {
-            TENSOR_CORE_WIDTHS
-                .into_iter()
-                .flat_map(move |w| layouts.map(|(a, b)| (v, a, b, w, t)))
+            TENSOR_CORE_WIDTHS.into_iter().flat_map(move |w| {
+                [false, true]
+                    .into_iter()
+                    .flat_map(move |vec4| layouts.map(|(a, b)| (v, a, b, vec4, w, t)))
+            })
         })
     });
-    for (v, a_rm, b_rm, width, tile) in cases {
-        let src = tensor_core_wgsl(v, a_rm, b_rm, width, tile);
+    for (v, a_rm, b_rm, vec4, width, tile) in cases {
+        let src = tensor_core_wgsl(v, [a_rm, b_rm], vec4, width, tile);
         let what = format!(
-            "{}, layout {a_rm}/{b_rm}, width {width}, tile {tile}",
+            "{}, layout {a_rm}/{b_rm}, vec4 {vec4}, width {width}, tile {tile}",
             v.name()
         );
         let module = naga::front::wgsl::parse_str(&src)
@@ -158,10 +160,19 @@ fn tensor_core_matmul_matches_reference() {
                 v.name()
             );
             let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
+            let before = vector_loads();
             let got = with_matmul_tuning(fixed, || {
                 matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev))
             })
             .to_device(&cpu);
+            // Operands whose contiguous index has a multiple of 4 values are read as vec4.
+            let vec4 = [
+                if a_view { m % 4 == 0 } else { k % 4 == 0 },
+                if b_view { k % 4 == 0 } else { n % 4 == 0 },
+            ];
+            let after = vector_loads();
+            let read = [0, 1].map(|i| after[i] - before[i]);
+            assert_eq!(read, vec4.map(u64::from), "{what}: operands read as vec4");
             // Exactly the f16-rounded operands' product, up to f32 summation order; and within
             // f16's rounding of the exact one.
             let rounded = matmul_reference(round_f16(&a), round_f16(&b));

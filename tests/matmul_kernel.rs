@@ -17,7 +17,7 @@ use common::{assert_close, gpu};
 use margan::conv::{self, with_conv_path, ConvPath};
 use margan::kernels::matmul::{
     clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k, tune_records,
-    with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant, TcVariant,
+    vector_loads, with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant, TcVariant,
 };
 use margan::rng::Rng;
 
@@ -30,18 +30,29 @@ fn tiled_matmul_matches_reference() {
             let a = operand(m, k, a_view, &mut rng);
             let b = operand(k, n, b_view, &mut rng);
             let want = matmul_reference(a.clone(), b.clone());
+            // The vector variants read an operand as vec4 where its contiguous index (k for A,
+            // n for B, or the other one for a transposed view) has a multiple of 4 values.
+            let vec4 = [
+                if a_view { m % 4 == 0 } else { k % 4 == 0 },
+                if b_view { k % 4 == 0 } else { n % 4 == 0 },
+            ];
             for v in MatmulVariant::ALL {
                 let what = format!(
                     "{} [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}",
                     v.name()
                 );
+                let before = vector_loads();
                 let got = matmul_variant(on(&a, a_view, &dev), on(&b, b_view, &dev), v);
+                let after = vector_loads();
                 assert_close(
                     got.to_device(&margan::device::cpu()),
                     want.clone(),
                     1e-5,
                     &what,
                 );
+                let read = [0, 1].map(|i| after[i] - before[i]);
+                let expected = vec4.map(|x| (x && v.vec4) as u64);
+                assert_eq!(read, expected, "{what}: operands read as vec4");
             }
         }
     }

@@ -11,6 +11,7 @@
 //! against 1.1 ms for the 256→512 input gradient), so no fixed rule is right on every GPU.
 //! `margan bench --matmul` prints what was measured.
 
+pub use super::matmul_variant::{MatmulVariant, TcVariant};
 use burn::tensor::Tensor;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,100 +19,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Plain-tensor reference: burn's `matmul`.
 pub fn matmul_reference(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     a.matmul(b)
-}
-
-/// One configuration of the tiled kernel. Every variant has 256 invocations per workgroup.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct MatmulVariant {
-    /// Rows of C per invocation, 4 or 8: blocks of 16·`tm` rows.
-    pub tm: usize,
-    /// Columns of C per invocation, 4 or 8: blocks of 16·`tn` columns.
-    pub tn: usize,
-    /// Whether the loads of the next 16-deep slice of K are issued before the current slice is
-    /// multiplied (their latency then hides behind the arithmetic, for `tm + tn` registers).
-    pub prefetch: bool,
-}
-
-impl MatmulVariant {
-    /// Every variant, the default first.
-    pub const ALL: [MatmulVariant; 8] = [
-        MatmulVariant::new(4, 4, true),
-        MatmulVariant::new(4, 4, false),
-        MatmulVariant::new(8, 4, true),
-        MatmulVariant::new(4, 8, true),
-        MatmulVariant::new(8, 8, true),
-        MatmulVariant::new(8, 4, false),
-        MatmulVariant::new(4, 8, false),
-        MatmulVariant::new(8, 8, false),
-    ];
-    /// 64×64 blocks with prefetch: what [`MatmulTuning::Heuristic`] takes.
-    pub const DEFAULT: MatmulVariant = MatmulVariant::ALL[0];
-
-    pub const fn new(tm: usize, tn: usize, prefetch: bool) -> Self {
-        MatmulVariant { tm, tn, prefetch }
-    }
-
-    /// Rows and columns of C per workgroup.
-    pub fn block(self) -> [usize; 2] {
-        [16 * self.tm, 16 * self.tn]
-    }
-
-    /// e.g. `64x64+pf` (prefetch) or `128x64`.
-    pub fn name(self) -> String {
-        let [bm, bn] = self.block();
-        format!("{bm}x{bn}{}", if self.prefetch { "+pf" } else { "" })
-    }
-}
-
-/// One configuration of the optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TcVariant {
-    /// Rows and columns of C per workgroup: 64 or 128.
-    pub block: usize,
-    /// Invocations per workgroup: 128, or 256 for a 128 block. On NVIDIA (subgroups of 32,
-    /// 16×16 tiles) a 64 block of 128 gives each subgroup 2×2 tiles, a 128 block of 256 2×4,
-    /// one of 128 4×4: fewer cooperative loads from workgroup memory per multiply-add, and more
-    /// accumulators (registers) per invocation.
-    pub invocations: usize,
-    /// Whether the next 32-deep slice of K is loaded while the current one is multiplied.
-    pub prefetch: bool,
-}
-
-impl TcVariant {
-    /// Every variant, the default first (the one `f16` names).
-    pub const ALL: [TcVariant; 5] = [
-        TcVariant::new(64, 128, false),
-        TcVariant::new(64, 128, true),
-        TcVariant::new(128, 256, false),
-        TcVariant::new(128, 256, true),
-        TcVariant::new(128, 128, false),
-    ];
-    pub const DEFAULT: TcVariant = TcVariant::ALL[0];
-
-    pub const fn new(block: usize, invocations: usize, prefetch: bool) -> Self {
-        TcVariant {
-            block,
-            invocations,
-            prefetch,
-        }
-    }
-
-    /// Invocations per workgroup.
-    pub fn invocations(self) -> u32 {
-        self.invocations as u32
-    }
-
-    /// e.g. `f16-64x64`, `f16-128x128+pf`, or `f16-128x128-128inv` where the invocations are
-    /// not twice the block's side.
-    pub fn name(self) -> String {
-        let b = self.block;
-        let inv = if self.invocations == 2 * b {
-            String::new()
-        } else {
-            format!("-{}inv", self.invocations)
-        };
-        format!("f16-{b}x{b}{inv}{}", if self.prefetch { "+pf" } else { "" })
-    }
 }
 
 /// What computes one product.
@@ -348,17 +255,18 @@ pub(crate) fn detect_tensor_cores(
 }
 
 /// The tensor-core kernel's complete WGSL for one variant, operand layout (A row-major, B
-/// row-major), subgroup width (one of [`TENSOR_CORE_WIDTHS`]) and side of the cooperative
-/// matrices (16, or 8): what its tests validate with naga where no adapter can run it.
+/// row-major), both operands read as vec4 or as f32, subgroup width (one of
+/// [`TENSOR_CORE_WIDTHS`]) and side of the cooperative matrices (16, or 8): what its tests
+/// validate with naga where no adapter can run it.
 #[cfg(feature = "wgpu")]
 pub fn tensor_core_wgsl(
     variant: TcVariant,
-    a_row_major: bool,
-    b_row_major: bool,
+    row_major: [bool; 2],
+    vec4: bool,
     subgroup_width: u32,
     tile: u32,
 ) -> String {
-    super::matmul_tc::wgsl(variant, a_row_major, b_row_major, subgroup_width, tile)
+    super::matmul_tc::wgsl(variant, row_major, vec4, subgroup_width, tile)
 }
 
 /// Whether the tensor-core kernel can run `variant` here: [`tensor_cores`], and the device's
@@ -376,6 +284,16 @@ pub fn tensor_core_variant_fits(variant: TcVariant) -> bool {
 /// The subgroup widths the tensor-core kernel is generated for.
 #[cfg(feature = "wgpu")]
 pub const TENSOR_CORE_WIDTHS: [u32; 4] = super::matmul_tc::WIDTHS;
+
+/// How many A and B operands of this thread's launches of margan's product kernels so far were
+/// read 4 values per load (by [`MatmulVariant::vec4`] variants and the tensor-core kernel, where
+/// the operand's layout allows it).
+pub fn vector_loads() -> [u64; 2] {
+    #[cfg(feature = "wgpu")]
+    return super::matmul_cube::vector_loads();
+    #[cfg(not(feature = "wgpu"))]
+    [0, 0]
+}
 
 /// One shape's measurement by [`MatmulTuning::Measure`].
 #[derive(Clone, Debug)]

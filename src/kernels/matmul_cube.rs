@@ -68,27 +68,104 @@ fn burn_matmul<B: burn::backend::Backend>(a: FloatTensor<B>, b: FloatTensor<B>) 
     B::float_matmul(a, b)
 }
 
+thread_local! {
+    /// Operands (A's, B's) this thread's launches of the product kernels read as vec4.
+    static VECTOR_LOADS: std::cell::Cell<[u64; 2]> = const { std::cell::Cell::new([0, 0]) };
+}
+
+/// How many A and B operands of this thread's product-kernel launches so far were read as vec4.
+pub(crate) fn vector_loads() -> [u64; 2] {
+    VECTOR_LOADS.with(|c| c.get())
+}
+
+/// Counts a launch's operands read as vec4 (see [`vector_loads`]).
+pub(crate) fn count_vector_loads(a: bool, b: bool) {
+    VECTOR_LOADS.with(|c| {
+        let [na, nb] = c.get();
+        c.set([na + a as u64, nb + b as u64]);
+    });
+}
+
 /// The tiled kernel's launch, operands rounded to f16 as they are staged if `round_f16`.
 fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant, round_f16: bool) -> CubeTensor {
-    launch_blocked(a, b, v.block(), 256, |a_kfast, b_nfast| MatmulShader {
-        a_kfast,
-        b_nfast,
-        variant: v,
-        round_f16,
+    launch_blocked(a, b, v.block(), 256, |l| {
+        let (a_vec4, b_vec4) = (v.vec4 && l.a_vec4, v.vec4 && l.b_vec4);
+        count_vector_loads(a_vec4, b_vec4);
+        MatmulShader {
+            a_kfast: l.a_kfast,
+            b_nfast: l.b_nfast,
+            a_vec4,
+            b_vec4,
+            variant: v,
+            round_f16,
+        }
     })
+}
+
+/// The operands' layouts, as a product kernel is compiled for them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Layout {
+    /// A's k index is its contiguous one (A row-major).
+    pub a_kfast: bool,
+    /// B's n index is its contiguous one (B row-major).
+    pub b_nfast: bool,
+    /// A can be read as aligned vec4 along its contiguous index: that index's size and the
+    /// other stride are multiples of 4, and the buffer starts 16-byte aligned.
+    pub a_vec4: bool,
+    /// The same for B.
+    pub b_vec4: bool,
+}
+
+impl Layout {
+    /// Both operands row-major, read as f32.
+    pub fn plain() -> Self {
+        Layout {
+            a_kfast: true,
+            b_nfast: true,
+            a_vec4: false,
+            b_vec4: false,
+        }
+    }
+
+    /// The layout of `a [m, k] · b [k, n]` with strides `[sa_m, sa_k]`, `[sb_k, sb_n]`.
+    fn of(a: &CubeTensor, b: &CubeTensor, [m, k, n]: [usize; 3]) -> Self {
+        let ([sa_m, sa_k], [sb_k, sb_n]) = (strides(a), strides(b));
+        let aligned = |t: &CubeTensor| t.handle.offset_start.unwrap_or(0) % 16 == 0;
+        // Contiguous along one index, whose size and the other stride are multiples of 4.
+        let vec4 = |fast: (usize, usize), other_stride: usize| {
+            fast.0 == 1 && fast.1 % 4 == 0 && other_stride % 4 == 0
+        };
+        Layout {
+            a_kfast: sa_k == 1,
+            b_nfast: sb_n == 1,
+            a_vec4: aligned(a)
+                && if sa_k == 1 {
+                    vec4((sa_k, k), sa_m)
+                } else {
+                    vec4((sa_m, m), sa_k)
+                },
+            b_vec4: aligned(b)
+                && if sb_n == 1 {
+                    vec4((sb_n, n), sb_k)
+                } else {
+                    vec4((sb_k, k), sb_n)
+                },
+        }
+    }
 }
 
 /// One launch of a blocked product kernel over `a · b` — workgroup (x, y, z) computes the
 /// `block` of C at column block x, row block y over the z-th range of K, reading the info
 /// buffer of `shaders/tiled_matmul.wgsl` — and the split sum's when K is split. `shader`
 /// builds the kernel for the operands' layouts (A's k index contiguous, B's n index
-/// contiguous). Shared by the tiled kernel and the tensor-core one.
+/// contiguous, and whether each can be read as vec4: [`Layout`]). Shared by the tiled kernel and
+/// the tensor-core one.
 pub(crate) fn launch_blocked<K: KernelSource + 'static>(
     a: CubeTensor,
     b: CubeTensor,
     [bm, bn]: [usize; 2],
     workgroup: u32,
-    shader: impl FnOnce(bool, bool) -> K,
+    shader: impl FnOnce(Layout) -> K,
 ) -> CubeTensor {
     let (sa, sb) = (a.meta.shape().clone(), b.meta.shape().clone());
     let (m, k, n) = (sa[0], sa[1], sb[1]);
@@ -106,7 +183,7 @@ pub(crate) fn launch_blocked<K: KernelSource + 'static>(
     let info = info_buffer(&a, &info);
     a.client.launch(
         Box::new(SourceKernel::new(
-            shader(sa_k == 1, sb_n == 1),
+            shader(Layout::of(&a, &b, [m, k, n])),
             CubeDim::new_1d(workgroup),
         )),
         CubeCount::Static(n.div_ceil(bn) as u32, m.div_ceil(bm) as u32, ranges as u32),

@@ -8,7 +8,7 @@
 //! rounding the operands to f16 changes the numbers.
 
 use super::matmul::TcVariant;
-use super::matmul_cube::launch_blocked;
+use super::matmul_cube::{launch_blocked, Layout};
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
 use burn_cubecl::cubecl::prelude::KernelId;
 use std::fmt::Write;
@@ -110,19 +110,24 @@ pub(crate) fn detect(
     }
 }
 
+/// The device's workgroup memory in bytes (0 before margan's wgpu device is set up).
+pub(crate) fn workgroup_memory() -> usize {
+    SHARED_BYTES.load(Ordering::Relaxed) as usize
+}
+
 /// Whether `v` runs on the device margan set up: the product is [`available`] and the
 /// device's workgroup memory holds `v`'s staging.
 pub(crate) fn fits(v: TcVariant) -> bool {
     let (width, tile) = (WIDTH.load(Ordering::Relaxed), TILE.load(Ordering::Relaxed));
     available()
-        && shader(v, true, true, width, tile).shared_bytes() <= SHARED_BYTES.load(Ordering::Relaxed)
+        && shader(v, Layout::plain(), width, tile).shared_bytes()
+            <= SHARED_BYTES.load(Ordering::Relaxed)
 }
 
-fn shader(variant: TcVariant, a_kfast: bool, b_nfast: bool, width: u32, tile: u32) -> TcShader {
+fn shader(variant: TcVariant, layout: Layout, width: u32, tile: u32) -> TcShader {
     TcShader {
         variant,
-        a_kfast,
-        b_nfast,
+        layout,
         width,
         tile,
     }
@@ -136,8 +141,8 @@ const PAD: u32 = 8;
 /// one side of the cooperative matrices.
 pub(crate) struct TcShader {
     pub variant: TcVariant,
-    pub a_kfast: bool,
-    pub b_nfast: bool,
+    /// The operands' layouts; each is read as vec4 where its layout allows.
+    pub layout: Layout,
     pub width: u32,
     /// 16 or 8.
     pub tile: u32,
@@ -152,6 +157,16 @@ impl TcShader {
     /// or 32 for a 128 block of 128 invocations).
     fn loads(&self) -> u32 {
         self.block() * BK / self.variant.invocations()
+    }
+
+    /// Loads of one operand per invocation and slice, and the name's suffix of the load and
+    /// stash functions: a quarter of [`Self::loads`] as vec4 (`load_a4`), or all as f32.
+    fn operand_loads(&self, vec4: bool) -> (u32, &'static str) {
+        if vec4 {
+            (self.loads() / 4, "4")
+        } else {
+            (self.loads(), "")
+        }
     }
 
     /// Tiles of one subgroup's region, down and across: the block's (block / tile)² tiles
@@ -197,21 +212,29 @@ impl TcShader {
     /// `lid + invocations · r` of each operand.
     fn staging_code(&self) -> [String; 2] {
         let inv = self.variant.invocations();
-        let loads = self.loads();
+        let ops = [
+            ("a", self.operand_loads(self.layout.a_vec4)),
+            ("b", self.operand_loads(self.layout.b_vec4)),
+        ];
         let load = |k: &str, keyword: &str, indent: &str| {
             let mut s = String::new();
-            for r in 0..loads {
-                let e = inv * r;
-                let _ = writeln!(s, "{indent}{keyword}va{r} = load_a(d, {k}, lid + {e}u);");
-                let _ = writeln!(s, "{indent}{keyword}vb{r} = load_b(d, {k}, lid + {e}u);");
+            for (x, (count, f)) in ops {
+                for r in 0..count {
+                    let e = inv * r;
+                    let _ = writeln!(
+                        s,
+                        "{indent}{keyword}v{x}{r} = load_{x}{f}(d, {k}, lid + {e}u);"
+                    );
+                }
             }
             s
         };
         let mut stash = String::new();
-        for r in 0..loads {
-            let e = inv * r;
-            let _ = writeln!(stash, "        stash_a(lid + {e}u, va{r});");
-            let _ = writeln!(stash, "        stash_b(lid + {e}u, vb{r});");
+        for (x, (count, f)) in ops {
+            for r in 0..count {
+                let e = inv * r;
+                let _ = writeln!(stash, "        stash_{x}{f}(lid + {e}u, v{x}{r});");
+            }
         }
         let [prologue, stage] = if self.variant.prefetch {
             [
@@ -286,8 +309,21 @@ impl KernelSource for TcShader {
         let [declare, multiply, direct, edge] = self.body();
         let [prologue, stage] = self.staging_code();
         let [a_len, b_len, staging] = self.staging();
+        let l = self.layout;
         SourceTemplate::new(include_str!("../../shaders/tc_matmul.wgsl"))
             .register("loads", include_str!("../../shaders/matmul_loads.wgsl"))
+            .register(
+                "vec_loads",
+                include_str!("../../shaders/matmul_loads_vec4.wgsl"),
+            )
+            .register("a_elem", super::matmul_shader::elem(l.a_vec4))
+            .register("b_elem", super::matmul_shader::elem(l.b_vec4))
+            .register(
+                "access",
+                super::matmul_shader::access("a", l.a_vec4)
+                    + "\n"
+                    + &super::matmul_shader::access("b", l.b_vec4),
+            )
             .register("block", self.block().to_string())
             .register("invocations", self.variant.invocations().to_string())
             .register("a_len", a_len.to_string())
@@ -295,8 +331,8 @@ impl KernelSource for TcShader {
             .register("staging", staging.to_string())
             .register("prologue", prologue.trim_end())
             .register("stage", stage.trim_end())
-            .register("a_kfast", self.a_kfast.to_string())
-            .register("b_nfast", self.b_nfast.to_string())
+            .register("a_kfast", l.a_kfast.to_string())
+            .register("b_nfast", l.b_nfast.to_string())
             .register("tile", self.tile.to_string())
             .register("tiles_m", tm.to_string())
             .register("tiles_n", tn.to_string())
@@ -310,9 +346,14 @@ impl KernelSource for TcShader {
         super::launch::kernel_id::<Self, _>((
             "tc_matmul",
             self.variant.block,
+            self.variant.invocations,
             self.variant.prefetch,
-            self.a_kfast,
-            self.b_nfast,
+            [
+                self.layout.a_kfast,
+                self.layout.b_nfast,
+                self.layout.a_vec4,
+                self.layout.b_vec4,
+            ],
             self.width,
             self.tile,
         ))
@@ -341,23 +382,31 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor, variant: TcVariant) -> CubeTe
         "tensor-core product {}: needs {} bytes of workgroup memory, the device has {}; use f16 \
          (64×64 blocks) or measure-f16",
         variant.name(),
-        shader(variant, true, true, width, tile).shared_bytes(),
+        shader(variant, Layout::plain(), width, tile).shared_bytes(),
         SHARED_BYTES.load(Ordering::Relaxed)
     );
     let block = variant.block;
-    launch_blocked(
-        a,
-        b,
-        [block, block],
-        variant.invocations(),
-        |a_kfast, b_nfast| shader(variant, a_kfast, b_nfast, width, tile),
-    )
+    launch_blocked(a, b, [block, block], variant.invocations(), |l| {
+        super::matmul_cube::count_vector_loads(l.a_vec4, l.b_vec4);
+        shader(variant, l, width, tile)
+    })
 }
 
-/// The shader's complete WGSL for one variant, layout, subgroup width and tile (tests validate
-/// it with naga on machines whose adapter has no cooperative matrices).
-pub fn wgsl(variant: TcVariant, a_kfast: bool, b_nfast: bool, width: u32, tile: u32) -> String {
-    shader(variant, a_kfast, b_nfast, width, tile)
-        .source()
-        .complete()
+/// The shader's complete WGSL for one variant, layout (both operands read as vec4 if `vec4`),
+/// subgroup width and tile (tests validate it with naga on machines whose adapter has no
+/// cooperative matrices).
+pub fn wgsl(
+    variant: TcVariant,
+    [a_kfast, b_nfast]: [bool; 2],
+    vec4: bool,
+    width: u32,
+    tile: u32,
+) -> String {
+    let layout = Layout {
+        a_kfast,
+        b_nfast,
+        a_vec4: vec4,
+        b_vec4: vec4,
+    };
+    shader(variant, layout, width, tile).source().complete()
 }

@@ -31,6 +31,7 @@ mod matmul_shader;
 mod matmul_tc;
 #[cfg(feature = "wgpu")]
 mod matmul_tune;
+mod matmul_variant;
 #[cfg(feature = "wgpu")]
 mod patches_autodiff;
 #[cfg(feature = "wgpu")]

@@ -6,7 +6,7 @@ use margan::rng::Rng;
 /// `[m, k] · [k, n]`: one value; sizes off the 64×64 blocks and the 16-deep slices; a full
 /// block; a long K over one block (split into many ranges, the last one short); a GEMM
 /// convolution's weight gradient shape, small.
-pub const CASES: [(usize, usize, usize); 9] = [
+pub const CASES: [(usize, usize, usize); 10] = [
     (1, 1, 1),
     (3, 5, 7),
     (1, 33, 70),
@@ -17,6 +17,9 @@ pub const CASES: [(usize, usize, usize); 9] = [
     (48, 2048, 200),
     // K split in ranges, whole 64×64 blocks (the tensor-core kernel's direct stores).
     (128, 1030, 64),
+    // Every size a multiple of 4 (the vector variants' vec4 loads, in every layout), none of
+    // the blocks', K split with a short last range.
+    (68, 1044, 132),
 ];
 
 /// `[rows, cols]` on the CPU, contiguous or as the transposed view of a `[cols, rows]` tensor.

@@ -26,16 +26,12 @@ pub fn print() {
         .filter(|&c| records.iter().any(|r| r.times.iter().any(|t| t.0 == c)));
     let mut choices: Vec<MatmulChoice> = MatmulVariant::ALL.map(MatmulChoice::Kernel).to_vec();
     choices.extend(f16);
-    // Columns as wide as the longest name (f16-128x128-128inv).
-    let w = choices
-        .iter()
-        .map(|c| c.name().len())
-        .max()
-        .unwrap_or(0)
-        .max(10);
+    // Each column as wide as its name (at least 7); `kept` as the longest name.
+    let width = |c: &MatmulChoice| c.name().len().max(7);
+    let w = choices.iter().map(width).max().unwrap_or(0).max(10);
     let mut header = format!("{:>6} {:>6} {:>6} {:>3} {:>8}", "m", "n", "k", "ab", "burn");
     for c in &choices {
-        header += &format!(" {:>w$}", c.name());
+        header += &format!(" {:>1$}", c.name(), width(c));
     }
     header += &format!(" {:>w$} {:>8} {:>9}", "kept", "TFLOP/s", "vs burn");
     println!("{header}");
@@ -50,10 +46,11 @@ pub fn print() {
         let burn = time_of(MatmulChoice::Burn).unwrap_or(f64::NAN);
         let kept = time_of(r.chosen).unwrap_or(f64::NAN);
         let mut line = format!("{:>6} {:>6} {:>6} {layout:>3} {burn:>8.3}", r.m, r.n, r.k);
-        for &c in &choices {
-            match time_of(c) {
-                Some(t) => line += &format!(" {t:>w$.3}"),
-                None => line += &format!(" {:>w$}", "-"),
+        for c in &choices {
+            let cw = width(c);
+            match time_of(*c) {
+                Some(t) => line += &format!(" {t:>cw$.3}"),
+                None => line += &format!(" {:>cw$}", "-"),
             }
         }
         let tflops = 2.0 * (r.m * r.n * r.k) as f64 / (kept * 1e-3) / 1e12;
