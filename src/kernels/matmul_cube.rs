@@ -130,10 +130,10 @@ impl Layout {
     /// The layout of `a [m, k] · b [k, n]` with strides `[sa_m, sa_k]`, `[sb_k, sb_n]`.
     fn of(a: &CubeTensor, b: &CubeTensor, [m, k, n]: [usize; 3]) -> Self {
         let ([sa_m, sa_k], [sb_k, sb_n]) = (strides(a), strides(b));
-        let aligned = |t: &CubeTensor| t.handle.offset_start.unwrap_or(0) % 16 == 0;
+        let aligned = |t: &CubeTensor| t.handle.offset_start.unwrap_or(0).is_multiple_of(16);
         // Contiguous along one index, whose size and the other stride are multiples of 4.
         let vec4 = |fast: (usize, usize), other_stride: usize| {
-            fast.0 == 1 && fast.1 % 4 == 0 && other_stride % 4 == 0
+            fast.0 == 1 && fast.1.is_multiple_of(4) && other_stride.is_multiple_of(4)
         };
         Layout {
             a_kfast: sa_k == 1,
