@@ -131,6 +131,22 @@ fn tuning_settings_parse_their_names_and_scope_to_a_thread() {
     assert_eq!(margan::kernels::matmul::matmul_tuning(), outside);
 }
 
+/// Workgroup memory: the heuristic's 64×64 variant (what the browser runs) within WebGPU's
+/// default 16 KB, every variant within 32 KB (lavapipe's and most GPUs' limit; NVIDIA's is 48).
+#[test]
+fn kernel_variants_fit_the_usual_workgroup_memory() {
+    let bytes = |v: MatmulVariant| v.shared_bytes();
+    assert!(bytes(MatmulVariant::DEFAULT) <= 16 * 1024);
+    assert_eq!(bytes(MatmulVariant::vectorised(4, 4)), 16 * 1024);
+    // Two buffers of 16 rows of 128 + 128 values, unpadded.
+    assert_eq!(bytes(MatmulVariant::vectorised(8, 8)), 2 * 16 * 256 * 4);
+    // One buffer of 16 rows of 128 + 128 values, padded by one vec4 each.
+    assert_eq!(bytes(MatmulVariant::new(8, 8, true)), 16 * (33 + 33) * 16);
+    for v in MatmulVariant::ALL {
+        assert!(bytes(v) <= 32 * 1024, "{}: {} bytes", v.name(), bytes(v));
+    }
+}
+
 #[test]
 fn tiled_matmul_splits_long_thin_products() {
     for v in MatmulVariant::ALL {

@@ -269,6 +269,21 @@ pub fn tensor_core_wgsl(
     super::matmul_tc::wgsl(variant, row_major, vec4, subgroup_width, tile)
 }
 
+/// Whether the wgpu device margan set up has the workgroup memory `variant` stages its slices in
+/// (true before such a device is set up, or without wgpu: nothing is known to refuse it).
+pub fn kernel_variant_fits(variant: MatmulVariant) -> bool {
+    #[cfg(feature = "wgpu")]
+    {
+        let limit = super::matmul_tc::workgroup_memory();
+        limit == 0 || variant.shared_bytes() <= limit
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = variant;
+        true
+    }
+}
+
 /// Whether the tensor-core kernel can run `variant` here: [`tensor_cores`], and the device's
 /// workgroup memory holds the variant's staging.
 pub fn tensor_core_variant_fits(variant: TcVariant) -> bool {

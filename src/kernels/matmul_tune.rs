@@ -102,12 +102,11 @@ pub(crate) fn choose(a: &CubeTensor, b: &CubeTensor, tuning: MatmulTuning) -> Ma
 #[cfg(not(target_arch = "wasm32"))]
 fn measure(a: &CubeTensor, b: &CubeTensor, key: Key) -> MatmulChoice {
     // Variants whose staging exceeds the device's workgroup memory (where known) are left out.
-    let limit = super::matmul_tc::workgroup_memory();
     let candidates = std::iter::once(MatmulChoice::Burn)
         .chain(
             MatmulVariant::ALL
                 .into_iter()
-                .filter(|v| limit == 0 || v.shared_bytes() <= limit)
+                .filter(|&v| super::matmul::kernel_variant_fits(v))
                 .map(MatmulChoice::Kernel),
         )
         .chain(

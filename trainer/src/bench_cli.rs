@@ -45,7 +45,8 @@ pub struct BenchArgs {
     /// How the `tiled` path picks each matrix product: measure (time burn's matmul and every
     /// variant of margan's kernel on each new shape, keep the fastest), heuristic (the 64x64
     /// kernel for thin products, burn's for the others), burn, or one variant: 64x64+pf,
-    /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128. Experimental, where the
+    /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128, or with vector
+    /// staging 64x64+vec, 128x64+vec, 64x128+vec, 128x128+vec. Experimental, where the
     /// adapter has f16 cooperative matrices (tensor cores): f16 (every product on them, operands
     /// rounded to f16; f16-64x64+pf, f16-128x128, f16-128x128+pf for one of their other
     /// variants) or measure-f16 (measure, with every variant among the candidates); and
@@ -122,7 +123,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .iter()
         .map(|&d| device::select(d))
         .collect::<Result<Vec<_>, _>>()?;
-    require_tensor_cores(tuning, &args.matmul_tuning)?;
+    check_matmul_tuning(tuning, &args.matmul_tuning)?;
     if args.layers && paths == [ConvPath::Auto] {
         paths = vec![ConvPath::Burn, ConvPath::Gemm];
         if devices.iter().any(|(d, _)| margan::kernels::has_kernels(d)) {
@@ -201,9 +202,10 @@ pub fn parse_matmul_tuning(s: &str) -> Result<MatmulTuning, String> {
     })
 }
 
-/// An error if `tuning` needs the tensor cores (`f16`, `measure-f16`) and no device has them
-/// (checked after the devices are set up, which is when they are detected).
-pub fn require_tensor_cores(tuning: MatmulTuning, arg: &str) -> Result<(), String> {
+/// An error if `tuning` needs the tensor cores (`f16`, `measure-f16`) and no device has them,
+/// or fixes a variant the device's workgroup memory cannot hold (checked after the devices are
+/// set up, which is when they are detected).
+pub fn check_matmul_tuning(tuning: MatmulTuning, arg: &str) -> Result<(), String> {
     let wants = matches!(
         tuning,
         MatmulTuning::Fixed(MatmulChoice::TensorCores(_)) | MatmulTuning::MeasureF16
@@ -220,8 +222,18 @@ pub fn require_tensor_cores(tuning: MatmulTuning, arg: &str) -> Result<(), Strin
              arithmetic on any wgpu adapter"
         ));
     }
-    // One variant asked for that this device's workgroup memory cannot hold (measure-f16 just
-    // leaves such variants out).
+    // One variant asked for that this device's workgroup memory cannot hold (measure and
+    // measure-f16 just leave such variants out).
+    if let MatmulTuning::Fixed(MatmulChoice::Kernel(v)) = tuning {
+        if !margan::kernels::matmul::kernel_variant_fits(v) {
+            return Err(format!(
+                "--matmul-tuning {arg}: the wgpu device's workgroup memory cannot hold the {} \
+                 variant ({} bytes); use 64x64+pf or measure",
+                v.name(),
+                v.shared_bytes()
+            ));
+        }
+    }
     if let MatmulTuning::Fixed(MatmulChoice::TensorCores(v)) = tuning {
         if !margan::kernels::matmul::tensor_core_variant_fits(v) {
             return Err(format!(

@@ -270,7 +270,7 @@ fn train(
             name = n;
             Ok(device)
         })?;
-        bench_cli::require_tensor_cores(matmul_tuning.0, matmul_tuning.1)?;
+        bench_cli::check_matmul_tuning(matmul_tuning.0, matmul_tuning.1)?;
         let before = cfg.clone();
         overrides.apply(&mut cfg)?;
         cfg.out = dir.clone();
@@ -328,7 +328,7 @@ fn train(
         ));
     }
     let (device, name) = device::select(cfg.device)?;
-    bench_cli::require_tensor_cores(matmul_tuning.0, matmul_tuning.1)?;
+    bench_cli::check_matmul_tuning(matmul_tuning.0, matmul_tuning.1)?;
     if !quiet {
         eprintln!("training on {name} → {}", cfg.out.display());
     }
