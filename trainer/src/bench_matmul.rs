@@ -3,7 +3,7 @@
 //! of margan's tiled kernel on the same operands, which one is kept, and its speed against
 //! burn's.
 
-use margan::kernels::matmul::{tune_records, MatmulChoice, MatmulVariant, TcVariant};
+use margan::kernels::matmul::{tune_records, MatmulChoice, MatmulVariant, TcVariant, TuneRecord};
 
 /// Prints the tuner's records (nothing measured: says why).
 pub fn print() {
@@ -69,4 +69,56 @@ pub fn print() {
         records.len(),
         burn_total / kept_total
     );
+    println!("kept: {}", kept_tally(&records));
+}
+
+/// How many shapes kept each product, most first (ties in the tuner's order of candidates),
+/// e.g. `burn 6, 128x128+vec 4, 64x64+pf 1`.
+fn kept_tally(records: &[TuneRecord]) -> String {
+    let mut tally: Vec<(MatmulChoice, usize)> = Vec::new();
+    for r in records {
+        match tally.iter_mut().find(|t| t.0 == r.chosen) {
+            Some(t) => t.1 += 1,
+            None => tally.push((r.chosen, 1)),
+        }
+    }
+    let order = |c: &MatmulChoice| {
+        std::iter::once(MatmulChoice::Burn)
+            .chain(MatmulVariant::ALL.map(MatmulChoice::Kernel))
+            .chain(TcVariant::ALL.map(MatmulChoice::TensorCores))
+            .position(|x| x == *c)
+            .unwrap_or(usize::MAX)
+    };
+    tally.sort_by_key(|t| (std::cmp::Reverse(t.1), order(&t.0)));
+    tally
+        .iter()
+        .map(|(c, n)| format!("{} {n}", c.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tally_counts_the_kept_products_most_first() {
+        let record = |chosen| TuneRecord {
+            m: 64,
+            n: 64,
+            k: 64,
+            row_major: [true, true],
+            times: Vec::new(),
+            chosen,
+        };
+        let vec = MatmulChoice::Kernel(MatmulVariant::vectorised(8, 8));
+        let pf = MatmulChoice::Kernel(MatmulVariant::DEFAULT);
+        let records = [
+            record(pf),
+            record(vec),
+            record(MatmulChoice::Burn),
+            record(vec),
+        ];
+        assert_eq!(kept_tally(&records), "128x128+vec 2, burn 1, 64x64+pf 1");
+    }
 }
