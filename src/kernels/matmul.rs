@@ -230,7 +230,7 @@ pub fn is_thin(m: usize, n: usize, k: usize) -> bool {
 /// the browser).
 pub fn tensor_cores() -> bool {
     #[cfg(feature = "wgpu")]
-    return super::matmul_tc::available();
+    return super::adapter::available();
     #[cfg(not(feature = "wgpu"))]
     false
 }
@@ -239,7 +239,7 @@ pub fn tensor_cores() -> bool {
 /// subgroup width it runs with, or `none: ` and why (empty before margan's wgpu device is set up).
 pub fn tensor_core_report() -> String {
     #[cfg(feature = "wgpu")]
-    return super::matmul_tc::report();
+    return super::adapter::report();
     #[cfg(not(feature = "wgpu"))]
     String::new()
 }
@@ -251,7 +251,7 @@ pub(crate) fn detect_tensor_cores(
     adapter: &burn::tensor::wgpu::wgpu::Adapter,
     device: &burn::tensor::wgpu::wgpu::Device,
 ) {
-    super::matmul_tc::detect(adapter, device)
+    super::adapter::detect(adapter, device)
 }
 
 /// The tensor-core kernel's complete WGSL for one variant, operand layout (A row-major, B
@@ -274,7 +274,7 @@ pub fn tensor_core_wgsl(
 pub fn kernel_variant_fits(variant: MatmulVariant) -> bool {
     #[cfg(feature = "wgpu")]
     {
-        let limit = super::matmul_tc::workgroup_memory();
+        let limit = super::adapter::workgroup_memory();
         limit == 0 || variant.shared_bytes() <= limit
     }
     #[cfg(not(feature = "wgpu"))]
@@ -298,7 +298,7 @@ pub fn tensor_core_variant_fits(variant: TcVariant) -> bool {
 
 /// The subgroup widths the tensor-core kernel is generated for.
 #[cfg(feature = "wgpu")]
-pub const TENSOR_CORE_WIDTHS: [u32; 4] = super::matmul_tc::WIDTHS;
+pub const TENSOR_CORE_WIDTHS: [u32; 4] = super::adapter::WIDTHS;
 
 /// How many A and B operands of this thread's launches of margan's product kernels so far were
 /// read 4 values per load (by [`MatmulVariant::vec4`] variants and the tensor-core kernel, where

@@ -80,7 +80,7 @@ pub(crate) fn choose(a: &CubeTensor, b: &CubeTensor, tuning: MatmulTuning) -> Ma
             MatmulChoice::Burn
         }
         MatmulTuning::Measure | MatmulTuning::MeasureF16 => {
-            let f16 = tuning == MatmulTuning::MeasureF16 && super::matmul_tc::available();
+            let f16 = tuning == MatmulTuning::MeasureF16 && super::adapter::available();
             let key = Key {
                 m,
                 n,

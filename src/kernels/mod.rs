@@ -16,6 +16,8 @@ pub mod row_norm;
 #[cfg(feature = "wgpu")]
 mod adam_cube;
 #[cfg(feature = "wgpu")]
+mod adapter;
+#[cfg(feature = "wgpu")]
 mod batch_norm_autodiff;
 #[cfg(feature = "wgpu")]
 mod batch_norm_cube;
