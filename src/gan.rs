@@ -286,6 +286,27 @@ impl StepTensors {
         self.stats(&f64s(data))
     }
 
+    /// Reads the figures of several steps back at once (one concatenation, one wait on the
+    /// device), in order; fails on the first step with a NaN/inf loss. Steps whose figures are
+    /// read this way, every few iterations rather than after each, leave the host free to queue
+    /// the next iterations' work while the GPU runs the earlier ones.
+    pub fn read_all(steps: Vec<StepTensors>) -> Result<Vec<(usize, StepStats)>, MarganError> {
+        let Some(first) = steps.first() else {
+            return Ok(Vec::new());
+        };
+        let values = if steps.len() == 1 {
+            first.values.clone()
+        } else {
+            Tensor::cat(steps.iter().map(|s| s.values.clone()).collect(), 0)
+        };
+        let v = f64s(values.into_data());
+        steps
+            .iter()
+            .zip(v.chunks_exact(5))
+            .map(|(s, v)| Ok((s.iteration, s.stats(v)?)))
+            .collect()
+    }
+
     /// Reads the figures back asynchronously (any backend, required on WebGPU).
     pub async fn read_async(self) -> Result<StepStats, MarganError> {
         let data = self.values.clone().into_data_async().await.map_err(|e| {

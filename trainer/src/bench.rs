@@ -1,9 +1,10 @@
 //! `margan bench`: training iterations per second of a preset, after warm-up.
 
 use crate::config::RunConfig;
+use crate::train::READ_EVERY;
 use burn::tensor::{Device, Tensor};
 use margan::conv::{resolve, with_conv_path, ConvPath};
-use margan::gan::Gan;
+use margan::gan::{Gan, StepTensors};
 use margan::phase::Phase;
 use margan::rng::Rng;
 use margan::GradientPenalty;
@@ -76,14 +77,10 @@ fn run_path(
             gan.diagnostics = false;
             let [c, h, w] = config.model.sample_shape();
             let real = rng.uniform_tensor([batch, c, h, w], -1.0, 1.0, device);
-            for _ in 0..warmup {
-                gan.step(|_| real.clone()).expect("finite");
-            }
+            run_steps(&mut gan, &real, warmup);
             let _ = device.sync();
             let t = Instant::now();
-            for _ in 0..iterations {
-                gan.step(|_| real.clone()).expect("finite");
-            }
+            run_steps(&mut gan, &real, iterations);
             let _ = device.sync();
             let secs = t.elapsed().as_secs_f64();
             let phases = if plan.phases {
@@ -104,6 +101,19 @@ fn run_path(
                 phases,
             });
             print_row(rows);
+        }
+    }
+}
+
+/// `n` iterations on `real`, their figures read back every [`READ_EVERY`] iterations (as
+/// `margan train` does, and as the PyTorch twin, which reads nothing, waits on the device only
+/// at the end); panics on a NaN/inf loss.
+fn run_steps(gan: &mut Gan, real: &Tensor<4>, n: usize) {
+    let mut pending = Vec::new();
+    for i in 0..n {
+        pending.push(gan.step_tensors(|_| real.clone()));
+        if pending.len() == READ_EVERY || i + 1 == n {
+            StepTensors::read_all(std::mem::take(&mut pending)).expect("finite losses");
         }
     }
 }

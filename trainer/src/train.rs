@@ -5,15 +5,21 @@ use crate::config::RunConfig;
 use crate::data::{Prefetch, Source};
 use crate::plot;
 use burn::tensor::{Device, Tensor, TensorData};
-use margan::gan::{Gan, StepStats};
+use margan::gan::{Gan, StepStats, StepTensors};
 use margan::layers::Mode;
 use margan::rng::Rng;
+use margan::MarganError;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Most steps whose figures stay on the device before they are read (see the training loop).
+pub const READ_EVERY: usize = 8;
+/// Longest time the figures stay unread (the progress bar moves at least this often).
+const READ_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One line of `metrics.jsonl`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -184,8 +190,33 @@ pub fn run(
     let start_iter = gan.iteration;
     let mut window = Instant::now();
     let mut window_start = gan.iteration;
+    // Each step's figures stay on the device until they are needed (a logged, sampled or saved
+    // iteration, Ctrl-C) or READ_EVERY steps or READ_AFTER have gone by: the host then queues the
+    // next steps while the GPU runs the earlier ones, instead of waiting on every step. Every
+    // step's losses are checked, and before any checkpoint is written.
+    let mut pending: Vec<StepTensors> = Vec::new();
+    let mut last_read = Instant::now();
+    let diverged = |e: MarganError, at: usize| {
+        let failed = match e {
+            MarganError::NonFinite {
+                iteration: Some(i), ..
+            } => i,
+            _ => at,
+        };
+        format!(
+            "{e}: training diverged. The last good checkpoint is {} (iteration ≤ {}); lower the learning rates or the penalty weight and resume with `margan train --resume {}`",
+            checkpoint::path(out).display(),
+            failed - 1,
+            out.display()
+        )
+    };
     while gan.iteration < config.iterations {
         if stop.load(Ordering::SeqCst) {
+            let at = gan.iteration;
+            if let Err(e) = StepTensors::read_all(std::mem::take(&mut pending)) {
+                bar.abandon();
+                return Err(diverged(e, at));
+            }
             checkpoint::save(config, &gan)?;
             bar.abandon();
             return Err(format!(
@@ -197,21 +228,35 @@ pub fn run(
         // Gradient norms are measured on the iterations that are logged.
         let next = gan.iteration + 1;
         gan.diagnostics = next % config.log_every == 0 || next == config.iterations;
-        let stats = match gan.step(|_| to_tensor(prefetch.next())) {
-            Ok(s) => s,
+        pending.push(gan.step_tensors(|_| to_tensor(prefetch.next())));
+        let it = gan.iteration;
+        let last = it == config.iterations;
+        let logged = it % config.log_every == 0 || last;
+        let sampled = it % config.sample_every == 0 || last;
+        let saved = it % config.checkpoint_every == 0 || last;
+        if !(logged
+            || sampled
+            || saved
+            || pending.len() >= READ_EVERY
+            || last_read.elapsed() >= READ_AFTER)
+        {
+            continue;
+        }
+        let read = match StepTensors::read_all(std::mem::take(&mut pending)) {
+            Ok(read) => read,
             Err(e) => {
                 bar.abandon();
-                return Err(format!(
-                    "{e}: training diverged. The last good checkpoint is {} (iteration ≤ {}); lower the learning rates or the penalty weight and resume with `margan train --resume {}`",
-                    checkpoint::path(out).display(),
-                    gan.iteration - 1,
-                    out.display()
-                ));
+                return Err(diverged(e, it));
             }
         };
-        let it = gan.iteration;
+        last_read = Instant::now();
         bar.set_position(it as u64);
-        if gan.diagnostics {
+        let stats = read
+            .last()
+            .expect("this step's figures were read")
+            .1
+            .clone();
+        if logged {
             bar.set_message(format!(
                 "D {:.3} G {:.3} GP {:.3} |∇| real {:.3} fake {:.3}",
                 stats.d_loss,
@@ -220,8 +265,6 @@ pub fn run(
                 stats.grad_norm_real,
                 stats.grad_norm_fake
             ));
-        }
-        if it % config.log_every == 0 || it == config.iterations {
             let it_per_s = (it - window_start) as f64 / window.elapsed().as_secs_f64().max(1e-9);
             (window, window_start) = (Instant::now(), it);
             let m = Metric {
@@ -231,7 +274,7 @@ pub fn run(
             };
             writeln!(log, "{}", serde_json::to_string(&m).unwrap()).map_err(|e| e.to_string())?;
         }
-        if it % config.sample_every == 0 || it == config.iterations {
+        if sampled {
             let file = out.join("samples").join(format!("iter_{it:07}.png"));
             write_samples(config, &gan, Some(source.as_ref()), &file)?;
             let (tmp, latest) = (out.join("samples.png.tmp"), out.join("samples.png"));
@@ -239,7 +282,7 @@ pub fn run(
                 .and_then(|_| std::fs::rename(&tmp, &latest))
                 .map_err(|e| format!("{}: cannot write ({e})", latest.display()))?;
         }
-        if it % config.checkpoint_every == 0 || it == config.iterations {
+        if saved {
             checkpoint::save(config, &gan)?;
         }
     }

@@ -201,6 +201,49 @@ fn diverging_training_stops_with_a_clear_message() {
     );
     assert!(e.contains("--resume"), "{e}");
     sections(&dir); // the last good checkpoint is readable
+
+    // Steps whose figures are read a few at a time (nothing logged, sampled or saved for 100
+    // iterations): the first non-finite one is still found and named, within the steps read
+    // together, and no checkpoint of it is written (only the one before the first step).
+    let lagged = tmp("nan-lagged");
+    let e = fails_with(
+        margan()
+            .args(["train", "--quiet", "--preset", "toy-8gaussians"])
+            .args([
+                "--batch-size",
+                "64",
+                "--iterations",
+                "200",
+                "--lr-d",
+                "1e30",
+            ])
+            .args([
+                "--lr-g",
+                "1e30",
+                "--log-every",
+                "100",
+                "--sample-every",
+                "1000",
+            ])
+            .args(["--checkpoint-every", "100", "--out"])
+            .arg(&lagged),
+        &["not finite at iteration", "last good checkpoint"],
+    );
+    let at: usize = e
+        .split("not finite at iteration ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no iteration in: {e}"));
+    assert!((1..=8).contains(&at), "diverged at {at}: {e}");
+    assert!(e.contains(&format!("(iteration ≤ {})", at - 1)), "{e}");
+    let pack = sections(&lagged);
+    let state: serde_json::Value =
+        serde_json::from_slice(pack.get("state.json").expect("state section")).unwrap();
+    assert_eq!(
+        state["iteration"], 0,
+        "the checkpoint before the first step"
+    );
 }
 
 #[test]
