@@ -16,9 +16,9 @@ use common::penalised_step::{compare_within, step};
 use common::{assert_close, gpu};
 use margan::conv::{with_conv_path, ConvPath};
 use margan::kernels::matmul::{
-    matmul_kernel, matmul_reference, tensor_core_report, tensor_core_variant_fits,
-    tensor_core_wgsl, tensor_cores, vector_loads, with_matmul_tuning, MatmulChoice, MatmulTuning,
-    MatmulVariant, TcVariant, TENSOR_CORE_WIDTHS,
+    matmul_kernel, matmul_reference, product_launches, tensor_core_report,
+    tensor_core_variant_fits, tensor_core_wgsl, tensor_cores, with_matmul_tuning, MatmulChoice,
+    MatmulTuning, MatmulVariant, TcVariant, TENSOR_CORE_WIDTHS,
 };
 use margan::rng::Rng;
 
@@ -160,7 +160,7 @@ fn tensor_core_matmul_matches_reference() {
                 v.name()
             );
             let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
-            let before = vector_loads();
+            let before = product_launches();
             let got = with_matmul_tuning(fixed, || {
                 matmul_kernel(on(&a, a_view, &dev), on(&b, b_view, &dev))
             })
@@ -170,9 +170,13 @@ fn tensor_core_matmul_matches_reference() {
                 if a_view { m % 4 == 0 } else { k % 4 == 0 },
                 if b_view { k % 4 == 0 } else { n % 4 == 0 },
             ];
-            let after = vector_loads();
-            let read = [0, 1].map(|i| after[i] - before[i]);
-            assert_eq!(read, vec4.map(u64::from), "{what}: operands read as vec4");
+            let n = product_launches().since(before);
+            assert_eq!(n.launches, 1, "{what}: one launch of the kernel");
+            assert_eq!(
+                [n.a_vec4, n.b_vec4],
+                vec4.map(u64::from),
+                "{what}: operands read as vec4"
+            );
             // Exactly the f16-rounded operands' product, up to f32 summation order; and within
             // f16's rounding of the exact one.
             let rounded = matmul_reference(round_f16(&a), round_f16(&b));

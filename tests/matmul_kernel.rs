@@ -16,8 +16,9 @@ use common::matmul::{on, operand, CASES};
 use common::{assert_close, gpu};
 use margan::conv::{self, with_conv_path, ConvPath};
 use margan::kernels::matmul::{
-    clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, split_k, tune_records,
-    vector_loads, with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant, TcVariant,
+    clear_tuning, is_thin, matmul_kernel, matmul_reference, matmul_variant, product_launches,
+    split_k, tune_records, with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
+    TcVariant,
 };
 use margan::rng::Rng;
 
@@ -41,18 +42,22 @@ fn tiled_matmul_matches_reference() {
                     "{} [{m}, {k}]·[{k}, {n}], views {a_view}/{b_view}",
                     v.name()
                 );
-                let before = vector_loads();
+                let before = product_launches();
                 let got = matmul_variant(on(&a, a_view, &dev), on(&b, b_view, &dev), v);
-                let after = vector_loads();
+                let n = product_launches().since(before);
                 assert_close(
                     got.to_device(&margan::device::cpu()),
                     want.clone(),
                     1e-5,
                     &what,
                 );
-                let read = [0, 1].map(|i| after[i] - before[i]);
                 let expected = vec4.map(|x| (x && v.vec4) as u64);
-                assert_eq!(read, expected, "{what}: operands read as vec4");
+                assert_eq!(n.launches, 1, "{what}: one launch of the kernel");
+                assert_eq!(
+                    [n.a_vec4, n.b_vec4],
+                    expected,
+                    "{what}: operands read as vec4"
+                );
             }
         }
     }

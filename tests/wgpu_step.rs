@@ -12,7 +12,9 @@ mod common;
 
 use common::penalised_step::{compare, step};
 use margan::conv::{with_conv_path, ConvPath};
-use margan::kernels::matmul::{with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant};
+use margan::kernels::matmul::{
+    product_launches, with_matmul_tuning, MatmulChoice, MatmulTuning, MatmulVariant,
+};
 
 #[test]
 fn linf_penalised_step_on_wgpu_matches_cpu() {
@@ -32,4 +34,22 @@ fn linf_penalised_step_on_wgpu_matches_cpu() {
     let every = MatmulTuning::Fixed(MatmulChoice::Kernel(MatmulVariant::DEFAULT));
     let a = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(every, || step(&gpu)));
     compare(&a, &b, "wgpu (tiled, every product on 64x64+pf)", "cpu");
+    // And on a vector variant, whose vec4 loads take an operand where its layout allows: in
+    // this step (batch and channels multiples of 4, 3-channel images, 4×4 kernels) every one,
+    // forward and in the double backward.
+    let vec = MatmulVariant::vectorised(8, 8);
+    let before = product_launches();
+    let a = with_conv_path(ConvPath::Tiled, || {
+        with_matmul_tuning(MatmulTuning::Fixed(MatmulChoice::Kernel(vec)), || {
+            step(&gpu)
+        })
+    });
+    let n = product_launches().since(before);
+    compare(&a, &b, "wgpu (tiled, every product on 128x128+vec)", "cpu");
+    eprintln!(
+        "128x128+vec: {} products, A read as vec4 in {}, B in {}",
+        n.launches, n.a_vec4, n.b_vec4
+    );
+    assert!(n.launches > 0, "the step ran on the kernel");
+    assert_eq!([n.a_vec4, n.b_vec4], [n.launches; 2], "vec4 operands: {n:?}");
 }

@@ -300,14 +300,33 @@ pub fn tensor_core_variant_fits(variant: TcVariant) -> bool {
 #[cfg(feature = "wgpu")]
 pub const TENSOR_CORE_WIDTHS: [u32; 4] = super::adapter::WIDTHS;
 
-/// How many A and B operands of this thread's launches of margan's product kernels so far were
-/// read 4 values per load (by [`MatmulVariant::vec4`] variants and the tensor-core kernel, where
-/// the operand's layout allows it).
-pub fn vector_loads() -> [u64; 2] {
+/// Launches of margan's product kernels (the tiled one and the tensor-core one) on one thread,
+/// and how many of them read A, and B, 4 values per load ([`MatmulVariant::vec4`] variants and
+/// the tensor-core kernel do, where the operand's layout allows it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProductLaunches {
+    pub launches: u64,
+    pub a_vec4: u64,
+    pub b_vec4: u64,
+}
+
+impl ProductLaunches {
+    /// The launches since `earlier` (an earlier [`product_launches`] of the same thread).
+    pub fn since(self, earlier: ProductLaunches) -> ProductLaunches {
+        ProductLaunches {
+            launches: self.launches - earlier.launches,
+            a_vec4: self.a_vec4 - earlier.a_vec4,
+            b_vec4: self.b_vec4 - earlier.b_vec4,
+        }
+    }
+}
+
+/// This thread's launches of margan's product kernels so far (none without wgpu).
+pub fn product_launches() -> ProductLaunches {
     #[cfg(feature = "wgpu")]
-    return super::matmul_cube::vector_loads();
+    return super::matmul_cube::product_launches();
     #[cfg(not(feature = "wgpu"))]
-    [0, 0]
+    ProductLaunches::default()
 }
 
 /// One shape's measurement by [`MatmulTuning::Measure`].

@@ -5,7 +5,7 @@
 //! `dB = Aᵀ·dC`, products on transposed views, each picked for its own shape.
 
 use super::launch::{cube_count, empty_like, info_buffer, unaliased, Shader};
-use super::matmul::{split_k_blocks, MatmulChoice, MatmulTuning, MatmulVariant};
+use super::matmul::{split_k_blocks, MatmulChoice, MatmulTuning, MatmulVariant, ProductLaunches};
 use super::matmul_shader::MatmulShader;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -69,20 +69,25 @@ fn burn_matmul<B: burn::backend::Backend>(a: FloatTensor<B>, b: FloatTensor<B>) 
 }
 
 thread_local! {
-    /// Operands (A's, B's) this thread's launches of the product kernels read as vec4.
-    static VECTOR_LOADS: std::cell::Cell<[u64; 2]> = const { std::cell::Cell::new([0, 0]) };
+    /// This thread's launches of the product kernels so far.
+    static LAUNCHES: std::cell::Cell<ProductLaunches> =
+        const { std::cell::Cell::new(ProductLaunches { launches: 0, a_vec4: 0, b_vec4: 0 }) };
 }
 
-/// How many A and B operands of this thread's product-kernel launches so far were read as vec4.
-pub(crate) fn vector_loads() -> [u64; 2] {
-    VECTOR_LOADS.with(|c| c.get())
+/// This thread's launches of the product kernels so far (see [`ProductLaunches`]).
+pub(crate) fn product_launches() -> ProductLaunches {
+    LAUNCHES.with(|c| c.get())
 }
 
-/// Counts a launch's operands read as vec4 (see [`vector_loads`]).
-pub(crate) fn count_vector_loads(a: bool, b: bool) {
-    VECTOR_LOADS.with(|c| {
-        let [na, nb] = c.get();
-        c.set([na + a as u64, nb + b as u64]);
+/// Counts a launch of a product kernel, with which operands it reads as vec4.
+pub(crate) fn count_launch(a_vec4: bool, b_vec4: bool) {
+    LAUNCHES.with(|c| {
+        let n = c.get();
+        c.set(ProductLaunches {
+            launches: n.launches + 1,
+            a_vec4: n.a_vec4 + a_vec4 as u64,
+            b_vec4: n.b_vec4 + b_vec4 as u64,
+        });
     });
 }
 
@@ -90,7 +95,7 @@ pub(crate) fn count_vector_loads(a: bool, b: bool) {
 fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant, round_f16: bool) -> CubeTensor {
     launch_blocked(a, b, v.block(), 256, |l| {
         let (a_vec4, b_vec4) = (v.vec4 && l.a_vec4, v.vec4 && l.b_vec4);
-        count_vector_loads(a_vec4, b_vec4);
+        count_launch(a_vec4, b_vec4);
         MatmulShader {
             a_kfast: l.a_kfast,
             b_nfast: l.b_nfast,

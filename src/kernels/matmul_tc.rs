@@ -284,7 +284,7 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor, variant: TcVariant) -> CubeTe
     );
     let block = variant.block;
     launch_blocked(a, b, [block, block], variant.invocations(), |l| {
-        super::matmul_cube::count_vector_loads(l.a_vec4, l.b_vec4);
+        super::matmul_cube::count_launch(l.a_vec4, l.b_vec4);
         shader(variant, l, width, tile)
     })
 }
