@@ -14,7 +14,11 @@
 // region of TILES_M × TILES_N tiles (with W = 32, TILE = 16: 2×2 for a 64 block, 2×4 for a 128
 // block of 256, 4×4 for one of 128), at tile row TILES_M · (s / REGIONS_N), tile column
 // TILES_N · (s % REGIONS_N), one accumulator matrix per tile. Each 32-deep slice of K is staged
-// row-major ([m][k] for A, [k][n] for B) as f16, every invocation loading BLOCK · 32 /
+// as f16 with the operand's contiguous index contiguous in workgroup memory too — A as [m][k]
+// (row-major) or, a transposed view, [k][m] (column-major), B as [k][n] or [n][k] — so that the
+// values an invocation stages from one vec4 are 4 neighbours there as well (one store, where
+// the driver merges them), and read by row- or column-major cooperative loads (`coopLoadT`,
+// `coopLoad`) accordingly; every invocation loading BLOCK · 32 /
 // invocations values of each operand (16, or 32 for a 128 block of 128; neighbouring
 // invocations neighbouring addresses along the operand's contiguous index); with prefetch, the
 // next slice's loads are issued before the current one is multiplied, so that their latency
@@ -42,11 +46,11 @@ enable wgpu_cooperative_matrix;
 const BM: u32 = {{ block }}u;
 const BN: u32 = {{ block }}u;
 const BK: u32 = 32u;
-// Staging rows, padded.
-const ROW_A: u32 = BK + 8u;
-const ROW_B: u32 = BN + 8u;
 const A_KFAST: bool = {{ a_kfast }};
 const B_NFAST: bool = {{ b_nfast }};
+// Staging rows, padded: along k for A's [m][k] and B's [n][k], along m or n for [k][m], [k][n].
+const ROW_A: u32 = select(BM, BK, A_KFAST) + 8u;
+const ROW_B: u32 = select(BK, BN, B_NFAST) + 8u;
 // The cooperative matrices' side, tiles of one subgroup's region, and regions per row of the
 // block (BLOCK / TILE / TILES_N).
 const TILE: u32 = {{ tile }}u;
@@ -54,44 +58,52 @@ const TILES_M: u32 = {{ tiles_m }}u;
 const TILES_N: u32 = {{ tiles_n }}u;
 const REGIONS_N: u32 = {{ regions_n }}u;
 
-var<workgroup> a_s: array<f16, {{ a_len }}>; // BM·ROW_A, [m][k]
-var<workgroup> b_s: array<f16, {{ b_len }}>; // BK·ROW_B, [k][n]
+var<workgroup> a_s: array<f16, {{ a_len }}>; // [m][k] (BM·ROW_A) or [k][m] (BK·ROW_A)
+var<workgroup> b_s: array<f16, {{ b_len }}>; // [k][n] (BK·ROW_B) or [n][k] (BN·ROW_B)
 var<workgroup> c_s: array<f32, {{ staging }}>; // a TILE² slot per subgroup, at s·TILE², [m][n]
 
 {{ loads }}
 
 {{ vec_loads }}
 
+// Where A's value at row m, depth k of the slice, and B's at depth k, column n, are staged.
+fn a_at_s(m: u32, k: u32) -> u32 {
+    return select(k * ROW_A + m, m * ROW_A + k, A_KFAST);
+}
+
+fn b_at_s(k: u32, n: u32) -> u32 {
+    return select(n * ROW_B + k, k * ROW_B + n, B_NFAST);
+}
+
 fn stash_a(e: u32, v: f32) {
     let p = a_place(e);
-    a_s[p.x * ROW_A + p.y] = f16(v);
+    a_s[a_at_s(p.x, p.y)] = f16(v);
 }
 
 fn stash_b(e: u32, v: f32) {
     let p = b_place(e);
-    b_s[p.y * ROW_B + p.x] = f16(v);
+    b_s[b_at_s(p.y, p.x)] = f16(v);
 }
 
-// Vector v of A's slice (read as vec4): 4 depths of one row, or one depth of 4 rows.
+// Vector v of A's slice (read as vec4): 4 values along A's contiguous index, neighbours in
+// workgroup memory too.
 fn stash_a4(v: u32, x: vec4<f32>) {
     let p = a_vec_place(v);
-    let i = p.x * ROW_A + p.y;
-    let step = select(ROW_A, 1u, A_KFAST);
+    let i = a_at_s(p.x, p.y);
     a_s[i] = f16(x.x);
-    a_s[i + step] = f16(x.y);
-    a_s[i + 2u * step] = f16(x.z);
-    a_s[i + 3u * step] = f16(x.w);
+    a_s[i + 1u] = f16(x.y);
+    a_s[i + 2u] = f16(x.z);
+    a_s[i + 3u] = f16(x.w);
 }
 
-// Vector v of B's slice: 4 columns of one depth, or 4 depths of one column.
+// Vector v of B's slice: 4 values along B's contiguous index.
 fn stash_b4(v: u32, x: vec4<f32>) {
     let p = b_vec_place(v);
-    let i = p.y * ROW_B + p.x;
-    let step = select(ROW_B, 1u, B_NFAST);
+    let i = b_at_s(p.y, p.x);
     b_s[i] = f16(x.x);
-    b_s[i + step] = f16(x.y);
-    b_s[i + 2u * step] = f16(x.z);
-    b_s[i + 3u * step] = f16(x.w);
+    b_s[i + 1u] = f16(x.y);
+    b_s[i + 2u] = f16(x.z);
+    b_s[i + 3u] = f16(x.w);
 }
 
 // Writes subgroup `slot`'s staged tile (rows r0.., columns c0.. of C) where it lies inside C.

@@ -51,5 +51,9 @@ fn linf_penalised_step_on_wgpu_matches_cpu() {
         n.launches, n.a_vec4, n.b_vec4
     );
     assert!(n.launches > 0, "the step ran on the kernel");
-    assert_eq!([n.a_vec4, n.b_vec4], [n.launches; 2], "vec4 operands: {n:?}");
+    assert_eq!(
+        [n.a_vec4, n.b_vec4],
+        [n.launches; 2],
+        "vec4 operands: {n:?}"
+    );
 }

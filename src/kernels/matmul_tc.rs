@@ -17,8 +17,17 @@ use std::fmt::Write;
 /// Whether `v` runs on the device margan set up: the product is [`available`] and the
 /// device's workgroup memory holds `v`'s staging.
 pub(crate) fn fits(v: TcVariant) -> bool {
-    let (width, tile) = (width(), tile());
-    available() && shader(v, Layout::plain(), width, tile).shared_bytes() <= shared_bytes()
+    available() && most_shared_bytes(v) <= shared_bytes()
+}
+
+/// `v`'s workgroup memory in the layout that needs the most: A row-major and B transposed,
+/// both staged in rows of the slice's depth.
+fn most_shared_bytes(v: TcVariant) -> u32 {
+    let largest = Layout {
+        b_nfast: false,
+        ..Layout::plain()
+    };
+    shader(v, largest, width(), tile()).shared_bytes()
 }
 
 fn shader(variant: TcVariant, layout: Layout, width: u32, tile: u32) -> TcShader {
@@ -87,12 +96,16 @@ impl TcShader {
         (tm, per_subgroup / tm)
     }
 
-    /// Lengths of the staging arrays (f16, f16, f32): A, B, and the edge stores' slots.
+    /// Lengths of the staging arrays (f16, f16, f32): A, B, and the edge stores' slots. Each
+    /// operand is staged with its contiguous index contiguous: rows of the slice's depth (A's
+    /// [m][k], B's [n][k]) or of the block's side ([k][m], [k][n]), padded.
     fn staging(&self) -> [u32; 3] {
         let b = self.block();
+        let (along_k, along_block) = (b * (BK + PAD), BK * (b + PAD));
+        let l = self.layout;
         [
-            b * (BK + PAD),
-            BK * (b + PAD),
+            if l.a_kfast { along_k } else { along_block },
+            if l.b_nfast { along_block } else { along_k },
             self.variant.invocations() / self.width * self.tile * self.tile,
         ]
     }
@@ -155,18 +168,28 @@ impl TcShader {
         let mut direct = String::new();
         let mut edge = String::new();
         let ind = "            ";
+        // Row-major staging is read by `coopLoadT`, column-major by `coopLoad`.
+        let l = self.layout;
         for i in 0..tm {
+            let (load, at) = if l.a_kfast {
+                ("coopLoadT", format!("(qm + {}u) * ROW_A + kk", t * i))
+            } else {
+                ("coopLoad", format!("kk * ROW_A + qm + {}u", t * i))
+            };
             let _ = writeln!(
                 multiply,
-                "{ind}let a{i} = coopLoadT<coop_mat{t}x{t}<f16, A>>(&a_s[(qm + {}u) * ROW_A + kk], ROW_A);",
-                t * i
+                "{ind}let a{i} = {load}<coop_mat{t}x{t}<f16, A>>(&a_s[{at}], ROW_A);"
             );
         }
         for j in 0..tn {
+            let (load, at) = if l.b_nfast {
+                ("coopLoadT", format!("kk * ROW_B + qn + {}u", t * j))
+            } else {
+                ("coopLoad", format!("(qn + {}u) * ROW_B + kk", t * j))
+            };
             let _ = writeln!(
                 multiply,
-                "{ind}let b{j} = coopLoadT<coop_mat{t}x{t}<f16, B>>(&b_s[kk * ROW_B + qn + {}u], ROW_B);",
-                t * j
+                "{ind}let b{j} = {load}<coop_mat{t}x{t}<f16, B>>(&b_s[{at}], ROW_B);"
             );
         }
         for i in 0..tm {
@@ -279,7 +302,7 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor, variant: TcVariant) -> CubeTe
         "tensor-core product {}: needs {} bytes of workgroup memory, the device has {}; use f16 \
          (64×64 blocks) or measure-f16",
         variant.name(),
-        shader(variant, Layout::plain(), width, tile).shared_bytes(),
+        most_shared_bytes(variant),
         shared_bytes()
     );
     let block = variant.block;
