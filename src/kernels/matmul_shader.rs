@@ -15,7 +15,8 @@ pub(crate) struct MatmulShader {
     pub a_kfast: bool,
     /// B's n index is its contiguous one (B row-major).
     pub b_nfast: bool,
-    /// A is read as vec4 (a [`MatmulVariant::vec4`] variant, A's layout allows it).
+    /// A is read as vec4: only in a [`MatmulVariant::vec4`] variant, where A's layout allows it
+    /// (the launcher decides).
     pub a_vec4: bool,
     /// B is read as vec4.
     pub b_vec4: bool,
@@ -57,16 +58,17 @@ pub(crate) fn access(name: &str, vec4: bool) -> String {
     )
 }
 
-impl MatmulShader {
-    /// What each invocation loads of a slice of `a`: (vec4 loads?, loads).
-    fn loads(&self, vec4: bool, block: usize) -> (bool, usize) {
-        if vec4 {
-            (true, block / 64)
-        } else {
-            (false, block / 16)
-        }
+/// Loads of one operand per invocation and slice, for a block side of `block`: 16-deep slices
+/// over 256 invocations, 4 values per load where `vec4`.
+fn loads(vec4: bool, block: usize) -> usize {
+    if vec4 {
+        block / 64
+    } else {
+        block / 16
     }
+}
 
+impl MatmulShader {
     /// `[acc_decl, prologue, slice, acc_store]`.
     fn body(&self) -> [String; 4] {
         let v = self.variant;
@@ -85,8 +87,8 @@ impl MatmulShader {
             }
         }
         let ops = [
-            ("a", self.loads(v.vec4 && self.a_vec4, bm)),
-            ("b", self.loads(v.vec4 && self.b_vec4, bn)),
+            ("a", (self.a_vec4, loads(self.a_vec4, bm))),
+            ("b", (self.b_vec4, loads(self.b_vec4, bn))),
         ];
         // Loads of the slice at `k` into the registers ra*, rb* (`keyword` declares them).
         let load = |k: &str, keyword: &str, indent: &str| {
@@ -189,7 +191,7 @@ impl KernelSource for MatmulShader {
         let [decl, prologue, slice, store] = self.body();
         let v = self.variant;
         let [bm, bn] = v.block();
-        let (a4, b4) = (v.vec4 && self.a_vec4, v.vec4 && self.b_vec4);
+        let (a4, b4) = (self.a_vec4, self.b_vec4);
         let (buffers, pad) = if v.vec4 { (2, 0) } else { (1, 1) };
         SourceTemplate::new(include_str!("../../shaders/tiled_matmul.wgsl"))
             .register("loads", include_str!("../../shaders/matmul_loads.wgsl"))
