@@ -1,8 +1,8 @@
 // BatchNorm backward in training mode (the statistics depend on x), after
-// batch_norm_partials.wgsl with the upstream gradient gy; workgroup (split, c) writes its
-// range of channel c:
+// batch_norm_partials.wgsl with the upstream gradient gy; workgroup (split, k) writes its
+// range of slot k (channel c = k % C of group k / C):
 //   gx = γ · s · (gy − Σgy / M − x̂ · Σ(gy·x̂) / M),   Σ(gy·x̂) = s · Σgy·(x − μ)
-// and the first range of each channel the parameter gradients:
+// and the first range of each channel of group 0 the parameter gradients, summed over groups:
 //   ∂γ = Σ(gy·x̂),   ∂β = Σgy
 
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -19,22 +19,30 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let c = wid.y;
+    let k = wid.y;
+    let c = k % C;
     let range = split_range(wid.x);
-    let ch = merge(c);
+    let ch = merge(k);
     let s = ch.s;
     let g2 = s * ch.g_dev;
     let inv_m = 1.0 / f32(M);
     let mean_g = ch.g * inv_m;
     let mean_gx = g2 * inv_m;
-    let k = gamma[c] * s;
+    let a = gamma[c] * s;
     for (var j = range.x + lid; j < range.y; j = j + WG) {
-        let xh = (x[offset(j, c, X_STRIDES)] - ch.mean) * s;
-        let g = gy[offset(j, c, GY_STRIDES)];
-        gx[out_offset(j, c)] = k * (g - mean_g - xh * mean_gx);
+        let xh = (x[offset(j, k, X_STRIDES)] - ch.mean) * s;
+        let g = gy[offset(j, k, GY_STRIDES)];
+        gx[out_offset(j, k)] = a * (g - mean_g - xh * mean_gx);
     }
-    if (wid.x == 0u && lid == 0u) {
-        grad_gamma[c] = g2;
-        grad_beta[c] = ch.g;
+    if (wid.x == 0u && lid == 0u && k < C) {
+        var gg = g2;
+        var gb = ch.g;
+        for (var g = 1u; g < G; g = g + 1u) {
+            let other = merge(g * C + c);
+            gg = gg + other.s * other.g_dev;
+            gb = gb + other.g;
+        }
+        grad_gamma[c] = gg;
+        grad_beta[c] = gb;
     }
 }

@@ -3,7 +3,7 @@
 // u = ∂L/∂gx and, over the channel, G₁ = Σgy, G₂ = Σgy·x̂, U₁ = Σu, U₂ = Σu·x̂, R = Σu·gy,
 // Q = R − (G₁U₁ + G₂U₂)/M:
 //   ∂L/∂gy = γ · s · (u − U₁/M − x̂ · U₂/M)
-//   ∂L/∂γ  = s · Q                                  (first range of each channel)
+//   ∂L/∂γ  = s · Q            (first range of each channel of group 0, summed over groups)
 //   ∂L/∂x  = −s²γ · (Q/M · x̂ + G₂/M · u + U₂/M · gy − (G₂U₁ + U₂G₁)/M² − 2G₂U₂/M² · x̂)
 // (gx = γ·P(gy) with P symmetric gives the first two; the third from ∂s/∂x = −s²·x̂/M and
 // ∂x̂/∂x = P.) First order only: this product is not differentiated again.
@@ -19,14 +19,26 @@
 const GY_STRIDES = vec4<u32>({{ gy_strides }});
 const U_STRIDES = vec4<u32>({{ u_strides }});
 
+// s · Q/M of a slot, from its sums.
+fn q_times_s(ch: Channel) -> f32 {
+    let inv_m = 1.0 / f32(M);
+    let s = ch.s;
+    let g1 = ch.g * inv_m;
+    let g2 = s * ch.g_dev * inv_m;
+    let u1 = ch.u * inv_m;
+    let u2 = s * ch.u_dev * inv_m;
+    return s * (ch.ug * inv_m - (g1 * u1 + g2 * u2));
+}
+
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let c = wid.y;
+    let k = wid.y;
+    let c = k % C;
     let range = split_range(wid.x);
-    let ch = merge(c);
+    let ch = merge(k);
     let s = ch.s;
     // The channel sums divided by M.
     let inv_m = 1.0 / f32(M);
@@ -42,14 +54,18 @@ fn main(
     let constant = g2 * u1 + u2 * g1;
     let x_coef = q - 2.0 * g2 * u2;
     for (var j = range.x + lid; j < range.y; j = j + WG) {
-        let xh = (x[offset(j, c, X_STRIDES)] - ch.mean) * s;
-        let g = gy[offset(j, c, GY_STRIDES)];
-        let v = u[offset(j, c, U_STRIDES)];
-        let o = out_offset(j, c);
+        let xh = (x[offset(j, k, X_STRIDES)] - ch.mean) * s;
+        let g = gy[offset(j, k, GY_STRIDES)];
+        let v = u[offset(j, k, U_STRIDES)];
+        let o = out_offset(j, k);
         dgy[o] = k_gy * (v - u1 - xh * u2);
         dx[o] = k_x * (x_coef * xh + g2 * v + u2 * g - constant);
     }
-    if (wid.x == 0u && lid == 0u) {
-        dgamma[c] = s * q * f32(M);
+    if (wid.x == 0u && lid == 0u && k < C) {
+        var total = s * q;
+        for (var g = 1u; g < G; g = g + 1u) {
+            total = total + q_times_s(merge(g * C + c));
+        }
+        dgamma[c] = total * f32(M);
     }
 }

@@ -1,6 +1,9 @@
 // Shared part of the BatchNorm kernels (training mode): the other batch_norm_*.wgsl files are
 // appended to it. Statistics are per channel c of x [N, C, H, W] over N, H and W: M = N·H·W
-// values, μ, the biased σ², s = 1/√(σ² + ε), x̂ = (x − μ)·s.
+// values, μ, the biased σ², s = 1/√(σ² + ε), x̂ = (x − μ)·s. A batch of G·N samples may hold G
+// groups of N (one critic pass over real, fake and penalty points), each normalised with its
+// own statistics: statistics slot k = g·C + c is channel c of group g, and everything below
+// that says "channel" means a slot.
 //
 // Each operation is two launches, whatever the batch: batch_norm_partials.wgsl splits every
 // channel into SPLITS ranges of CHUNK values and sums, per range, what the operation needs
@@ -14,17 +17,19 @@
 // views, an autodiff gradient may be a broadcast) and ε are compiled in as constants: a
 // network has a few BatchNorm shapes, each compiled once. Outputs are contiguous NCHW.
 
-// [C, SPLITS, 8] per range: count, mean, Σ(x − mean)², Σgy, Σgy·(x − mean), Σu, Σu·(x − mean),
+// [G·C, SPLITS, 8] per range: count, mean, Σ(x − mean)², Σgy, Σgy·(x − mean), Σu, Σu·(x − mean),
 // Σu·gy, with mean the range's own (gy, u: the operation's gradients; 0 where it has none).
 @group(0) @binding(0) var<storage, read_write> partials: array<f32>;
 
 const WG: u32 = {{ workgroup_size }}u;
+// Groups of the batch, and samples per group.
+const G: u32 = {{ groups }}u;
 const N: u32 = {{ n }}u;
 const C: u32 = {{ c }}u;
 const H: u32 = {{ h }}u;
 const W: u32 = {{ w }}u;
 const HW: u32 = H * W;
-// Values per channel.
+// Values per statistics slot.
 const M: u32 = N * HW;
 const SPLITS: u32 = {{ splits }}u;
 const CHUNK: u32 = {{ chunk }}u;
@@ -33,16 +38,17 @@ const EPS_BITS: u32 = {{ eps_bits }}u;
 
 var<workgroup> partial_sums: array<vec4<f32>, WG>;
 
-// Offset of value j = n·HW + h·W + w of channel c in a tensor with strides s.
-fn offset(j: u32, c: u32, s: vec4<u32>) -> u32 {
-    let n = j / HW;
+// Offset of value j = n·HW + h·W + w of slot k (sample (k / C)·N + n, channel k % C) in a
+// tensor with strides s.
+fn offset(j: u32, k: u32, s: vec4<u32>) -> u32 {
+    let n = (k / C) * N + j / HW;
     let hw = j % HW;
-    return n * s.x + c * s.y + (hw / W) * s.z + (hw % W) * s.w;
+    return n * s.x + (k % C) * s.y + (hw / W) * s.z + (hw % W) * s.w;
 }
 
 // The same value in a contiguous NCHW output.
-fn out_offset(j: u32, c: u32) -> u32 {
-    return ((j / HW) * C + c) * HW + j % HW;
+fn out_offset(j: u32, k: u32) -> u32 {
+    return (((k / C) * N + j / HW) * C + k % C) * HW + j % HW;
 }
 
 // [begin, end) of range `split` of a channel.
@@ -79,8 +85,9 @@ struct Channel {
     ug: f32,
 }
 
-fn merge(c: u32) -> Channel {
-    let base = c * SPLITS * 8u;
+// Slot k's statistics and sums.
+fn merge(k: u32) -> Channel {
+    let base = k * SPLITS * 8u;
     var count = 0.0;
     var weighted = 0.0;
     for (var k = 0u; k < SPLITS; k = k + 1u) {

@@ -1,5 +1,5 @@
-// BatchNorm forward in training mode, after batch_norm_partials.wgsl; workgroup (split, c)
-// writes its range of channel c:
+// BatchNorm forward in training mode, after batch_norm_partials.wgsl; workgroup (split, k)
+// writes its range of slot k (channel c = k % C of group k / C):
 //   y = ((x − μ) · s) · γ + β
 
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -12,12 +12,12 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let c = wid.y;
+    let k = wid.y;
     let range = split_range(wid.x);
-    let ch = merge(c);
-    let g = gamma[c];
-    let b = beta[c];
+    let ch = merge(k);
+    let g = gamma[k % C];
+    let b = beta[k % C];
     for (var j = range.x + lid; j < range.y; j = j + WG) {
-        y[out_offset(j, c)] = ((x[offset(j, c, X_STRIDES)] - ch.mean) * ch.s) * g + b;
+        y[out_offset(j, k)] = ((x[offset(j, k, X_STRIDES)] - ch.mean) * ch.s) * g + b;
     }
 }

@@ -1,4 +1,4 @@
-// First launch of every BatchNorm operation: workgroup (split, c) sums its range of channel c
+// First launch of every BatchNorm operation: workgroup (split, k) sums its range of slot k
 // into partials (layout in batch_norm_common.wgsl), in two passes: the range's mean, then the
 // squared deviations and the gradient sums. Which gradients exist (gy, u) is templated in.
 
@@ -14,18 +14,18 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let split = wid.x;
-    let c = wid.y;
+    let k = wid.y;
     let range = split_range(split);
     let count = f32(range.y - range.x);
     var sum = 0.0;
     for (var j = range.x + lid; j < range.y; j = j + WG) {
-        sum = sum + x[offset(j, c, X_STRIDES)];
+        sum = sum + x[offset(j, k, X_STRIDES)];
     }
     let mean = workgroup_sum(vec4<f32>(sum, 0.0, 0.0, 0.0), lid).x / count;
     var a = vec4<f32>(0.0);
     var b = vec4<f32>(0.0);
     for (var j = range.x + lid; j < range.y; j = j + WG) {
-        let d = x[offset(j, c, X_STRIDES)] - mean;
+        let d = x[offset(j, k, X_STRIDES)] - mean;
         let g = {{ gy_value }};
         let v = {{ u_value }};
         a = a + vec4<f32>(d * d, g, g * d, v);
@@ -34,7 +34,7 @@ fn main(
     a = workgroup_sum(a, lid);
     b = workgroup_sum(b, lid);
     if (lid == 0u) {
-        let p = (c * SPLITS + split) * 8u;
+        let p = (k * SPLITS + split) * 8u;
         partials[p] = count;
         partials[p + 1u] = mean;
         partials[p + 2u] = a.x;

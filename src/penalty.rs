@@ -155,6 +155,12 @@ impl GradientPenalty {
         )
     }
 
+    /// Whether the gradient is taken at points of the penalty's own (interpolates, DRAGAN),
+    /// which need a forward pass of the critic beside the real and the fake batch.
+    pub fn has_own_points(&self) -> bool {
+        matches!(self.at, Where::Interpolates | Where::RealPerturbed)
+    }
+
     /// The penalty on `critic`, given the traces of its forward passes on the real and the fake
     /// batch (as computed for the critic's loss), with the mean gradient norms at real and fake
     /// samples. R1/R2 reuse those traces; interpolates and DRAGAN run one more forward pass in
@@ -166,7 +172,8 @@ impl GradientPenalty {
         fake: &Trace,
         rng: &mut Rng,
     ) -> PenaltyOutput {
-        let (value, norms) = self.evaluate(critic, real, fake, rng, true);
+        let (value, norms) =
+            self.evaluate(critic, Passes::Separate { real, fake }, Some(rng), true);
         let [grad_norm_real, grad_norm_fake] = norms.expect("diagnostics were requested");
         PenaltyOutput {
             value,
@@ -183,23 +190,50 @@ impl GradientPenalty {
         fake: &Trace,
         rng: &mut Rng,
     ) -> Tensor<1> {
-        self.evaluate(critic, real, fake, rng, false).0
+        let passes = Passes::Separate { real, fake };
+        self.evaluate(critic, passes, Some(rng), false).0
+    }
+
+    /// The penalty from one pass of the critic over `[real; fake]` with, where the penalty
+    /// [`has_own_points`](Self::has_own_points), its [`points`](Self::points) as a third group
+    /// ([`Network::trace_groups`]): the same value as [`compute`](Self::compute) on separate
+    /// passes, and with `diagnostics` the mean gradient norms at real and fake samples.
+    ///
+    /// # Panics
+    /// When `pass` does not hold 2 groups, or 3 for a penalty with points of its own.
+    pub fn compute_in_pass(
+        &self,
+        critic: &Network,
+        pass: &Trace,
+        diagnostics: bool,
+    ) -> (Tensor<1>, Option<[Tensor<1>; 2]>) {
+        let groups = 2 + usize::from(self.has_own_points());
+        assert_eq!(
+            pass.groups,
+            groups,
+            "a pass for this penalty holds real, fake{} as groups",
+            if groups == 3 { " and its points" } else { "" }
+        );
+        // The points are drawn already: nothing random is left.
+        self.evaluate(critic, Passes::Merged(pass), None, diagnostics)
     }
 
     fn evaluate(
         &self,
         critic: &Network,
-        real: &Trace,
-        fake: &Trace,
-        rng: &mut Rng,
+        passes: Passes,
+        rng: Option<&mut Rng>,
         diagnostics: bool,
     ) -> (Tensor<1>, Option<[Tensor<1>; 2]>) {
         let input_grad = |trace: &Trace| traced_input_grad(critic, trace);
         let mean_norm = |g: &Tensor<4>| sample_norms(g.clone().detach(), self.norm).mean();
         let (g_real, g_fake) = match (diagnostics, self.at) {
-            (true, _) => (Some(input_grad(real)), Some(input_grad(fake))),
-            (false, Where::Real) => (Some(input_grad(real)), None),
-            (false, Where::Fake) => (None, Some(input_grad(fake))),
+            (true, _) => (
+                Some(input_grad(&passes.real())),
+                Some(input_grad(&passes.fake())),
+            ),
+            (false, Where::Real) => (Some(input_grad(&passes.real())), None),
+            (false, Where::Fake) => (None, Some(input_grad(&passes.fake()))),
             (false, _) => (None, None),
         };
         let norms = diagnostics.then(|| {
@@ -211,12 +245,40 @@ impl GradientPenalty {
         let g = match self.at {
             Where::Real => g_real.unwrap(),
             Where::Fake => g_fake.unwrap(),
-            Where::Interpolates | Where::RealPerturbed => {
-                let x = self.points(real.acts[0].clone(), fake.acts[0].clone(), rng);
-                let trace = critic.trace(x, real.mode);
-                input_grad(&trace)
-            }
+            Where::Interpolates | Where::RealPerturbed => match passes {
+                Passes::Separate { real, fake } => {
+                    let rng = rng.expect("separate passes draw the points here");
+                    let x = self.points(real.acts[0].clone(), fake.acts[0].clone(), rng);
+                    input_grad(&critic.trace(x, real.mode))
+                }
+                Passes::Merged(pass) => input_grad(&pass.group(2)),
+            },
         };
         (self.from_input_grad(g).0, norms)
+    }
+}
+
+/// The critic's traced passes a penalty reads.
+#[derive(Clone, Copy)]
+enum Passes<'a> {
+    /// One pass over the real and one over the fake batch; the points get a pass of their own.
+    Separate { real: &'a Trace, fake: &'a Trace },
+    /// One pass over real, fake (and the points) as groups.
+    Merged(&'a Trace),
+}
+
+impl Passes<'_> {
+    fn real(self) -> Trace {
+        match self {
+            Passes::Separate { real, .. } => real.clone(),
+            Passes::Merged(pass) => pass.group(0),
+        }
+    }
+
+    fn fake(self) -> Trace {
+        match self {
+            Passes::Separate { fake, .. } => fake.clone(),
+            Passes::Merged(pass) => pass.group(1),
+        }
     }
 }

@@ -35,6 +35,14 @@ const SHAPES: [[usize; 4]; 7] = [
     [5, 3, 41, 43],
 ];
 
+/// The groups a batch of `n` is tested with (each normalised on its own, as in a critic's one
+/// pass over real, fake and penalty samples): 1, and 2 or 3 where they divide `n`.
+fn groups_of(n: usize) -> Vec<usize> {
+    let mut g = vec![1];
+    g.extend([2, 3].into_iter().filter(|&k| n.is_multiple_of(k)));
+    g
+}
+
 /// `x [N, C, H, W]`, contiguous or as the channel-major view a GEMM convolution returns, with
 /// a trend along the batch (so the kernels' ranges of a channel have different means).
 fn input(shape: [usize; 4], channel_major: bool, rng: &mut Rng, device: &Device) -> Tensor<4> {
@@ -83,6 +91,7 @@ fn batch_norm_backward_reference_matches_autodiff() {
                 rm,
                 rv,
                 SCALARS,
+                1,
             );
             let grads = weighted(y, &gy).backward();
             let (gx, gg, gb) = batch_norm_backward_reference(
@@ -90,6 +99,7 @@ fn batch_norm_backward_reference_matches_autodiff() {
                 gy,
                 gamma.clone().detach(),
                 SCALARS.eps,
+                1,
             );
             assert_close(gx, x.grad(&grads).unwrap(), 1e-4, &format!("∂x, {what}"));
             assert_close(
@@ -116,7 +126,7 @@ fn batch_norm_vjp_reference_matches_autodiff() {
             let gamma = vector(c, 1.0, &mut rng, &device).require_grad();
             let u = rng.normal_tensor(shape, 0.0, 1.0, &device);
             let (gx, _, _) =
-                batch_norm_backward_reference(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps);
+                batch_norm_backward_reference(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps, 1);
             let grads = weighted(gx, &u).backward();
             let (dx, dgy, dgamma) = batch_norm_backward_vjp_reference(
                 x.clone(),
@@ -124,6 +134,7 @@ fn batch_norm_vjp_reference_matches_autodiff() {
                 gamma.clone(),
                 u,
                 SCALARS.eps,
+                1,
             );
             assert_close(dx, x.grad(&grads).unwrap(), 2e-4, &format!("∂x, {what}"));
             assert_close(dgy, gy.grad(&grads).unwrap(), 1e-4, &format!("∂gy, {what}"));
@@ -170,8 +181,11 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(21);
         for shape in SHAPES {
-            for view in [false, true] {
-                let what = format!("{shape:?}, channel-major {view}");
+            for (view, groups) in [false, true]
+                .into_iter()
+                .flat_map(|v| groups_of(shape[0]).into_iter().map(move |g| (v, g)))
+            {
+                let what = format!("{shape:?}, channel-major {view}, {groups} groups");
                 let c = shape[1];
                 let x = input(shape, view, &mut rng, &gpu);
                 let gamma = vector(c, 1.0, &mut rng, &gpu);
@@ -179,9 +193,9 @@ mod wgpu {
                 let rm = vector(c, 0.3, &mut rng, &gpu);
                 let rv = vector(c, 1.5, &mut rng, &gpu).abs();
                 let args = (x, gamma, beta, rm, rv);
-                let run = |f: fn(_, _, _, _, _, _) -> (Tensor<4>, Tensor<1>, Tensor<1>)| {
+                let run = |f: fn(_, _, _, _, _, _, _) -> (Tensor<4>, Tensor<1>, Tensor<1>)| {
                     let a = args.clone();
-                    f(a.0, a.1, a.2, a.3, a.4, SCALARS)
+                    f(a.0, a.1, a.2, a.3, a.4, SCALARS, groups)
                 };
                 let (y, rm1, rv1) = run(batch_norm_forward_kernel);
                 let (y_ref, rm_ref, rv_ref) = run(batch_norm_forward_reference);
@@ -197,15 +211,25 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(22);
         for shape in SHAPES {
-            for (view, layout) in [(false, 0), (true, 0), (false, 1), (true, 2)] {
-                let what = format!("{shape:?}, channel-major {view}, gy layout {layout}");
+            let layouts = [(false, 0), (true, 0), (false, 1), (true, 2)];
+            for ((view, layout), groups) in layouts
+                .into_iter()
+                .flat_map(|l| groups_of(shape[0]).into_iter().map(move |g| (l, g)))
+            {
+                let what =
+                    format!("{shape:?}, channel-major {view}, gy layout {layout}, {groups} groups");
                 let x = input(shape, view, &mut rng, &gpu);
                 let gy = upstream(shape, layout, &mut rng, &gpu);
                 let gamma = vector(shape[1], 1.0, &mut rng, &gpu);
-                let (gx, gg, gb) =
-                    batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps);
+                let (gx, gg, gb) = batch_norm_backward_kernel(
+                    x.clone(),
+                    gy.clone(),
+                    gamma.clone(),
+                    SCALARS.eps,
+                    groups,
+                );
                 let (gx_ref, gg_ref, gb_ref) =
-                    batch_norm_backward_reference(x, gy, gamma, SCALARS.eps);
+                    batch_norm_backward_reference(x, gy, gamma, SCALARS.eps, groups);
                 assert_close(gx, gx_ref, 2e-5, &format!("gx, {what}"));
                 assert_close(gg, gg_ref, 2e-5, &format!("∂γ, {what}"));
                 assert_close(gb, gb_ref, 2e-5, &format!("∂β, {what}"));
@@ -218,8 +242,14 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(23);
         for shape in SHAPES {
-            for (view, layout) in [(false, 0), (true, 1), (false, 2), (true, 0)] {
-                let what = format!("{shape:?}, channel-major {view}, gradient layout {layout}");
+            let layouts = [(false, 0), (true, 1), (false, 2), (true, 0)];
+            for ((view, layout), groups) in layouts
+                .into_iter()
+                .flat_map(|l| groups_of(shape[0]).into_iter().map(move |g| (l, g)))
+            {
+                let what = format!(
+                    "{shape:?}, channel-major {view}, gradient layout {layout}, {groups} groups"
+                );
                 let x = input(shape, view, &mut rng, &gpu);
                 let gy = upstream(shape, layout, &mut rng, &gpu);
                 let u = upstream(shape, (layout + 1) % 3, &mut rng, &gpu);
@@ -227,10 +257,16 @@ mod wgpu {
                 let args = (x, gy, gamma, u);
                 let (dx, dgy, dg) = {
                     let a = args.clone();
-                    batch_norm_backward_vjp_kernel(a.0, a.1, a.2, a.3, SCALARS.eps)
+                    batch_norm_backward_vjp_kernel(a.0, a.1, a.2, a.3, SCALARS.eps, groups)
                 };
-                let (dx_ref, dgy_ref, dg_ref) =
-                    batch_norm_backward_vjp_reference(args.0, args.1, args.2, args.3, SCALARS.eps);
+                let (dx_ref, dgy_ref, dg_ref) = batch_norm_backward_vjp_reference(
+                    args.0,
+                    args.1,
+                    args.2,
+                    args.3,
+                    SCALARS.eps,
+                    groups,
+                );
                 assert_close(dx, dx_ref, 1e-4, &format!("∂x, {what}"));
                 assert_close(dgy, dgy_ref, 2e-5, &format!("∂gy, {what}"));
                 assert_close(dg, dg_ref, 1e-4, &format!("∂γ, {what}"));
@@ -250,9 +286,9 @@ mod wgpu {
         // gy: x transposed in H and W (gy = x itself gives gx = 0: x̂ spans it).
         let gy = x.clone().swap_dims(2, 3);
         let (gx, gg, gb) =
-            batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps);
+            batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), SCALARS.eps, 1);
         let (gx_ref, gg_ref, gb_ref) =
-            batch_norm_backward_reference(x.clone(), gy, gamma.clone(), SCALARS.eps);
+            batch_norm_backward_reference(x.clone(), gy, gamma.clone(), SCALARS.eps, 1);
         assert_close(gx, gx_ref, 2e-5, "BatchNorm backward, gy a view of x");
         assert_close(gg, gg_ref, 2e-5, "BatchNorm ∂γ, gy a view of x");
         assert_close(gb, gb_ref, 2e-5, "BatchNorm ∂β, gy a view of x");
@@ -263,9 +299,10 @@ mod wgpu {
             gamma.clone(),
             gy.clone(),
             SCALARS.eps,
+            1,
         );
         let (dx_ref, dgy_ref, dg_ref) =
-            batch_norm_backward_vjp_reference(x.clone(), gy.clone(), gamma, gy, SCALARS.eps);
+            batch_norm_backward_vjp_reference(x.clone(), gy.clone(), gamma, gy, SCALARS.eps, 1);
         assert_close(dx, dx_ref, 1e-4, "BatchNorm VJP ∂x, u = gy");
         assert_close(dgy, dgy_ref, 2e-5, "BatchNorm VJP ∂gy, u = gy");
         assert_close(dg, dg_ref, 1e-4, "BatchNorm VJP ∂γ, u = gy");
@@ -297,8 +334,11 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(24);
         for shape in SHAPES {
-            for view in [false, true] {
-                let what = format!("{shape:?}, channel-major {view}");
+            for (view, groups) in [false, true]
+                .into_iter()
+                .flat_map(|v| groups_of(shape[0]).into_iter().map(move |g| (v, g)))
+            {
+                let what = format!("{shape:?}, channel-major {view}, {groups} groups");
                 let c = shape[1];
                 let x0 = input(shape, view, &mut rng, &gpu);
                 let g0 = vector(c, 1.0, &mut rng, &gpu);
@@ -324,10 +364,17 @@ mod wgpu {
                             rm,
                             rv,
                             SCALARS,
+                            groups,
                         );
                         (
                             y,
-                            batch_norm_input_grad(x.clone(), gy, gamma.clone(), SCALARS.eps),
+                            batch_norm_input_grad(
+                                x.clone(),
+                                gy,
+                                gamma.clone(),
+                                SCALARS.eps,
+                                groups,
+                            ),
                         )
                     } else {
                         let (y, _, _) = batch_norm_forward_reference(
@@ -337,6 +384,7 @@ mod wgpu {
                             rm,
                             rv,
                             SCALARS,
+                            groups,
                         );
                         (
                             y,
@@ -345,6 +393,7 @@ mod wgpu {
                                 gy,
                                 gamma.clone(),
                                 SCALARS.eps,
+                                groups,
                             )
                             .0,
                         )

@@ -63,7 +63,23 @@ fn penalised_steps_match_pytorch() {
         })
     }));
     let device = common::device_f64();
-    let mut runs: Vec<_> = configs.into_iter().map(|(l, p)| (l, p, false)).collect();
+    // Each BatchNorm critic's loss and penalty from a pass per batch (as the paper's code), and
+    // a few from margan's one pass over real, fake and penalty points (`Gan::one_critic_pass`,
+    // the default): the paper's step, a relativistic loss, DRAGAN's points and R1.
+    let one_pass: Vec<(GanLoss, GradientPenalty, bool, bool)> = configs
+        .iter()
+        .filter(|(l, p)| {
+            matches!(l, GanLoss::Hinge | GanLoss::RaLsgan)
+                && (p.norm == Norm::Linf || p.at != Where::Interpolates)
+                && p.form != Form::SquaredHinge
+        })
+        .map(|(l, p)| (*l, p.clone(), false, true))
+        .collect();
+    let mut runs: Vec<_> = configs
+        .into_iter()
+        .map(|(l, p)| (l, p, false, false))
+        .collect();
+    runs.extend(one_pass);
     // A spectrally normalised critic (no BatchNorm; one power iteration per forward pass in
     // training mode, PyTorch's `torch.nn.utils.spectral_norm` as the paper's code uses it), with
     // a zero-centred penalty (always active) at interpolates and at the real samples.
@@ -73,15 +89,20 @@ fn penalised_steps_match_pytorch() {
             at,
             ..paper.clone()
         };
-        runs.push((GanLoss::Hinge, p, true));
+        runs.push((GanLoss::Hinge, p, true, false));
     }
     let steps: Vec<_> = runs
         .into_iter()
-        .map(|(loss, penalty, spectral)| {
-            let (result, inputs) = step_from(&device, loss, &penalty, spectral);
+        .map(|(loss, penalty, spectral, one_pass)| {
+            let (result, inputs) = step_from(&device, loss, &penalty, spectral, one_pass);
             (loss, penalty, spectral, result, inputs)
         })
         .collect();
+    assert_eq!(
+        steps.len(),
+        27,
+        "20 steps with a pass per batch, 7 in one pass"
+    );
     let path = std::env::temp_dir().join(format!("margan-steps-{}.json", std::process::id()));
     std::fs::write(&path, steps_json(&steps)).expect("write the steps");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/torch_dcgan32.py");

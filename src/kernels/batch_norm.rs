@@ -6,6 +6,12 @@
 //!
 //! Statistics per channel of `x [N, C, H, W]` over N, H and W, `M = N·H·W` values each:
 //! `μ`, the biased `σ²`, `s = 1/√(σ² + ε)`, `x̂ = (x − μ)·s`.
+//!
+//! Every function takes `groups`: the batch is that many equal groups along N (a critic's one
+//! pass over its real, fake and penalty batches, [`crate::layers::Network::trace_groups`]), each
+//! normalised with its own statistics, exactly as separate calls on each group would (the
+//! running statistics move once per group, in order; parameter gradients are summed). 1: the
+//! whole batch. The references run the groups one by one.
 
 use crate::layers::StatAxes;
 use burn::tensor::Tensor;
@@ -23,6 +29,31 @@ impl BatchNormScalars {
     fn eps_bits(&self) -> u32 {
         (self.eps as f32).to_bits()
     }
+}
+
+/// `x` split along N into `groups` equal groups.
+fn split(x: Tensor<4>, groups: usize) -> Vec<Tensor<4>> {
+    let n = x.dims()[0];
+    assert!(
+        groups >= 1 && n.is_multiple_of(groups),
+        "BatchNorm: a batch of {n} does not split into {groups} equal groups"
+    );
+    x.chunk(groups, 0)
+}
+
+/// The groups' results side by side again, and their per-channel vectors summed.
+fn join(parts: Vec<(Tensor<4>, Tensor<1>, Tensor<1>)>) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let mut a = Vec::with_capacity(parts.len());
+    let mut sums: Option<(Tensor<1>, Tensor<1>)> = None;
+    for (t, u, v) in parts {
+        a.push(t);
+        sums = Some(match sums {
+            Some((su, sv)) => (su + u, sv + v),
+            None => (u, v),
+        });
+    }
+    let (u, v) = sums.expect("at least one group");
+    (Tensor::cat(a, 0), u, v)
 }
 
 /// `[C]` as `[1, C, 1, 1]`.
@@ -55,7 +86,19 @@ pub fn batch_norm_forward_reference(
     running_mean: Tensor<1>,
     running_var: Tensor<1>,
     s: BatchNormScalars,
+    groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    if groups > 1 {
+        let (mut rm, mut rv) = (running_mean, running_var);
+        let mut ys = Vec::with_capacity(groups);
+        for part in split(x, groups) {
+            let (y, m, v) =
+                batch_norm_forward_reference(part, gamma.clone(), beta.clone(), rm, rv, s, 1);
+            ys.push(y);
+            (rm, rv) = (m, v);
+        }
+        return (Tensor::cat(ys, 0), rm, rv);
+    }
     let [n, c, h, w] = x.dims();
     let count = (n * h * w) as f64;
     let (mean, var) = batch_stats(&x);
@@ -83,7 +126,16 @@ pub fn batch_norm_backward_reference(
     gy: Tensor<4>,
     gamma: Tensor<1>,
     eps: f64,
+    groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    if groups > 1 {
+        let parts = split(x, groups).into_iter().zip(split(gy, groups));
+        return join(
+            parts
+                .map(|(x, gy)| batch_norm_backward_reference(x, gy, gamma.clone(), eps, 1))
+                .collect(),
+        );
+    }
     let c = gamma.dims()[0];
     let (xhat, inv_std) = normalise(x, eps);
     let gx = input_grad(gy.clone(), gamma, xhat.clone(), inv_std);
@@ -113,7 +165,23 @@ pub fn batch_norm_backward_vjp_reference(
     gamma: Tensor<1>,
     u: Tensor<4>,
     eps: f64,
+    groups: usize,
 ) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
+    if groups > 1 {
+        let (mut dx, mut dgy, mut dgamma) = (Vec::new(), Vec::new(), None);
+        let parts = split(x, groups).into_iter().zip(split(gy, groups));
+        for ((x, gy), u) in parts.zip(split(u, groups)) {
+            let (a, b, g) = batch_norm_backward_vjp_reference(x, gy, gamma.clone(), u, eps, 1);
+            dx.push(a);
+            dgy.push(b);
+            dgamma = Some(match dgamma {
+                Some(sum) => sum + g,
+                None => g,
+            });
+        }
+        let dgamma = dgamma.expect("at least one group");
+        return (Tensor::cat(dx, 0), Tensor::cat(dgy, 0), dgamma);
+    }
     let [n, c, h, w] = x.dims();
     let inv_m = 1.0 / (n * h * w) as f64;
     let (xhat, s) = normalise(x.detach(), eps);
@@ -142,23 +210,41 @@ pub fn batch_norm_forward(
     running_mean: Tensor<1>,
     running_var: Tensor<1>,
     s: BatchNormScalars,
+    groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     #[cfg(feature = "wgpu")]
     if super::has_kernels(&x.device()) {
-        return batch_norm_forward_kernel(x, gamma, beta, running_mean, running_var, s);
+        return batch_norm_forward_kernel(x, gamma, beta, running_mean, running_var, s, groups);
     }
-    batch_norm_forward_reference(x, gamma, beta, running_mean, running_var, s)
+    batch_norm_forward_reference(x, gamma, beta, running_mean, running_var, s, groups)
 }
 
 /// The backward's input gradient `gx`: the kernel on wgpu (its own backward: the VJP kernel),
 /// [`batch_norm_backward_reference`] elsewhere.
-pub fn batch_norm_input_grad(x: Tensor<4>, gy: Tensor<4>, gamma: Tensor<1>, eps: f64) -> Tensor<4> {
+pub fn batch_norm_input_grad(
+    x: Tensor<4>,
+    gy: Tensor<4>,
+    gamma: Tensor<1>,
+    eps: f64,
+    groups: usize,
+) -> Tensor<4> {
     #[cfg(feature = "wgpu")]
     if super::has_kernels(&x.device()) {
-        return batch_norm_backward_kernel(x, gy, gamma, eps).0;
+        return batch_norm_backward_kernel(x, gy, gamma, eps, groups).0;
+    }
+    if groups > 1 {
+        let parts = split(x, groups).into_iter().zip(split(gy, groups));
+        let gx = parts.map(|(x, gy)| batch_norm_input_grad(x, gy, gamma.clone(), eps, 1));
+        return Tensor::cat(gx.collect(), 0);
     }
     let (xhat, inv_std) = normalise(x, eps);
     input_grad(gy, gamma, xhat, inv_std)
+}
+
+/// `groups` as the kernels take it.
+#[cfg(feature = "wgpu")]
+fn groups_u32(groups: usize) -> u32 {
+    u32::try_from(groups).expect("BatchNorm: groups exceed u32")
 }
 
 #[cfg(feature = "wgpu")]
@@ -177,6 +263,7 @@ pub fn batch_norm_forward_kernel(
     running_mean: Tensor<1>,
     running_var: Tensor<1>,
     s: BatchNormScalars,
+    groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     use super::batch_norm_cube::BatchNormOps;
     assert!(
@@ -189,7 +276,11 @@ pub fn batch_norm_forward_kernel(
         beta.into_dispatch(),
         running_mean.into_dispatch(),
         running_var.into_dispatch(),
-        [s.eps_bits(), (s.momentum as f32).to_bits()],
+        [
+            s.eps_bits(),
+            (s.momentum as f32).to_bits(),
+            groups_u32(groups),
+        ],
     );
     (
         Tensor::from_dispatch(y),
@@ -209,6 +300,7 @@ pub fn batch_norm_backward_kernel(
     gy: Tensor<4>,
     gamma: Tensor<1>,
     eps: f64,
+    groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     use super::batch_norm_cube::BatchNormOps;
     assert!(
@@ -219,7 +311,7 @@ pub fn batch_norm_backward_kernel(
         x.into_dispatch(),
         gy.into_dispatch(),
         gamma.into_dispatch(),
-        (eps as f32).to_bits(),
+        [(eps as f32).to_bits(), groups_u32(groups)],
     );
     (
         Tensor::from_dispatch(gx),
@@ -239,6 +331,7 @@ pub fn batch_norm_backward_vjp_kernel(
     gamma: Tensor<1>,
     u: Tensor<4>,
     eps: f64,
+    groups: usize,
 ) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
     use super::batch_norm_cube::BatchNormOps;
     assert!(
@@ -250,7 +343,7 @@ pub fn batch_norm_backward_vjp_kernel(
         gy.into_dispatch(),
         gamma.into_dispatch(),
         u.into_dispatch(),
-        (eps as f32).to_bits(),
+        [(eps as f32).to_bits(), groups_u32(groups)],
     );
     (
         Tensor::from_dispatch(dx),

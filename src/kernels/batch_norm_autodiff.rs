@@ -11,7 +11,7 @@ use burn::backend::{tensor::FloatTensor, Autodiff, AutodiffBackend};
 /// Backward of the forward `y(x, γ, β)`.
 #[derive(Debug)]
 struct ForwardBackward {
-    eps: u32,
+    eps_groups: [u32; 2],
 }
 
 impl<B: BatchNormOps> Backward<B, 3> for ForwardBackward {
@@ -22,7 +22,7 @@ impl<B: BatchNormOps> Backward<B, 3> for ForwardBackward {
         let [x_node, gamma_node, beta_node] = ops.parents;
         let gy = grads.consume::<B>(&ops.node);
         let (x, gamma) = ops.state;
-        let (gx, grad_gamma, grad_beta) = B::batch_norm_backward(x, gy, gamma, self.eps);
+        let (gx, grad_gamma, grad_beta) = B::batch_norm_backward(x, gy, gamma, self.eps_groups);
         for (node, grad) in [
             (x_node, gx),
             (gamma_node, grad_gamma),
@@ -38,7 +38,7 @@ impl<B: BatchNormOps> Backward<B, 3> for ForwardBackward {
 /// Backward of the backward's `gx(x, gy, γ)`.
 #[derive(Debug)]
 struct BackwardBackward {
-    eps: u32,
+    eps_groups: [u32; 2],
 }
 
 impl<B: BatchNormOps> Backward<B, 3> for BackwardBackward {
@@ -49,7 +49,7 @@ impl<B: BatchNormOps> Backward<B, 3> for BackwardBackward {
         let [x_node, gy_node, gamma_node] = ops.parents;
         let u = grads.consume::<B>(&ops.node);
         let (x, gy, gamma) = ops.state;
-        let (dx, dgy, dgamma) = B::batch_norm_backward_vjp(x, gy, gamma, u, self.eps);
+        let (dx, dgy, dgamma) = B::batch_norm_backward_vjp(x, gy, gamma, u, self.eps_groups);
         for (node, grad) in [(x_node, dx), (gy_node, dgy), (gamma_node, dgamma)] {
             if let Some(node) = node {
                 grads.register::<B>(node.id, grad);
@@ -65,10 +65,11 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
         beta: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        eps_momentum: [u32; 2],
+        eps_momentum_groups: [u32; 3],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let [eps, _, groups] = eps_momentum_groups;
         let prep = ForwardBackward {
-            eps: eps_momentum[0],
+            eps_groups: [eps, groups],
         }
         .prepare::<C>([x.node(), gamma.node(), beta.node()])
         .compute_bound()
@@ -80,7 +81,7 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
                 beta.primitive().clone(),
                 running_mean.into_primitive(),
                 running_var.into_primitive(),
-                eps_momentum,
+                eps_momentum_groups,
             )
         };
         match prep {
@@ -104,9 +105,9 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
         x: FloatTensor<Self>,
         gy: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
-        eps: u32,
+        eps_groups: [u32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let prep = BackwardBackward { eps }
+        let prep = BackwardBackward { eps_groups }
             .prepare::<C>([x.node(), gy.node(), gamma.node()])
             .compute_bound()
             .stateful();
@@ -116,7 +117,7 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
             gamma.into_primitive(),
         );
         let (gx, grad_gamma, grad_beta) =
-            B::batch_norm_backward(x.clone(), gy.clone(), gamma.clone(), eps);
+            B::batch_norm_backward(x.clone(), gy.clone(), gamma.clone(), eps_groups);
         let gx = match prep {
             OpsKind::Tracked(prep) => prep.finish((x, gy, gamma), gx),
             OpsKind::UnTracked(prep) => prep.finish(gx),
@@ -133,7 +134,7 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
         gy: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         u: FloatTensor<Self>,
-        eps: u32,
+        eps_groups: [u32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         // First-order autodiff only: the VJP itself is not differentiated again.
         let (dx, dgy, dgamma) = B::batch_norm_backward_vjp(
@@ -141,7 +142,7 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
             gy.into_primitive(),
             gamma.into_primitive(),
             u.into_primitive(),
-            eps,
+            eps_groups,
         );
         (
             Self::from_inner(dx),

@@ -12,50 +12,54 @@ use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments, CubeCount}
 /// over N, H, W), its backward, and the backward's vector-Jacobian product: two launches each
 /// (partial sums per range of a channel, then the elementwise outputs), three for the forward
 /// (its running statistics).
-/// `eps` and `momentum` are f32 bits.
+/// `eps` and `momentum` are f32 bits; `groups` splits the batch into that many equal groups
+/// along N, each normalised with its own statistics (1: the whole batch).
 #[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait BatchNormOps: burn::backend::Backend {
-    /// `(x, γ, β, running mean, running var)` → `(y, running mean', running var')`.
+    /// `(x, γ, β, running mean, running var)` → `(y, running mean', running var')`, with
+    /// `[eps, momentum, groups]`; the running statistics move once per group, in order.
     #[fusion(meta = |x: &burn::backend::fusion::custom::TensorSpec,
                      _g: &burn::backend::fusion::custom::TensorSpec,
                      _b: &burn::backend::fusion::custom::TensorSpec,
                      rm: &burn::backend::fusion::custom::TensorSpec,
                      _rv: &burn::backend::fusion::custom::TensorSpec,
-                     _s: &[u32; 2]| (x.clone(), rm.clone(), rm.clone()))]
+                     _s: &[u32; 3]| (x.clone(), rm.clone(), rm.clone()))]
     fn batch_norm_forward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        eps_momentum: [u32; 2],
+        eps_momentum_groups: [u32; 3],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// `(x, gy, γ)` → `(gx, ∂γ, ∂β)`: the input gradient with the batch statistics' share, and
-    /// the parameter gradients. Differentiable in `gx` only (see the autodiff module).
+    /// the parameter gradients (summed over the groups), with `[eps, groups]`. Differentiable in
+    /// `gx` only (see the autodiff module).
     #[fusion(meta = |x: &burn::backend::fusion::custom::TensorSpec,
                      _gy: &burn::backend::fusion::custom::TensorSpec,
                      g: &burn::backend::fusion::custom::TensorSpec,
-                     _eps: &u32| (x.clone(), g.clone(), g.clone()))]
+                     _eps: &[u32; 2]| (x.clone(), g.clone(), g.clone()))]
     fn batch_norm_backward(
         x: FloatTensor<Self>,
         gy: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
-        eps: u32,
+        eps_groups: [u32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// `(x, gy, γ, u = ∂L/∂gx)` → `(∂L/∂x, ∂L/∂gy, ∂L/∂γ)` of the backward's `gx`.
+    /// `(x, gy, γ, u = ∂L/∂gx)` → `(∂L/∂x, ∂L/∂gy, ∂L/∂γ)` of the backward's `gx`, with
+    /// `[eps, groups]`.
     #[fusion(meta = |x: &burn::backend::fusion::custom::TensorSpec,
                      _gy: &burn::backend::fusion::custom::TensorSpec,
                      g: &burn::backend::fusion::custom::TensorSpec,
                      _u: &burn::backend::fusion::custom::TensorSpec,
-                     _eps: &u32| (x.clone(), x.clone(), g.clone()))]
+                     _eps: &[u32; 2]| (x.clone(), x.clone(), g.clone()))]
     fn batch_norm_backward_vjp(
         x: FloatTensor<Self>,
         gy: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         u: FloatTensor<Self>,
-        eps: u32,
+        eps_groups: [u32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -95,35 +99,45 @@ impl KernelSource for BnShader {
     }
 }
 
-/// What one BatchNorm operation's launches share: the shape and its split into ranges.
+/// What one BatchNorm operation's launches share: the shape and its split into groups and
+/// ranges.
 struct Plan {
     shape: [usize; 4],
+    groups: usize,
     splits: usize,
     workgroup: u32,
     consts: Vec<(&'static str, String)>,
 }
 
 impl Plan {
-    fn new(x: &CubeTensor, eps: u32) -> Self {
+    fn new(x: &CubeTensor, [eps, groups]: [u32; 2]) -> Self {
         assert_eq!(x.dtype, DType::F32, "the BatchNorm kernels are f32 only");
         let dims = x.meta.shape();
         assert_eq!(dims.num_dims(), 4, "BatchNorm kernels expect [N, C, H, W]");
         let shape = [dims[0], dims[1], dims[2], dims[3]];
-        let [n, c, h, w] = shape;
+        let [batch, c, h, w] = shape;
         assert!(
             shape.iter().product::<usize>() < u32::MAX as usize,
             "BatchNorm kernel: {shape:?} exceeds u32 indexing"
         );
+        let groups = groups as usize;
+        assert!(
+            groups >= 1 && batch.is_multiple_of(groups),
+            "BatchNorm kernel: a batch of {batch} does not split into {groups} equal groups"
+        );
+        // Samples per group, and values per statistics slot.
+        let n = batch / groups;
         let m = n * h * w;
         // Every range but the last holds CHUNK values, the last at least one.
         let splits = m.div_ceil(CHUNK).max(1);
         assert!(
-            c <= 65_535 && splits <= 65_535,
+            groups * c <= 65_535 && splits <= 65_535,
             "BatchNorm kernel: {shape:?} needs more than 65535 workgroups per dimension"
         );
         let per_range = m.min(CHUNK);
         let workgroup = (per_range.div_ceil(4).next_power_of_two() as u32).clamp(32, WORKGROUP);
         let consts = vec![
+            ("groups", groups.to_string()),
             ("n", n.to_string()),
             ("c", c.to_string()),
             ("h", h.to_string()),
@@ -135,6 +149,7 @@ impl Plan {
         ];
         Plan {
             shape,
+            groups,
             splits,
             workgroup,
             consts,
@@ -162,14 +177,14 @@ impl Plan {
         }
     }
 
-    /// Launches `shader` on one workgroup per (range, channel), or with `per_channel`, one
-    /// invocation per channel.
+    /// Launches `shader` on one workgroup per (range, statistics slot: channel of a group), or
+    /// with `per_channel`, one invocation per channel.
     fn launch(&self, shader: BnShader, buffers: Vec<&CubeTensor>, per_channel: bool) {
         let c = self.channels() as u32;
         let count = if per_channel {
             CubeCount::Static(c.div_ceil(self.workgroup), 1, 1)
         } else {
-            CubeCount::Static(self.splits as u32, c, 1)
+            CubeCount::Static(self.splits as u32, c * self.groups as u32, 1)
         };
         let client = &buffers[0].client;
         client.launch(
@@ -192,7 +207,10 @@ impl Plan {
         gy: Option<&CubeTensor>,
         u: Option<&CubeTensor>,
     ) -> CubeTensor {
-        let out = empty_like(x, Shape::new([self.channels() * self.splits * 8]));
+        let out = empty_like(
+            x,
+            Shape::new([self.groups * self.channels() * self.splits * 8]),
+        );
         let mut bindings = String::new();
         let mut buffers = vec![&out, x];
         let mut extra = Vec::new();
@@ -206,7 +224,7 @@ impl Plan {
                     buffers.push(t);
                     let strides_name = if i == 0 { "GY_STRIDES" } else { "U_STRIDES" };
                     (
-                        format!("{name}[offset(j, c, {strides_name})]"),
+                        format!("{name}[offset(j, k, {strides_name})]"),
                         strides(t, self.shape, name),
                     )
                 }
@@ -259,9 +277,9 @@ impl BatchNormOps for CubeBackend {
         beta: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        [eps, momentum]: [u32; 2],
+        [eps, momentum, groups]: [u32; 3],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let plan = Plan::new(&x, eps);
+        let plan = Plan::new(&x, [eps, groups]);
         let c = plan.channels();
         let [gamma, beta, rm, rv] = [
             (gamma, "γ"),
@@ -293,9 +311,9 @@ impl BatchNormOps for CubeBackend {
         x: FloatTensor<Self>,
         gy: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
-        eps: u32,
+        eps_groups: [u32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let plan = Plan::new(&x, eps);
+        let plan = Plan::new(&x, eps_groups);
         let c = plan.channels();
         let gamma = channel_vec(gamma, c, "γ");
         let gy = unaliased(gy, &[&x]);
@@ -324,9 +342,9 @@ impl BatchNormOps for CubeBackend {
         gy: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         u: FloatTensor<Self>,
-        eps: u32,
+        eps_groups: [u32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let plan = Plan::new(&x, eps);
+        let plan = Plan::new(&x, eps_groups);
         let c = plan.channels();
         let gamma = channel_vec(gamma, c, "γ");
         let gy = unaliased(gy, &[&x]);

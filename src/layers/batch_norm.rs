@@ -92,6 +92,12 @@ impl BatchNorm {
 /// backward on wgpu, the same formulas in tensor ops elsewhere.
 impl Layer for BatchNorm {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
+        self.forward_groups(x, mode, 1)
+    }
+
+    /// Each group with its own batch statistics (training mode), the running statistics moved
+    /// once per group: as `groups` forward passes over the groups one after the other.
+    fn forward_groups(&self, x: Tensor<4>, mode: Mode, groups: usize) -> Tensor<4> {
         match mode {
             Mode::Train => {
                 let (rm, rv) = self.running(&x.device());
@@ -102,6 +108,7 @@ impl Layer for BatchNorm {
                     rm,
                     rv,
                     self.scalars(),
+                    groups,
                 );
                 self.running_mean.update(rm.detach());
                 self.running_var.update(rv.detach());
@@ -127,7 +134,7 @@ impl Layer for BatchNorm {
                 gy * channel(self.gamma.val()) * inv_std
             }
             // The batch statistics depend on x as well.
-            Mode::Train => batch_norm_input_grad(x.clone(), gy, self.gamma.val(), self.eps),
+            Mode::Train => batch_norm_input_grad(x.clone(), gy, self.gamma.val(), self.eps, 1),
         }
     }
 

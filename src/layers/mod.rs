@@ -98,6 +98,16 @@ pub trait Layer {
     ) {
     }
 
+    /// [`Layer::forward`] of a batch made of `groups` equal groups along N, as `groups` forward
+    /// passes over the groups one after the other would compute it (and update the running
+    /// state). Layers that treat each sample alone compute the same as `forward`: the default.
+    /// Layers whose training mode couples a batch's samples override it (BatchNorm: statistics
+    /// per group). A layer with spectral normalisation moves its power iteration once per call,
+    /// not once per group: [`Network::trace_groups`] refuses networks that have one.
+    fn forward_groups(&self, x: Tensor<4>, mode: Mode, _groups: usize) -> Tensor<4> {
+        self.forward(x, mode)
+    }
+
     /// What a traced forward pass must keep for its backward passes beyond `x` and `y`: the
     /// spectral-normalisation estimates it used (layers without spectral normalisation: none).
     fn snapshot(&self) -> Option<SnVectors> {
@@ -164,6 +174,9 @@ impl Layer for LayerKind {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
         dispatch!(self, l => l.forward(x, mode))
     }
+    fn forward_groups(&self, x: Tensor<4>, mode: Mode, groups: usize) -> Tensor<4> {
+        dispatch!(self, l => l.forward_groups(x, mode, groups))
+    }
     fn backward_input(&self, x: &Tensor<4>, y: &Tensor<4>, gy: Tensor<4>, mode: Mode) -> Tensor<4> {
         dispatch!(self, l => l.backward_input(x, y, gy, mode))
     }
@@ -200,6 +213,19 @@ impl Layer for LayerKind {
         grads: &mut GradientsParams,
     ) {
         dispatch!(self, l => l.backward_params_at(x, y, gy, mode, at, grads))
+    }
+}
+
+impl LayerKind {
+    /// Whether the layer has spectral normalisation (whose training-mode forward moves a power
+    /// iteration once per call).
+    pub fn has_spectral_norm(&self) -> bool {
+        match self {
+            LayerKind::Linear(l) => l.sn.is_some(),
+            LayerKind::Conv2d(l) => l.sn.is_some(),
+            LayerKind::ConvTranspose2d(l) => l.sn.is_some(),
+            _ => false,
+        }
     }
 }
 

@@ -15,12 +15,15 @@ pub struct Network {
 /// The activations of one forward pass: `acts[0]` is the input, `acts[i + 1]` the output of
 /// layer `i`; `sn[i]`, the spectral-normalisation estimates layer `i` used (training mode, layers
 /// with spectral normalisation), so that the backward passes take `σ` where this pass did and
-/// not where later passes moved the power iteration.
+/// not where later passes moved the power iteration. `groups`: how many equal groups along N
+/// the batch holds, each normalised on its own ([`Network::trace_groups`]; 1 for
+/// [`Network::trace`]).
 #[derive(Clone, Debug)]
 pub struct Trace {
     pub acts: Vec<Tensor<4>>,
     pub mode: Mode,
     pub sn: Vec<Option<SnVectors>>,
+    pub groups: usize,
 }
 
 impl Trace {
@@ -30,6 +33,30 @@ impl Trace {
             .last()
             .expect("a trace holds at least the input")
             .clone()
+    }
+
+    /// The pass over group `g` alone, as [`Network::trace`] of that group would have recorded
+    /// it: every activation's rows of the group (views where the backend can slice without a
+    /// copy; differentiable, so gradients taken through it reach the whole pass).
+    pub fn group(&self, g: usize) -> Trace {
+        assert!(
+            g < self.groups,
+            "group {g} of a pass over {} groups",
+            self.groups
+        );
+        if self.groups == 1 {
+            return self.clone();
+        }
+        let rows = |t: &Tensor<4>| {
+            let n = t.dims()[0] / self.groups;
+            t.clone().slice(g * n..(g + 1) * n)
+        };
+        Trace {
+            acts: self.acts.iter().map(rows).collect(),
+            mode: self.mode,
+            sn: self.sn.clone(),
+            groups: 1,
+        }
     }
 }
 
@@ -45,11 +72,45 @@ impl Network {
 
     /// The forward pass, keeping every activation for the backward passes.
     pub fn trace(&self, x: Tensor<4>, mode: Mode) -> Trace {
+        self.trace_with(x, mode, 1)
+    }
+
+    /// Whether [`Network::trace_groups`] can stand for separate passes: no layer has spectral
+    /// normalisation (its power iteration would move once for all the groups).
+    pub fn can_trace_groups(&self) -> bool {
+        !self.layers.iter().any(LayerKind::has_spectral_norm)
+    }
+
+    /// One forward pass over a batch of `groups` equal groups along N (e.g. real, fake and
+    /// penalty samples side by side), computing what [`Network::trace`] of each group in turn
+    /// would: normalisation layers take statistics per group and update their running
+    /// statistics once per group, in order. Every matrix product then runs once on the whole
+    /// batch instead of once per group, which fills a GPU better and launches fewer kernels.
+    /// [`Trace::group`] gives each group's pass.
+    ///
+    /// # Panics
+    /// When N is not a multiple of `groups`, or when a layer has spectral normalisation
+    /// ([`Network::can_trace_groups`]).
+    pub fn trace_groups(&self, x: Tensor<4>, mode: Mode, groups: usize) -> Trace {
+        let n = x.dims()[0];
+        assert!(
+            groups >= 1 && n.is_multiple_of(groups),
+            "a batch of {n} does not split into {groups} equal groups"
+        );
+        assert!(
+            groups == 1 || self.can_trace_groups(),
+            "a network with spectral normalisation cannot trace groups in one pass: its power \
+             iteration would move once instead of once per group"
+        );
+        self.trace_with(x, mode, groups)
+    }
+
+    fn trace_with(&self, x: Tensor<4>, mode: Mode, groups: usize) -> Trace {
         let mut acts = Vec::with_capacity(self.layers.len() + 1);
         let mut sn = Vec::with_capacity(self.layers.len());
         acts.push(x);
         for layer in &self.layers {
-            let y = layer.forward(acts.last().unwrap().clone(), mode);
+            let y = layer.forward_groups(acts.last().unwrap().clone(), mode, groups);
             acts.push(y);
             // Evaluation mode leaves the estimates where they are: nothing to keep.
             sn.push(match mode {
@@ -57,11 +118,24 @@ impl Network {
                 Mode::Eval => None,
             });
         }
-        Trace { acts, mode, sn }
+        Trace {
+            acts,
+            mode,
+            sn,
+            groups,
+        }
     }
 
     /// `∂L/∂x` from `gy = ∂L/∂y` through the traced pass (differentiable).
     pub fn backward_input(&self, trace: &Trace, gy: Tensor<4>) -> Tensor<4> {
+        if trace.groups > 1 {
+            let gys = gy.chunk(trace.groups, 0);
+            let gx = gys
+                .into_iter()
+                .enumerate()
+                .map(|(g, gy)| self.backward_input(&trace.group(g), gy));
+            return Tensor::cat(gx.collect(), 0);
+        }
         let mut g = gy;
         for (i, layer) in self.layers.iter().enumerate().rev() {
             g = layer.backward_input_at(
@@ -79,13 +153,31 @@ impl Network {
     /// parameter vector–Jacobian product needed by AdvAs and competitive gradient descent.
     pub fn backward_params(&self, trace: &Trace, gy: Tensor<4>) -> (GradientsParams, Tensor<4>) {
         let mut grads = GradientsParams::new();
+        let gx = if trace.groups > 1 {
+            // Parameter gradients add up over the groups (each layer accumulates its own).
+            let gys = gy.chunk(trace.groups, 0).into_iter().enumerate();
+            let gx = gys.map(|(g, gy)| self.backward_params_into(&trace.group(g), gy, &mut grads));
+            Tensor::cat(gx.collect(), 0)
+        } else {
+            self.backward_params_into(trace, gy, &mut grads)
+        };
+        (grads, gx)
+    }
+
+    /// [`Network::backward_params`] of a one-group trace, adding to `grads`.
+    fn backward_params_into(
+        &self,
+        trace: &Trace,
+        gy: Tensor<4>,
+        grads: &mut GradientsParams,
+    ) -> Tensor<4> {
         let mut g = gy;
         for (i, layer) in self.layers.iter().enumerate().rev() {
             let (x, y, at) = (&trace.acts[i], &trace.acts[i + 1], trace.sn[i].as_ref());
-            layer.backward_params_at(x, y, g.clone(), trace.mode, at, &mut grads);
+            layer.backward_params_at(x, y, g.clone(), trace.mode, at, grads);
             g = layer.backward_input_at(x, y, g, trace.mode, at);
         }
-        (grads, g)
+        g
     }
 
     /// `(D(x), ∇ₓ Σ D(x))`: the output and the gradient of the summed output with respect to

@@ -116,7 +116,7 @@ pub const PAPER_PENALTY: GradientPenalty = GradientPenalty {
 /// The critic and generator losses of one step (HingeGAN, [`PAPER_PENALTY`]) and their
 /// parameter gradients.
 pub fn step(device: &Device) -> StepResult {
-    step_from(device, GanLoss::Hinge, &PAPER_PENALTY, false).0
+    step_from(device, GanLoss::Hinge, &PAPER_PENALTY, false, false).0
 }
 
 /// DCGAN-32 sizes of the step: width, latent size, batch, LeakyReLU slope, λ.
@@ -127,12 +127,15 @@ const SLOPE: f64 = 0.2;
 const LAMBDA: f64 = 20.0;
 
 /// [`step`] with any loss and penalty, a spectrally normalised critic (without BatchNorm) if
-/// `spectral`, and what it started from.
+/// `spectral`, the critic's loss and penalty from one pass over real, fake and penalty points
+/// if `one_pass` (`Network::trace_groups`, as `Gan` runs a critic step) or from a pass per
+/// batch, and what it started from.
 pub fn step_from(
     device: &Device,
     loss: GanLoss,
     penalty: &GradientPenalty,
     spectral: bool,
+    one_pass: bool,
 ) -> (StepResult, StepInputs) {
     let cfg = DcganConfig::new()
         .with_width(WIDTH)
@@ -174,15 +177,25 @@ pub fn step_from(
 
     // Critic: loss + penalty, gradients w.r.t. D's parameters.
     let fake = g.forward(z.clone(), Mode::Train).detach();
-    let tr = d.trace(real.clone(), Mode::Train);
-    let tf = d.trace(fake, Mode::Train);
-    let d_loss = loss.d_loss(tr.output().reshape([n]), tf.output().reshape([n]));
-    let out = penalty.compute(&d, &tr, &tf, &mut rng);
-    let p = out.value;
-    let norms = [
-        to_vec64(out.grad_norm_real)[0],
-        to_vec64(out.grad_norm_fake)[0],
-    ];
+    let (d_loss, p, [norm_real, norm_fake]) = if one_pass {
+        let points = (penalty.has_own_points())
+            .then(|| penalty.points(real.clone(), fake.clone(), &mut rng));
+        let mut batches = vec![real.clone(), fake];
+        batches.extend(points);
+        let groups = batches.len();
+        let pass = d.trace_groups(Tensor::cat(batches, 0), Mode::Train, groups);
+        let out = pass.output().reshape([groups * n]);
+        let d_loss = loss.d_loss(out.clone().slice(0..n), out.slice(n..2 * n));
+        let (p, norms) = penalty.compute_in_pass(&d, &pass, true);
+        (d_loss, p, norms.expect("diagnostics were asked for"))
+    } else {
+        let tr = d.trace(real.clone(), Mode::Train);
+        let tf = d.trace(fake, Mode::Train);
+        let d_loss = loss.d_loss(tr.output().reshape([n]), tf.output().reshape([n]));
+        let out = penalty.compute(&d, &tr, &tf, &mut rng);
+        (d_loss, out.value, [out.grad_norm_real, out.grad_norm_fake])
+    };
+    let norms = [to_vec64(norm_real)[0], to_vec64(norm_fake)[0]];
     let total = d_loss.clone() + p.clone();
     let d_grads = grads_of(&d, &GradientsParams::from_grads(total.backward(), &d));
 

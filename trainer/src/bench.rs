@@ -17,6 +17,9 @@ pub struct BenchPlan {
     pub paths: Vec<ConvPath>,
     pub batches: Vec<usize>,
     pub penalties: Vec<Option<GradientPenalty>>,
+    /// How the critic steps run the critic (`Gan::one_critic_pass`): `true` one pass over the
+    /// real, fake and penalty batches, `false` one pass per batch; each is timed.
+    pub critic_passes: Vec<bool>,
     /// Untimed iterations first (they also absorb burn's autotune on wgpu).
     pub warmup: usize,
     pub iterations: usize,
@@ -30,6 +33,8 @@ pub struct BenchRow {
     /// The convolution path that ran (`auto` resolved).
     pub conv: ConvPath,
     pub penalty: String,
+    /// Whether the critic took one pass over its batches (`Gan::one_critic_pass`).
+    pub one_pass: bool,
     pub it_per_s: f64,
     pub ms_per_it: f64,
     /// Milliseconds per iteration in each phase, when asked for (synchronised).
@@ -67,41 +72,54 @@ fn run_path(
     let (warmup, iterations) = (plan.warmup, plan.iterations);
     for &batch in &plan.batches {
         for penalty in &plan.penalties {
-            let mut rng = Rng::new(config.seed);
-            let g = config.model.init_generator(device, &mut rng);
-            let d = config.model.init_discriminator(device, &mut rng);
-            let mut gc = config.gan_config();
-            gc.penalty = penalty.clone();
-            let mut gan = Gan::new(g, d, gc, rng.fork(), device.clone());
-            // As in training, where gradient norms are measured only on logged iterations.
-            gan.diagnostics = false;
-            let [c, h, w] = config.model.sample_shape();
-            let real = rng.uniform_tensor([batch, c, h, w], -1.0, 1.0, device);
-            run_steps(&mut gan, &real, warmup);
-            let _ = device.sync();
-            let t = Instant::now();
-            run_steps(&mut gan, &real, iterations);
-            let _ = device.sync();
-            let secs = t.elapsed().as_secs_f64();
-            let phases = if plan.phases {
-                time_phases(&mut gan, &real, iterations)
-            } else {
-                Vec::new()
-            };
-            let name = match penalty {
-                None => "none".to_string(),
-                Some(p) => format!("{} {:?} λ={}", p.norm.name(), p.form, p.weight),
-            };
-            rows.push(BenchRow {
-                batch,
-                conv: path,
-                penalty: name,
-                it_per_s: iterations as f64 / secs,
-                ms_per_it: 1e3 * secs / iterations as f64,
-                phases,
-            });
-            print_row(rows);
+            for &one_pass in &plan.critic_passes {
+                let mut rng = Rng::new(config.seed);
+                let g = config.model.init_generator(device, &mut rng);
+                let d = config.model.init_discriminator(device, &mut rng);
+                let mut gc = config.gan_config();
+                gc.penalty = penalty.clone();
+                let mut gan = Gan::new(g, d, gc, rng.fork(), device.clone());
+                // As in training, where gradient norms are measured only on logged iterations.
+                gan.diagnostics = false;
+                gan.one_critic_pass = one_pass;
+                let [c, h, w] = config.model.sample_shape();
+                let real = rng.uniform_tensor([batch, c, h, w], -1.0, 1.0, device);
+                run_steps(&mut gan, &real, warmup);
+                let _ = device.sync();
+                let t = Instant::now();
+                run_steps(&mut gan, &real, iterations);
+                let _ = device.sync();
+                let secs = t.elapsed().as_secs_f64();
+                let phases = if plan.phases {
+                    time_phases(&mut gan, &real, iterations)
+                } else {
+                    Vec::new()
+                };
+                let name = match penalty {
+                    None => "none".to_string(),
+                    Some(p) => format!("{} {:?} λ={}", p.norm.name(), p.form, p.weight),
+                };
+                rows.push(BenchRow {
+                    batch,
+                    conv: path,
+                    penalty: name,
+                    one_pass,
+                    it_per_s: iterations as f64 / secs,
+                    ms_per_it: 1e3 * secs / iterations as f64,
+                    phases,
+                });
+                print_row(rows);
+            }
         }
+    }
+}
+
+/// How a row's critic ran, for the tables.
+pub fn critic_pass_name(one_pass: bool) -> &'static str {
+    if one_pass {
+        "one"
+    } else {
+        "separate"
     }
 }
 
@@ -155,32 +173,40 @@ fn print_header(preset: &str, device: &str) {
         margan::kernels::matmul::matmul_tuning().name()
     );
     println!(
-        "{:>5} {:>6}  {:<24} {:>10} {:>10} {:>9} {:>10}",
-        "conv", "batch", "penalty", "it/s", "ms/it", "vs none", "vs conv 1"
+        "{:>5} {:>6}  {:<24} {:>8} {:>10} {:>10} {:>9} {:>10} {:>9}",
+        "conv", "batch", "penalty", "critic", "it/s", "ms/it", "vs none", "vs conv 1", "vs other"
     );
 }
 
-/// The last row of `rows`, with its ratios to the same batch without a penalty and to the
-/// first convolution path's row (measured before it).
+/// The last row of `rows`, with its ratios to the same batch without a penalty, to the first
+/// convolution path's row and to the row whose critic ran the other way (`critic`: one pass or
+/// separate passes), where those were measured before it.
 fn print_row(rows: &[BenchRow]) {
     let (Some(r), Some(first)) = (rows.last(), rows.first().map(|r| r.conv)) else {
         return;
     };
     let ratio = |x: Option<f64>| x.map_or_else(|| "-".into(), |x| format!("{x:.2}×"));
-    let find = |conv: ConvPath, penalty: &str| {
+    let find = |conv: ConvPath, penalty: &str, one_pass: bool| {
         rows.iter()
-            .find(|b| b.conv == conv && b.batch == r.batch && b.penalty == penalty)
+            .find(|b| {
+                b.conv == conv
+                    && b.batch == r.batch
+                    && b.penalty == penalty
+                    && b.one_pass == one_pass
+            })
             .map(|b| r.it_per_s / b.it_per_s)
     };
     println!(
-        "{:>5} {:>6}  {:<24} {:>10.2} {:>10.1} {:>9} {:>10}",
+        "{:>5} {:>6}  {:<24} {:>8} {:>10.2} {:>10.1} {:>9} {:>10} {:>9}",
         r.conv.name(),
         r.batch,
         r.penalty,
+        critic_pass_name(r.one_pass),
         r.it_per_s,
         r.ms_per_it,
-        ratio(find(r.conv, "none")),
-        ratio(find(first, &r.penalty)),
+        ratio(find(r.conv, "none", r.one_pass)),
+        ratio(find(first, &r.penalty, r.one_pass)),
+        ratio(find(r.conv, &r.penalty, !r.one_pass)),
     );
 }
 
@@ -189,13 +215,22 @@ fn print_phases(rows: &[BenchRow]) {
         return;
     }
     println!("phases, ms per iteration (device synchronised after each phase):");
-    print!("{:>5} {:>6}  {:<24}", "conv", "batch", "penalty");
+    print!(
+        "{:>5} {:>6}  {:<24} {:>8}",
+        "conv", "batch", "penalty", "critic"
+    );
     for p in Phase::ALL {
         print!(" {:>8}", p.name());
     }
     println!(" {:>8}", "sum");
     for r in rows {
-        print!("{:>5} {:>6}  {:<24}", r.conv.name(), r.batch, r.penalty);
+        print!(
+            "{:>5} {:>6}  {:<24} {:>8}",
+            r.conv.name(),
+            r.batch,
+            r.penalty,
+            critic_pass_name(r.one_pass)
+        );
         for (_, ms) in &r.phases {
             print!(" {ms:>8.2}");
         }

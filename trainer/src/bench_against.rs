@@ -3,7 +3,7 @@
 //! targets of issue #9 are met: at batch 64 with the L∞ penalty margan's it/s ≥ PyTorch's, at
 //! batch 256 ≥ 0.5×; with `--layers`, every convolution op within 3× of cuDNN with TF32 off.
 
-use crate::bench::BenchRow;
+use crate::bench::{critic_pass_name, BenchRow};
 use crate::bench_layers::LayerTime;
 use serde::Deserialize;
 
@@ -114,17 +114,18 @@ pub fn iteration_report(mine: &[BenchRow], r: &Reference) -> Result<Vec<String>,
             tf32(r)
         ),
         format!(
-            "{:>5} {:>6}  {:<24} {:>10} {:>10} {:>9}",
-            "conv", "batch", "penalty", "margan", "PyTorch", "ratio"
+            "{:>5} {:>6}  {:<24} {:>8} {:>10} {:>10} {:>9}",
+            "conv", "batch", "penalty", "critic", "margan", "PyTorch", "ratio"
         ),
     ];
     for m in mine {
         let t = find(m.batch, norm(&m.penalty));
         out.push(format!(
-            "{:>5} {:>6}  {:<24} {:>10.2} {:>10} {:>9}",
+            "{:>5} {:>6}  {:<24} {:>8} {:>10.2} {:>10} {:>9}",
             m.conv.name(),
             m.batch,
             m.penalty,
+            critic_pass_name(m.one_pass),
             m.it_per_s,
             t.map_or("-".into(), |t| format!("{t:.2}")),
             t.map_or("-".into(), |t| format!("{:.2}×", m.it_per_s / t)),
@@ -143,7 +144,8 @@ pub fn iteration_report(mine: &[BenchRow], r: &Reference) -> Result<Vec<String>,
                 .map(|m| {
                     let ratio = m.it_per_s / t;
                     let verdict = if ratio >= least { "met" } else { "NOT met" };
-                    format!("{} {ratio:.2}× {verdict}", m.conv.name())
+                    let critic = if m.one_pass { "" } else { " (separate passes)" };
+                    format!("{}{critic} {ratio:.2}× {verdict}", m.conv.name())
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -241,6 +243,7 @@ mod tests {
             batch,
             conv,
             penalty: penalty.into(),
+            one_pass: true,
             it_per_s,
             ms_per_it: 1e3 / it_per_s,
             phases: Vec::new(),

@@ -29,6 +29,12 @@ pub struct BenchArgs {
     /// (gemm with margan's split-K WGSL product for the thin products).
     #[arg(long, value_delimiter = ',', default_value = "auto")]
     conv: Vec<String>,
+    /// How a critic step runs the critic, comma separated: one (one pass over the real batch,
+    /// the fake batch and the penalty's points side by side, BatchNorm statistics per batch;
+    /// margan's default) or separate (one pass per batch, as the paper's code and the PyTorch
+    /// twin). Both: each timed, with the ratio.
+    #[arg(long, value_delimiter = ',', default_value = "one")]
+    critic_pass: Vec<String>,
     /// Time the WGSL kernels instead: the row norms against the plain-tensor composition, the
     /// fused Adam step against burn's Adam (wgpu builds, --device wgpu).
     #[arg(long)]
@@ -92,6 +98,17 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let critic_passes = args
+        .critic_pass
+        .iter()
+        .map(|c| match c.as_str() {
+            "one" => Ok(true),
+            "separate" => Ok(false),
+            _ => Err(format!(
+                "unknown --critic-pass `{c}`: use one or separate (comma separated)"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let reference = match &args.against {
         Some(path) if args.kernels => {
             return Err(format!(
@@ -139,6 +156,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         paths,
         batches,
         penalties,
+        critic_passes,
         warmup: args.warmup,
         iterations: args.iterations,
         phases: args.phases,

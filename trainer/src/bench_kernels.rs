@@ -205,10 +205,11 @@ fn batch_norm(device: &Device, warmup: usize, iters: usize) {
                     rm.clone(),
                     rv.clone(),
                     s,
+                    1,
                 );
                 (
                     y,
-                    batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), s.eps).0,
+                    batch_norm_backward_kernel(x.clone(), gy.clone(), gamma.clone(), s.eps, 1).0,
                 )
             } else {
                 let (y, _, _) = batch_norm_forward_reference(
@@ -218,10 +219,11 @@ fn batch_norm(device: &Device, warmup: usize, iters: usize) {
                     rm.clone(),
                     rv.clone(),
                     s,
+                    1,
                 );
                 (
                     y,
-                    batch_norm_backward_reference(x.clone(), gy.clone(), gamma.clone(), s.eps).0,
+                    batch_norm_backward_reference(x.clone(), gy.clone(), gamma.clone(), s.eps, 1).0,
                 )
             };
             let grads = (y.sum() + gx.square().sum()).backward();

@@ -59,9 +59,11 @@ fn iteration_and_phase_tables() {
     let rows = rows(&out);
     assert_eq!(rows.len(), 8, "{out}");
     for r in &rows[..4] {
-        // … it/s, ms/it, vs none, vs burn (the penalty's name may be several words).
+        // … critic, it/s, ms/it, vs none, vs burn, vs other (the penalty's name may be several
+        // words).
         let cols: Vec<&str> = r.split_whitespace().collect();
-        let it_s: f64 = cols[cols.len() - 4].parse().unwrap();
+        assert_eq!(cols[cols.len() - 6], "one", "{r}");
+        let it_s: f64 = cols[cols.len() - 5].parse().unwrap();
         assert!(it_s > 0.0 && it_s.is_finite(), "{r}");
     }
     for phase in margan::phase::Phase::ALL {
@@ -74,11 +76,39 @@ fn iteration_and_phase_tables() {
     // The penalty phase takes time only with a penalty.
     let pen_col = |r: &str| -> f64 {
         let cols: Vec<&str> = r.split_whitespace().collect();
-        // conv batch penalty-words… then 8 phases and the sum: the penalty phase is 3rd.
+        // conv batch penalty-words… critic, then 8 phases and the sum: the penalty phase is 3rd.
         cols[cols.len() - 9 + 2].parse().unwrap()
     };
     assert_eq!(pen_col(rows[4]), 0.0, "{}", rows[4]);
     assert!(pen_col(rows[5]) > 0.0, "{}", rows[5]);
+}
+
+/// The critic's one pass against separate passes, each timed, with the ratio on the second.
+#[test]
+fn critic_passes_side_by_side() {
+    let out = stdout_of(&bench(&[
+        "--device",
+        "cpu",
+        "--penalty",
+        "linf",
+        "--conv",
+        "gemm",
+        "--critic-pass",
+        "separate,one",
+    ]));
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 2, "{out}");
+    let cols = |r: &str| r.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let (a, b) = (cols(rows[0]), cols(rows[1]));
+    assert_eq!(a[a.len() - 6], "separate", "{out}");
+    assert_eq!(
+        a[a.len() - 1],
+        "-",
+        "nothing to compare the first with: {out}"
+    );
+    assert_eq!(b[b.len() - 6], "one", "{out}");
+    let ratio: f64 = b[b.len() - 1].trim_end_matches('×').parse().unwrap();
+    assert!(ratio > 0.0 && ratio.is_finite(), "{out}");
 }
 
 #[test]
@@ -130,6 +160,10 @@ fn bad_options_name_the_fix() {
         (
             &["--conv", "fft"][..],
             "unknown --conv path `fft`: use auto, burn, gemm or tiled",
+        ),
+        (
+            &["--critic-pass", "twice"][..],
+            "unknown --critic-pass `twice`: use one or separate",
         ),
         (
             &["--device", "tpu"][..],
