@@ -93,6 +93,11 @@ section "full iteration: margan, GEMM convolutions (products measured per shape;
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled,gemm \
     --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases --matmul \
     $(against /tmp/torch-iteration.json)
+# The critic's one pass over real, fake and penalty points (margan's default, above) against a
+# pass per batch (the paper's code, the PyTorch twin), same build, each row with the ratio.
+section "full iteration: margan tiled, critic passes per batch against one pass" 60 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --critic-pass separate,one --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
 # The optional f16 tensor-core products (cooperative matrices): are they there, right, and how
 # far off f32 is the penalised step with them (before any timing of them).
 tensor_tests() {
