@@ -180,10 +180,18 @@ impl Gan {
     }
 
     /// The critic's loss, its penalty and (with [`Gan::diagnostics`]) the mean gradient norms at
-    /// real and fake samples, tracked, for a real and a fake batch of the same size: what a
-    /// critic step differentiates. One pass of the critic or one per batch, as
-    /// [`Gan::one_critic_pass`] says; the penalty's points are drawn from the run's generator.
+    /// real and fake samples, tracked: what a critic step differentiates. One pass of the critic
+    /// or one per batch, as [`Gan::one_critic_pass`] says; the penalty's points are drawn from
+    /// the run's generator.
+    ///
+    /// # Panics
+    /// When the batches differ in shape (a step's never do: the fakes are as many as the reals).
     pub fn critic_loss(&mut self, real: Tensor<4>, fake: Tensor<4>) -> DLoss {
+        assert_eq!(
+            real.dims(),
+            fake.dims(),
+            "the critic's real and fake batches must have the same shape"
+        );
         if self.one_critic_pass && self.d.can_trace_groups() {
             self.d_loss_one_pass(real, fake)
         } else {
