@@ -35,9 +35,9 @@ fn main(
         gx[out_offset(j, k)] = a * (g - mean_g - xh * mean_gx);
     }
     if (wid.x == 0u && lid == 0u && k < C) {
-        var gg = g2;
-        var gb = ch.g;
-        for (var g = 1u; g < G; g = g + 1u) {
+        var gg = 0.0;
+        var gb = 0.0;
+        for (var g = 0u; g < G; g = g + 1u) {
             let other = merge(g * C + c);
             gg = gg + other.s * other.g_dev;
             gb = gb + other.g;

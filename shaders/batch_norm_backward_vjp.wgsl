@@ -19,15 +19,22 @@
 const GY_STRIDES = vec4<u32>({{ gy_strides }});
 const U_STRIDES = vec4<u32>({{ u_strides }});
 
-// s · Q/M of a slot, from its sums.
-fn q_times_s(ch: Channel) -> f32 {
+// A slot's G₁, G₂, U₁, U₂ and Q, each divided by M.
+struct Scaled {
+    g1: f32,
+    g2: f32,
+    u1: f32,
+    u2: f32,
+    q: f32,
+}
+
+fn scaled(ch: Channel) -> Scaled {
     let inv_m = 1.0 / f32(M);
-    let s = ch.s;
     let g1 = ch.g * inv_m;
-    let g2 = s * ch.g_dev * inv_m;
+    let g2 = ch.s * ch.g_dev * inv_m;
     let u1 = ch.u * inv_m;
-    let u2 = s * ch.u_dev * inv_m;
-    return s * (ch.ug * inv_m - (g1 * u1 + g2 * u2));
+    let u2 = ch.s * ch.u_dev * inv_m;
+    return Scaled(g1, g2, u1, u2, ch.ug * inv_m - (g1 * u1 + g2 * u2));
 }
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
@@ -40,31 +47,25 @@ fn main(
     let range = split_range(wid.x);
     let ch = merge(k);
     let s = ch.s;
-    // The channel sums divided by M.
-    let inv_m = 1.0 / f32(M);
-    let g1 = ch.g * inv_m;
-    let g2 = s * ch.g_dev * inv_m;
-    let u1 = ch.u * inv_m;
-    let u2 = s * ch.u_dev * inv_m;
-    // Q/M.
-    let q = ch.ug * inv_m - (g1 * u1 + g2 * u2);
+    let m = scaled(ch);
     let gam = gamma[c];
     let k_gy = gam * s;
     let k_x = -s * s * gam;
-    let constant = g2 * u1 + u2 * g1;
-    let x_coef = q - 2.0 * g2 * u2;
+    let constant = m.g2 * m.u1 + m.u2 * m.g1;
+    let x_coef = m.q - 2.0 * m.g2 * m.u2;
     for (var j = range.x + lid; j < range.y; j = j + WG) {
         let xh = (x[offset(j, k, X_STRIDES)] - ch.mean) * s;
         let g = gy[offset(j, k, GY_STRIDES)];
         let v = u[offset(j, k, U_STRIDES)];
         let o = out_offset(j, k);
-        dgy[o] = k_gy * (v - u1 - xh * u2);
-        dx[o] = k_x * (x_coef * xh + g2 * v + u2 * g - constant);
+        dgy[o] = k_gy * (v - m.u1 - xh * m.u2);
+        dx[o] = k_x * (x_coef * xh + m.g2 * v + m.u2 * g - constant);
     }
     if (wid.x == 0u && lid == 0u && k < C) {
-        var total = s * q;
-        for (var g = 1u; g < G; g = g + 1u) {
-            total = total + q_times_s(merge(g * C + c));
+        var total = 0.0;
+        for (var g = 0u; g < G; g = g + 1u) {
+            let other = merge(g * C + c);
+            total = total + other.s * scaled(other).q;
         }
         dgamma[c] = total * f32(M);
     }
