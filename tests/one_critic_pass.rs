@@ -7,53 +7,18 @@
 
 mod common;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
+use common::penalised_step::{grads_of, values_of, Steepen, STEEPEN};
 use common::{rel_err, to_vec64};
 use margan::gan::{Gan, GanConfig};
-use margan::layers::{sync_state, Mode, Network};
+use margan::layers::{accumulate, Mode, Network};
 use margan::nets::DcganConfig;
 use margan::rng::Rng;
 use margan::{Form, GanLoss, GradientPenalty, Norm, Where};
 
 const BATCH: usize = 4;
-
-/// Every float tensor of a module in visiting order: its gradient in `grads` for trainable
-/// ones, its value for the rest (running statistics).
-struct Collect<'a> {
-    grads: &'a GradientsParams,
-    grad: Vec<Vec<f64>>,
-    state: Vec<Vec<f64>>,
-}
-
-impl ModuleVisitor for Collect<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if param.val().is_require_grad() {
-            let g = self
-                .grads
-                .get::<D>(param.id)
-                .expect("every parameter has a gradient");
-            self.grad.push(to_vec64(g));
-        } else {
-            self.state.push(to_vec64(param.val()));
-        }
-    }
-}
-
-/// Multiplies the critic's parameters by 4: from DCGAN's N(0, 0.02) initialisation its input
-/// gradients lie far below 1, where the hinge penalty is inactive.
-struct Steepen;
-
-impl ModuleMapper for Steepen {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if !param.val().is_require_grad() {
-            return param;
-        }
-        let t = param.val().detach().mul_scalar(4.0).detach().require_grad();
-        Param::initialized(param.id, t)
-    }
-}
 
 /// A run with DCGAN-32 networks (width 8, BatchNorm in the critic) from a fixed seed: two calls
 /// give two runs with equal weights and no shared state.
@@ -61,7 +26,9 @@ fn gan(device: &Device, loss: GanLoss, penalty: Option<GradientPenalty>, one_pas
     let cfg = DcganConfig::new().with_width(8).with_z_dim(16);
     let mut rng = Rng::new(41);
     let g = cfg.init_generator(device, &mut rng);
-    let d = cfg.init_discriminator(device, &mut rng).map(&mut Steepen);
+    let d = cfg
+        .init_discriminator(device, &mut rng)
+        .map(&mut Steepen(STEEPEN));
     let config = GanConfig {
         loss,
         penalty,
@@ -94,18 +61,21 @@ fn critic_step(gan: &mut Gan, real: &Tensor<4>, fake: &Tensor<4>) -> Outcome {
     for n in norms.expect("diagnostics are on") {
         figures.push(to_vec64(n)[0]);
     }
-    sync_state(&gan.d);
-    let mut c = Collect {
-        grads: &grads,
-        grad: Vec::new(),
-        state: Vec::new(),
-    };
-    gan.d.visit(&mut c);
+    let grads = grads_of(&gan.d, &grads);
+    assert_eq!(
+        grads.len(),
+        values_of(&gan.d, true).len(),
+        "every critic parameter has a gradient"
+    );
+    let state = values_of(&gan.d, false)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     let next_draw = to_vec64(gan.rng.uniform_tensor([3], 0.0, 1.0, &gan.device));
     Outcome {
         figures,
-        grads: c.grad,
-        state: c.state,
+        grads,
+        state,
         next_draw,
     }
 }
@@ -249,7 +219,7 @@ fn grouped_trace_backward_matches_each_group() {
     let (params, gx2) = grouped.backward_params(&trace, gy.clone());
     let each = d();
     let mut parts = Vec::new();
-    let mut sums: Option<GradientsParams> = None;
+    let mut sums = GradientsParams::new();
     for g in 0..3 {
         let rows = g * BATCH..(g + 1) * BATCH;
         let t = each.trace(x.clone().slice(rows.clone()), Mode::Train);
@@ -260,13 +230,7 @@ fn grouped_trace_backward_matches_each_group() {
             "group {g}'s output"
         );
         parts.push(part);
-        sums = Some(match sums {
-            None => p,
-            Some(mut s) => {
-                add_into(&each, &mut s, &p);
-                s
-            }
-        });
+        add_into(&each, &mut sums, &p);
     }
     let expected = to_vec64(Tensor::cat(parts, 0));
     assert!(rel_err(&to_vec64(gx), &expected) < 1e-5, "input gradient");
@@ -274,21 +238,10 @@ fn grouped_trace_backward_matches_each_group() {
         rel_err(&to_vec64(gx2), &expected) < 1e-5,
         "input gradient of backward_params"
     );
-    let sums = sums.unwrap();
-    let mut a = Collect {
-        grads: &params,
-        grad: Vec::new(),
-        state: Vec::new(),
-    };
-    grouped.visit(&mut a);
-    let mut b = Collect {
-        grads: &sums,
-        grad: Vec::new(),
-        state: Vec::new(),
-    };
-    each.visit(&mut b);
-    assert!(!a.grad.is_empty());
-    for (i, (x, y)) in a.grad.iter().zip(&b.grad).enumerate() {
+    let (a, b) = (grads_of(&grouped, &params), grads_of(&each, &sums));
+    assert_eq!(a.len(), values_of(&grouped, true).len(), "every parameter");
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         assert!(rel_err(x, y) < 1e-4, "parameter {i}: {:.2e}", rel_err(x, y));
     }
 }
@@ -299,11 +252,7 @@ fn add_into(net: &Network, to: &mut GradientsParams, from: &GradientsParams) {
     impl ModuleVisitor for Add<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(g) = self.1.get::<D>(param.id) {
-                let sum = match self.0.remove::<D>(param.id) {
-                    Some(prev) => prev + g,
-                    None => g,
-                };
-                self.0.register(param.id, sum);
+                accumulate(self.0, param.id, g);
             }
         }
     }

@@ -6,6 +6,7 @@ use super::{rel_err, to_vec64};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
+use margan::gan::{Gan, GanConfig};
 use margan::layers::{Mode, Network};
 use margan::nets::DcganConfig;
 use margan::rng::Rng;
@@ -43,7 +44,7 @@ impl ModuleVisitor for Values {
     }
 }
 
-fn values_of(net: &Network, trainable: bool) -> Vec<(Vec<usize>, Vec<f64>)> {
+pub fn values_of(net: &Network, trainable: bool) -> Vec<(Vec<usize>, Vec<f64>)> {
     margan::layers::sync_state(net);
     let mut v = Values {
         trainable,
@@ -53,7 +54,7 @@ fn values_of(net: &Network, trainable: bool) -> Vec<(Vec<usize>, Vec<f64>)> {
     v.out
 }
 
-fn grads_of(net: &Network, grads: &GradientsParams) -> Vec<Vec<f64>> {
+pub fn grads_of(net: &Network, grads: &GradientsParams) -> Vec<Vec<f64>> {
     let mut c = Collect {
         grads,
         out: Vec::new(),
@@ -65,7 +66,7 @@ fn grads_of(net: &Network, grads: &GradientsParams) -> Vec<Vec<f64>> {
 /// Multiplies every trainable parameter by `k`: DCGAN's N(0, 0.02) initialisation gives
 /// input gradients far below 1, where the hinge penalty is inactive; a steeper critic puts the
 /// L∞ gradient norm above 1 so that the penalty and its kernel backward take part.
-struct Steepen(f64);
+pub struct Steepen(pub f64);
 
 impl ModuleMapper for Steepen {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
@@ -80,7 +81,7 @@ impl ModuleMapper for Steepen {
     }
 }
 
-const STEEPEN: f64 = 4.0;
+pub const STEEPEN: f64 = 4.0;
 
 /// What a step started from: both networks' parameters (shape, values), the real batch, the
 /// latent batch, and what the penalty drew from the generator (for interpolates, the weights
@@ -175,26 +176,23 @@ pub fn step_from(
         noise,
     };
 
-    // Critic: loss + penalty, gradients w.r.t. D's parameters.
+    // Critic: loss + penalty as a critic step computes them (`Gan::critic_loss`, one pass or a
+    // pass per batch), gradients w.r.t. D's parameters.
     let fake = g.forward(z.clone(), Mode::Train).detach();
-    let (d_loss, p, [norm_real, norm_fake]) = if one_pass {
-        let points = (penalty.has_own_points())
-            .then(|| penalty.points(real.clone(), fake.clone(), &mut rng));
-        let mut batches = vec![real.clone(), fake];
-        batches.extend(points);
-        let groups = batches.len();
-        let pass = d.trace_groups(Tensor::cat(batches, 0), Mode::Train, groups);
-        let out = pass.output().reshape([groups * n]);
-        let d_loss = loss.d_loss(out.clone().slice(0..n), out.slice(n..2 * n));
-        let (p, norms) = penalty.compute_in_pass(&d, &pass, true);
-        (d_loss, p, norms.expect("diagnostics were asked for"))
-    } else {
-        let tr = d.trace(real.clone(), Mode::Train);
-        let tf = d.trace(fake, Mode::Train);
-        let d_loss = loss.d_loss(tr.output().reshape([n]), tf.output().reshape([n]));
-        let out = penalty.compute(&d, &tr, &tf, &mut rng);
-        (d_loss, out.value, [out.grad_norm_real, out.grad_norm_fake])
+    let config = GanConfig {
+        loss,
+        penalty: Some(penalty.clone()),
+        z_dim: Z_DIM,
+        ..GanConfig::default()
     };
+    let mut gan = Gan::new(g, d, config, rng, device.clone());
+    gan.one_critic_pass = one_pass;
+    let (d_loss, p, norms) = gan.critic_loss(real.clone(), fake);
+    let (p, [norm_real, norm_fake]) = (
+        p.expect("the step has a penalty"),
+        norms.expect("diagnostics are on by default"),
+    );
+    let Gan { g, d, .. } = gan;
     let norms = [to_vec64(norm_real)[0], to_vec64(norm_fake)[0]];
     let total = d_loss.clone() + p.clone();
     let d_grads = grads_of(&d, &GradientsParams::from_grads(total.backward(), &d));
