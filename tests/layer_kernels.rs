@@ -1,15 +1,15 @@
-//! The layer kit's kernels. BatchNorm in training mode (`margan::kernels::batch_norm`): the
+//! The layer kit's BatchNorm kernels in training mode (`margan::kernels::batch_norm`): the
 //! VJP formula of the backward and the backward against burn's autodiff of the plain-tensor
-//! references (CPU), then each WGSL kernel against its reference, and the kernels' autodiff
-//! wiring against burn's autodiff of the references. ReLU / LeakyReLU
-//! (`margan::kernels::leaky_scale`): the kernel against burn's activations and the reference
-//! input gradient, and through autodiff. (wgpu tests run on Mesa lavapipe in CI; without an
-//! adapter they print why and pass, except when `MARGAN_REQUIRE_GPU=1`.)
+//! references (CPU), then each WGSL kernel against its reference, with 1 to 3 groups of the
+//! batch, and the kernels' autodiff wiring against burn's autodiff of the references. (The
+//! activations' kernel: `tests/leaky_scale_kernel.rs`. wgpu tests run on Mesa lavapipe in CI;
+//! without an adapter they print why and pass, except when `MARGAN_REQUIRE_GPU=1`.)
 
 mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::assert_close;
+use common::layer_inputs::{input, weighted};
 use margan::kernels::batch_norm::{
     batch_norm_backward_reference, batch_norm_backward_vjp_reference, batch_norm_forward_reference,
     BatchNormScalars,
@@ -35,40 +35,20 @@ const SHAPES: [[usize; 4]; 7] = [
     [5, 3, 41, 43],
 ];
 
-/// The groups a batch of `n` is tested with (each normalised on its own, as in a critic's one
-/// pass over real, fake and penalty samples): 1, and 2 or 3 where they divide `n`.
-fn groups_of(n: usize) -> Vec<usize> {
-    let mut g = vec![1];
-    g.extend([2, 3].into_iter().filter(|&k| n.is_multiple_of(k)));
-    g
-}
-
-/// `x [N, C, H, W]`, contiguous or as the channel-major view a GEMM convolution returns, with
-/// a trend along the batch (so the kernels' ranges of a channel have different means).
-fn input(shape: [usize; 4], channel_major: bool, rng: &mut Rng, device: &Device) -> Tensor<4> {
-    let [n, c, h, w] = shape;
-    let trend = |axis: usize| {
-        let mut dims = [1; 4];
-        dims[axis] = n;
-        Tensor::<1, burn::tensor::Int>::arange(0..n as i64, device)
-            .float()
-            .mul_scalar(0.4)
-            .reshape(dims)
-    };
-    if channel_major {
-        (rng.normal_tensor([c, n, h, w], 0.7, 1.9, device) + trend(1)).swap_dims(0, 1)
-    } else {
-        rng.normal_tensor(shape, 0.7, 1.9, device) + trend(0)
-    }
+/// Every case with every group count a batch of `n` is tested with (each group normalised on
+/// its own, as in a critic's one pass over real, fake and penalty samples): 1, and 2 or 3
+/// where they divide `n`.
+fn with_groups<T: Copy>(cases: impl IntoIterator<Item = T>, n: usize) -> Vec<(T, usize)> {
+    let groups = [1, 2, 3].into_iter().filter(|&k| n.is_multiple_of(k));
+    let groups: Vec<usize> = groups.collect();
+    cases
+        .into_iter()
+        .flat_map(|c| groups.iter().map(move |&g| (c, g)))
+        .collect()
 }
 
 fn vector(c: usize, mean: f64, rng: &mut Rng, device: &Device) -> Tensor<1> {
     rng.normal_tensor([c], mean, 0.5, device)
-}
-
-/// `Σ w·t`: a loss with a random upstream gradient `w`.
-fn weighted<const D: usize>(t: Tensor<D>, w: &Tensor<D>) -> Tensor<1> {
-    (t * w.clone()).sum()
 }
 
 #[test]
@@ -152,39 +132,18 @@ fn batch_norm_vjp_reference_matches_autodiff() {
 mod wgpu {
     use super::*;
     use common::gpu;
+    use common::layer_inputs::upstream;
     use margan::kernels::batch_norm::{
         batch_norm_backward_kernel, batch_norm_backward_vjp_kernel, batch_norm_forward,
         batch_norm_forward_kernel, batch_norm_input_grad,
     };
-    use margan::kernels::leaky_scale::{
-        leaky_relu, leaky_relu_grad, leaky_relu_grad_reference, leaky_relu_reference,
-    };
-
-    /// An upstream gradient: contiguous, a permuted view, or broadcast along H (a stride-0
-    /// view), as burn's autodiff hands them out. (Not constant per channel: the input gradient
-    /// of a constant is zero.)
-    fn upstream(shape: [usize; 4], layout: usize, rng: &mut Rng, device: &Device) -> Tensor<4> {
-        let [n, c, h, w] = shape;
-        match layout {
-            0 => rng.normal_tensor(shape, 0.0, 1.0, device),
-            1 => rng
-                .normal_tensor([n, h, w, c], 0.0, 1.0, device)
-                .permute([0, 3, 1, 2]),
-            _ => rng
-                .normal_tensor([n, c, 1, w], 0.0, 1.0, device)
-                .expand(shape),
-        }
-    }
 
     #[test]
     fn batch_norm_forward_kernel_matches_reference() {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(21);
         for shape in SHAPES {
-            for (view, groups) in [false, true]
-                .into_iter()
-                .flat_map(|v| groups_of(shape[0]).into_iter().map(move |g| (v, g)))
-            {
+            for (view, groups) in with_groups([false, true], shape[0]) {
                 let what = format!("{shape:?}, channel-major {view}, {groups} groups");
                 let c = shape[1];
                 let x = input(shape, view, &mut rng, &gpu);
@@ -212,10 +171,7 @@ mod wgpu {
         let mut rng = Rng::new(22);
         for shape in SHAPES {
             let layouts = [(false, 0), (true, 0), (false, 1), (true, 2)];
-            for ((view, layout), groups) in layouts
-                .into_iter()
-                .flat_map(|l| groups_of(shape[0]).into_iter().map(move |g| (l, g)))
-            {
+            for ((view, layout), groups) in with_groups(layouts, shape[0]) {
                 let what =
                     format!("{shape:?}, channel-major {view}, gy layout {layout}, {groups} groups");
                 let x = input(shape, view, &mut rng, &gpu);
@@ -243,10 +199,7 @@ mod wgpu {
         let mut rng = Rng::new(23);
         for shape in SHAPES {
             let layouts = [(false, 0), (true, 1), (false, 2), (true, 0)];
-            for ((view, layout), groups) in layouts
-                .into_iter()
-                .flat_map(|l| groups_of(shape[0]).into_iter().map(move |g| (l, g)))
-            {
+            for ((view, layout), groups) in with_groups(layouts, shape[0]) {
                 let what = format!(
                     "{shape:?}, channel-major {view}, gradient layout {layout}, {groups} groups"
                 );
@@ -277,7 +230,7 @@ mod wgpu {
     /// One tensor passed as two arguments (WebGPU refuses a buffer bound twice as writable
     /// storage, so the kernels bind it once or copy it): still the reference's values.
     #[test]
-    fn layer_kernels_take_one_tensor_twice() {
+    fn batch_norm_kernels_take_one_tensor_twice() {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(25);
         let shape = [5, 3, 40, 40];
@@ -306,23 +259,6 @@ mod wgpu {
         assert_close(dx, dx_ref, 1e-4, "BatchNorm VJP ∂x, u = gy");
         assert_close(dgy, dgy_ref, 2e-5, "BatchNorm VJP ∂gy, u = gy");
         assert_close(dg, dg_ref, 1e-4, "BatchNorm VJP ∂γ, u = gy");
-        // The activation's forward binds x once; a transposed view of x as t is copied.
-        let x = input([4, 6, 6, 3], false, &mut rng, &gpu);
-        for slope in [0.0, 0.2] {
-            assert_close(
-                leaky_relu_grad(x.clone(), x.clone(), slope),
-                leaky_relu_reference(x.clone(), slope),
-                1e-6,
-                &format!("leaky_scale(x, x), slope {slope}"),
-            );
-            let t = x.clone().permute([0, 1, 3, 2]).reshape([4, 6, 6, 3]);
-            assert_close(
-                leaky_relu_grad(x.clone(), t.clone(), slope),
-                leaky_relu_grad_reference(x.clone(), t, slope),
-                1e-6,
-                &format!("leaky_scale(x, view of x), slope {slope}"),
-            );
-        }
     }
 
     /// What a penalised critic step does with a BatchNorm: its forward, and its input gradient
@@ -334,10 +270,7 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(24);
         for shape in SHAPES {
-            for (view, groups) in [false, true]
-                .into_iter()
-                .flat_map(|v| groups_of(shape[0]).into_iter().map(move |g| (v, g)))
-            {
+            for (view, groups) in with_groups([false, true], shape[0]) {
                 let what = format!("{shape:?}, channel-major {view}, {groups} groups");
                 let c = shape[1];
                 let x0 = input(shape, view, &mut rng, &gpu);
@@ -410,88 +343,6 @@ mod wgpu {
                 assert_close(gx, gx_ref, 1e-4, &format!("∂x, {what}"));
                 assert_close(gg, gg_ref, 1e-4, &format!("∂γ, {what}"));
                 assert_close(gb, gb_ref, 1e-4, &format!("∂β, {what}"));
-            }
-        }
-    }
-
-    /// `x` with exact zeros (the mask's edge: slope there, 0 for ReLU) and both signs.
-    fn with_zeros(shape: [usize; 4], view: bool, rng: &mut Rng, device: &Device) -> Tensor<4> {
-        let x = input(shape, view, rng, device);
-        let zeros = rng.uniform_tensor(shape, 0.0, 1.0, device).lower_elem(0.2);
-        x.clone().mask_fill(zeros, 0.0) - x.mean().reshape([1, 1, 1, 1])
-    }
-
-    const ACTIVATION_SHAPES: [[usize; 4]; 4] =
-        [[1, 1, 1, 1], [3, 5, 4, 2], [2, 3, 17, 19], [64, 8, 16, 16]];
-
-    #[test]
-    fn leaky_scale_kernel_matches_reference() {
-        let Some(gpu) = gpu() else { return };
-        let mut rng = Rng::new(31);
-        for slope in [0.0, 0.2] {
-            for shape in ACTIVATION_SHAPES {
-                for (view, layout) in [(false, 0), (true, 1), (false, 2), (true, 0)] {
-                    let what = format!(
-                        "slope {slope}, {shape:?}, x channel-major {view}, gy layout {layout}"
-                    );
-                    let x = with_zeros(shape, view, &mut rng, &gpu);
-                    let gy = upstream(shape, layout, &mut rng, &gpu);
-                    assert_close(
-                        leaky_relu(x.clone(), slope),
-                        leaky_relu_reference(x.clone(), slope),
-                        1e-6,
-                        &format!("forward, {what}"),
-                    );
-                    assert_close(
-                        leaky_relu_grad(x.clone(), gy.clone(), slope),
-                        leaky_relu_grad_reference(x, gy, slope),
-                        1e-6,
-                        &format!("input gradient, {what}"),
-                    );
-                }
-            }
-        }
-    }
-
-    /// The forward and the input gradient in one loss, as in a penalised critic, through burn's
-    /// autodiff: kernels against the references on the same device. (No exact zeros in `x`:
-    /// there the kernel's forward derivative is `slope`, as PyTorch's, burn's `leaky_relu` 1.)
-    #[test]
-    fn leaky_scale_autodiff_matches_reference() {
-        let Some(gpu) = gpu() else { return };
-        let mut rng = Rng::new(32);
-        for slope in [0.0, 0.2] {
-            for shape in ACTIVATION_SHAPES {
-                let what = format!("slope {slope}, {shape:?}");
-                let x0 = input(shape, true, &mut rng, &gpu);
-                let a0 = rng.normal_tensor(shape, 0.0, 1.0, &gpu);
-                let (w, v) = (
-                    rng.normal_tensor(shape, 0.0, 1.0, &gpu),
-                    rng.normal_tensor(shape, 0.0, 1.0, &gpu),
-                );
-                let grads = |kernels: bool| {
-                    let x = x0.clone().require_grad();
-                    let a = a0.clone().require_grad();
-                    // The upstream gradient depends on x and a, as in a network.
-                    let gy = a.clone() * x.clone();
-                    let (y, gx) = if kernels {
-                        (
-                            leaky_relu(x.clone(), slope),
-                            leaky_relu_grad(x.clone(), gy, slope),
-                        )
-                    } else {
-                        (
-                            leaky_relu_reference(x.clone(), slope),
-                            leaky_relu_grad_reference(x.clone(), gy, slope),
-                        )
-                    };
-                    let g = (weighted(y, &w) + weighted(gx.clone() * gx, &v)).backward();
-                    (x.grad(&g).unwrap(), a.grad(&g).unwrap())
-                };
-                let (gx, ga) = grads(true);
-                let (gx_ref, ga_ref) = grads(false);
-                assert_close(gx, gx_ref, 1e-5, &format!("∂x, {what}"));
-                assert_close(ga, ga_ref, 1e-5, &format!("∂a, {what}"));
             }
         }
     }

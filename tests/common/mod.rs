@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod layer_inputs;
 pub mod matmul;
 pub mod penalised_step;
 
