@@ -73,14 +73,23 @@ fn iteration_and_phase_tables() {
             phase.name()
         );
     }
-    // The penalty phase takes time only with a penalty.
+    // The penalty phase takes time only with a penalty. Without one it holds nothing but the
+    // phase hook's own wait on the device, which reads 0.00 or 0.01 ms (more often 0.01 than
+    // not with separate critic passes on a 2-core machine), so it is compared with the
+    // penalised row's phase rather than with 0.
     let pen_col = |r: &str| -> f64 {
         let cols: Vec<&str> = r.split_whitespace().collect();
         // conv batch penalty-words… critic, then 8 phases and the sum: the penalty phase is 3rd.
         cols[cols.len() - 9 + 2].parse().unwrap()
     };
-    assert_eq!(pen_col(rows[4]), 0.0, "{}", rows[4]);
-    assert!(pen_col(rows[5]) > 0.0, "{}", rows[5]);
+    let (none, linf) = (pen_col(rows[4]), pen_col(rows[5]));
+    assert!(linf > 0.0, "{}", rows[5]);
+    assert!(
+        none < linf / 10.0,
+        "penalty phase without a penalty: {none} ms, with: {linf} ms\n{}\n{}",
+        rows[4],
+        rows[5]
+    );
 }
 
 /// The critic's one pass against separate passes, each timed, with the ratio on the second.
