@@ -187,10 +187,8 @@ impl ModelSpec {
     }
 }
 
-/// A network's weights (and running statistics, spectral-norm estimates) as bytes, the states
-/// as of their latest update ([`crate::layers::sync_state`]).
+/// A network's weights (and running statistics, spectral-norm estimates) as bytes.
 pub fn network_to_bytes(net: &Network) -> Result<Vec<u8>, MarganError> {
-    crate::layers::sync_state(net);
     let bytes = net
         .clone()
         .into_record()
@@ -210,9 +208,6 @@ pub fn network_from_bytes(net: Network, bytes: &[u8], what: &str) -> Result<Netw
             problem: format!("not a weights record ({e:?})"),
         }
     })?;
-    // An update still pending in `net` (spectral normalisation's power iterations at
-    // initialisation) would otherwise replace the loaded state at its first read.
-    crate::layers::sync_state(&net);
     net.try_load_record(record)
         .map_err(|e| MarganError::Corrupt { what: what.into(), problem: format!("weights do not fit the configured network ({e:?}); was it saved with another model config?") })
 }

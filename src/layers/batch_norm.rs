@@ -2,13 +2,13 @@
 //! `[N, F, 1, 1]` get BatchNorm1d.
 
 use super::{accumulate, Layer, Mode, StatAxes};
-use super::{param, state};
+use super::{param, state, Running};
 use crate::kernels::batch_norm::{
     batch_norm_forward, batch_norm_input_grad, batch_stats, channel, BatchNormScalars,
 };
 use crate::rng::Rng;
 use burn::config::Config;
-use burn::module::{Module, Param, RunningState};
+use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 
@@ -33,8 +33,8 @@ pub struct BatchNormConfig {
 pub struct BatchNorm {
     pub gamma: Param<Tensor<1>>,
     pub beta: Param<Tensor<1>>,
-    pub running_mean: RunningState<Tensor<1>>,
-    pub running_var: RunningState<Tensor<1>>,
+    pub running_mean: Running<1>,
+    pub running_var: Running<1>,
     pub momentum: f64,
     pub eps: f64,
 }
@@ -68,8 +68,8 @@ impl BatchNorm {
     /// The running statistics on `device`.
     fn running(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
         (
-            self.running_mean.value_sync().to_device(device),
-            self.running_var.value_sync().to_device(device),
+            self.running_mean.value().to_device(device),
+            self.running_var.value().to_device(device),
         )
     }
 

@@ -47,6 +47,7 @@ mod layer_norm;
 mod linear;
 mod network;
 mod reshape;
+mod running;
 mod spectral;
 mod stat_axes;
 mod stat_reduce;
@@ -59,6 +60,7 @@ pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::{Linear, LinearConfig};
 pub use network::{Network, Trace};
 pub use reshape::Reshape;
+pub use running::Running;
 pub use spectral::{SnVectors, SpectralNorm, SpectralNormConfig};
 pub(crate) use stat_axes::{normalisation_backward, StatAxes};
 
@@ -264,20 +266,8 @@ pub(crate) fn param<const D: usize>(
 }
 
 /// Running (non-trained) state with an id drawn from `rng`.
-pub(crate) fn state<const D: usize>(
-    t: Tensor<D>,
-    rng: &mut crate::rng::Rng,
-) -> burn::module::RunningState<Tensor<D>> {
-    burn::module::RunningState::with_id(ParamId::from(rng.next_u64()), t)
-}
-
-/// Brings every running state of `module` (BatchNorm's running statistics, spectral
-/// normalisation's singular-vector estimates) up to its latest update. burn's `RunningState`
-/// keeps an update pending until the next read through `value_sync`, and records, visitors and
-/// mappers read the value without it: a checkpoint written without this would hold each state
-/// one update behind. (`Module::valid` syncs the shared states; the copy it returns is dropped.)
-pub fn sync_state<M: burn::module::Module>(module: &M) {
-    let _ = module.valid();
+pub(crate) fn state<const D: usize>(t: Tensor<D>, rng: &mut crate::rng::Rng) -> Running<D> {
+    Running::new(ParamId::from(rng.next_u64()), t)
 }
 
 /// Initial weight (and bias of `bias` outputs): `N(0, s²)` and a zero bias when `init_std` is

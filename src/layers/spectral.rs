@@ -4,11 +4,11 @@
 //! As in PyTorch, `u` and `v` are constants for differentiation: `σ = uᵀ W v` is differentiated
 //! in `W` only, so `∂σ/∂W = u vᵀ`.
 
-use super::state;
+use super::{state, Running};
 use super::Mode;
 use crate::rng::Rng;
 use burn::config::Config;
-use burn::module::{Module, RunningState};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 /// Configuration of [`SpectralNorm`].
@@ -38,8 +38,8 @@ pub struct SnVectors {
 /// Persistent power-iteration state of one weight, viewed as a `[rows, cols]` matrix.
 #[derive(Module, Debug)]
 pub struct SpectralNorm {
-    pub u: RunningState<Tensor<1>>,
-    pub v: RunningState<Tensor<1>>,
+    pub u: Running<1>,
+    pub v: Running<1>,
     pub iterations: usize,
     pub eps: f64,
 }
@@ -74,8 +74,8 @@ impl SpectralNorm {
         }
         let device = w.device();
         let w = w.clone().detach();
-        let mut u = self.u.value_sync().to_device(&device);
-        let mut v = self.v.value_sync().to_device(&device);
+        let mut u = self.u.value().to_device(&device);
+        let mut v = self.v.value().to_device(&device);
         for _ in 0..n {
             // v ← Wᵀu / ‖Wᵀu‖, u ← W v / ‖W v‖
             v = normalize(
@@ -124,8 +124,8 @@ impl SpectralNorm {
     /// The current `(u, v)`, constants.
     pub fn vectors(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
         (
-            self.u.value_sync().to_device(device).detach(),
-            self.v.value_sync().to_device(device).detach(),
+            self.u.value().to_device(device).detach(),
+            self.v.value().to_device(device).detach(),
         )
     }
 

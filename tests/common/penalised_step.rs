@@ -45,7 +45,6 @@ impl ModuleVisitor for Values {
 }
 
 pub fn values_of(net: &Network, trainable: bool) -> Vec<(Vec<usize>, Vec<f64>)> {
-    margan::layers::sync_state(net);
     let mut v = Values {
         trainable,
         out: Vec::new(),

@@ -135,7 +135,6 @@ fn float_values<M: burn::module::Module>(m: &M) -> Vec<Vec<f32>> {
             self.0.push(data.try_into_vec::<f32>().expect("f32 values"));
         }
     }
-    margan::layers::sync_state(m);
     let mut v = Values(Vec::new());
     m.visit(&mut v);
     v.0
