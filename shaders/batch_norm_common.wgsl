@@ -15,7 +15,8 @@
 //
 // The shape, the inputs' strides (in elements: a GEMM convolution hands out channel-major
 // views, an autodiff gradient may be a broadcast) and ε are compiled in as constants: a
-// network has a few BatchNorm shapes, each compiled once. Outputs are contiguous NCHW.
+// network has a few BatchNorm shapes, each compiled once. Outputs of x's shape take x's order of
+// dimensions (see out_offset), so a channel-major activation stays channel-major.
 
 // [G·C, SPLITS, 8] per range: count, mean, Σ(x − mean)², Σgy, Σgy·(x − mean), Σu, Σu·(x − mean),
 // Σu·gy, with mean the range's own (gy, u: the operation's gradients; 0 where it has none).
@@ -34,6 +35,7 @@ const M: u32 = N * HW;
 const SPLITS: u32 = {{ splits }}u;
 const CHUNK: u32 = {{ chunk }}u;
 const X_STRIDES = vec4<u32>({{ x_strides }});
+const OUT_STRIDES = vec4<u32>({{ out_strides }});
 const EPS_BITS: u32 = {{ eps_bits }}u;
 
 var<workgroup> partial_sums: array<vec4<f32>, WG>;
@@ -46,9 +48,10 @@ fn offset(j: u32, k: u32, s: vec4<u32>) -> u32 {
     return n * s.x + (k % C) * s.y + (hw / W) * s.z + (hw % W) * s.w;
 }
 
-// The same value in a contiguous NCHW output.
+// The same value in an output, whose dimensions lie in memory in x's order, packed (x's own
+// layout where x is NCHW or a GEMM convolution's channel-major view).
 fn out_offset(j: u32, k: u32) -> u32 {
-    return (((k / C) * N + j / HW) * C + k % C) * HW + j % HW;
+    return offset(j, k, OUT_STRIDES);
 }
 
 // [begin, end) of range `split` of a channel.

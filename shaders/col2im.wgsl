@@ -1,8 +1,10 @@
-// The adjoint of im2col.wgsl: folds patch columns back onto the NCHW image, summing every
+// The adjoint of im2col.wgsl: folds patch columns back onto the image x[n, c, h, w], laid out
+// channel-major (strides compiled in: those of a [C, N, h, w] buffer), summing every
 // column entry that was read from the same pixel:
 //   x[ni, ci, ih, iw] = Σ cols[(ci·k + kh)·k + kw, (ni·ho + oh)·wo + ow]
 //   over the taps with oh·s + kh = ih + p and ow·s + kw = iw + p (0 ≤ oh < ho, 0 ≤ ow < wo).
-// One invocation per image pixel gathers its taps (no atomics, deterministic order).
+// One invocation per image pixel gathers its taps (no atomics, deterministic order);
+// consecutive invocations take consecutive pixels of the buffer, so stores are coalesced.
 // The geometry [n, c, h, w, k, s, p, ho, wo] is compiled in
 // (one shader per convolution shape: divisions by constants are multiplications). Workgroups beyond 65535 spill into workgroup_id.y.
 
@@ -10,6 +12,8 @@
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 
 const WG: u32 = {{ workgroup_size }}u;
+// x's strides.
+const XS = vec4<u32>({{ image_strides }});
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
@@ -32,10 +36,11 @@ fn main(
     if (idx >= n * c * h * w) {
         return;
     }
+    // Pixel idx of the channel-major buffer.
     let iw = idx % w;
     let ih = (idx / w) % h;
-    let ci = (idx / (w * h)) % c;
-    let ni = idx / (w * h * c);
+    let ni = (idx / (w * h)) % n;
+    let ci = idx / (w * h * n);
     let y = ih + p;
     let xx = iw + p;
     let col0 = ni * l;
@@ -54,5 +59,5 @@ fn main(
             sum += cols[((ci * k + kh) * k + kw) * width + col0 + oh * wo + ow];
         }
     }
-    x[idx] = sum;
+    x[ni * XS.x + ci * XS.y + ih * XS.z + iw * XS.w] = sum;
 }

@@ -1,4 +1,4 @@
-// Patch extraction (im2col) of an NCHW f32 image x[n, c, h, w] with a square k×k kernel,
+// Patch extraction (im2col) of an f32 image x[n, c, h, w] (any strides, compiled in) with a square k×k kernel,
 // stride s and symmetric zero padding p:
 //   cols[(ci·k + kh)·k + kw, (ni·ho + oh)·wo + ow] = x[ni, ci, oh·s + kh − p, ow·s + kw − p]
 // (0 outside the image). One invocation per entry of cols; consecutive invocations write
@@ -10,6 +10,8 @@
 @group(0) @binding(1) var<storage, read_write> cols: array<f32>;
 
 const WG: u32 = {{ workgroup_size }}u;
+// x's strides.
+const XS = vec4<u32>({{ image_strides }});
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
@@ -47,7 +49,7 @@ fn main(
     let iw = ow * s + kw - p;
     var v = 0.0;
     if (oh * s + kh >= p && ih < h && ow * s + kw >= p && iw < w) {
-        v = x[((ni * c + ci) * h + ih) * w + iw];
+        v = x[ni * XS.x + ci * XS.y + ih * XS.z + iw * XS.w];
     }
     cols[idx] = v;
 }

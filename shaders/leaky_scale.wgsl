@@ -2,10 +2,12 @@
 //   out = t · (x > 0 ? 1 : slope)
 // The forward is t = x; the input gradient t = gy (slope 0: ReLU, derivative 0 at 0 as in
 // PyTorch). x and t may be any strided views of the same 4-D shape (a GEMM convolution hands
-// out channel-major views, autodiff gradients broadcasts); out is contiguous. One invocation per
+// out channel-major views, autodiff gradients broadcasts); out's dimensions lie in memory in
+// x's order, packed (contiguous where x broadcasts): a channel-major x gives a channel-major
+// out. One invocation per
 // element; workgroups beyond 65535 spill into workgroup_id.y. The forward reads x alone (t is
 // templated as x: one buffer may not be bound twice), the gradients bind t after x.
-// info = [n, slope (f32 bits), shape₀..₃, x's strides₀..₃, t's strides₀..₃].
+// info = [n, slope (f32 bits), shape₀..₃, x's strides₀..₃, t's strides₀..₃, out's strides₀..₃].
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 {{ t_binding }}
@@ -33,5 +35,5 @@ fn main(
     let i0 = r2 / info[3];
     let xv = x[i0 * info[6] + i1 * info[7] + i2 * info[8] + i3 * info[9]];
     let tv = {{ t_value }};
-    out[i] = tv * select(slope, 1.0, xv > 0.0);
+    out[i0 * info[14] + i1 * info[15] + i2 * info[16] + i3 * info[17]] = tv * select(slope, 1.0, xv > 0.0);
 }

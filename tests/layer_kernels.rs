@@ -9,7 +9,7 @@ mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::assert_close;
-use common::layer_inputs::{input, weighted};
+use common::layer_inputs::{input, weighted, Layout::*, LAYOUTS};
 use margan::kernels::batch_norm::{
     batch_norm_backward_reference, batch_norm_backward_vjp_reference, batch_norm_forward_reference,
     BatchNormScalars,
@@ -56,8 +56,8 @@ fn batch_norm_backward_reference_matches_autodiff() {
     let device = common::device();
     let mut rng = Rng::new(11);
     for shape in SHAPES {
-        for view in [false, true] {
-            let what = format!("{shape:?}, channel-major {view}");
+        for view in LAYOUTS {
+            let what = format!("{shape:?}, x {view:?}");
             let c = shape[1];
             let x = input(shape, view, &mut rng, &device).require_grad();
             let gamma = vector(c, 1.0, &mut rng, &device).require_grad();
@@ -98,8 +98,8 @@ fn batch_norm_vjp_reference_matches_autodiff() {
     let device = common::device();
     let mut rng = Rng::new(12);
     for shape in SHAPES {
-        for view in [false, true] {
-            let what = format!("{shape:?}, channel-major {view}");
+        for view in LAYOUTS {
+            let what = format!("{shape:?}, x {view:?}");
             let c = shape[1];
             let x = input(shape, view, &mut rng, &device).require_grad();
             let gy = rng.normal_tensor(shape, 0.0, 1.0, &device).require_grad();
@@ -143,8 +143,8 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(21);
         for shape in SHAPES {
-            for (view, groups) in with_groups([false, true], shape[0]) {
-                let what = format!("{shape:?}, channel-major {view}, {groups} groups");
+            for (view, groups) in with_groups(LAYOUTS, shape[0]) {
+                let what = format!("{shape:?}, x {view:?}, {groups} groups");
                 let c = shape[1];
                 let x = input(shape, view, &mut rng, &gpu);
                 let gamma = vector(c, 1.0, &mut rng, &gpu);
@@ -170,10 +170,15 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(22);
         for shape in SHAPES {
-            let layouts = [(false, 0), (true, 0), (false, 1), (true, 2)];
+            let layouts = [
+                (Nchw, 0),
+                (ChannelMajor, 0),
+                (Nchw, 1),
+                (ChannelMajor, 2),
+                (ChannelMajorRows, 1),
+            ];
             for ((view, layout), groups) in with_groups(layouts, shape[0]) {
-                let what =
-                    format!("{shape:?}, channel-major {view}, gy layout {layout}, {groups} groups");
+                let what = format!("{shape:?}, x {view:?}, gy layout {layout}, {groups} groups");
                 let x = input(shape, view, &mut rng, &gpu);
                 let gy = upstream(shape, layout, &mut rng, &gpu);
                 let gamma = vector(shape[1], 1.0, &mut rng, &gpu);
@@ -198,11 +203,16 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(23);
         for shape in SHAPES {
-            let layouts = [(false, 0), (true, 1), (false, 2), (true, 0)];
+            let layouts = [
+                (Nchw, 0),
+                (ChannelMajor, 1),
+                (Nchw, 2),
+                (ChannelMajor, 0),
+                (ChannelMajorRows, 0),
+            ];
             for ((view, layout), groups) in with_groups(layouts, shape[0]) {
-                let what = format!(
-                    "{shape:?}, channel-major {view}, gradient layout {layout}, {groups} groups"
-                );
+                let what =
+                    format!("{shape:?}, x {view:?}, gradient layout {layout}, {groups} groups");
                 let x = input(shape, view, &mut rng, &gpu);
                 let gy = upstream(shape, layout, &mut rng, &gpu);
                 let u = upstream(shape, (layout + 1) % 3, &mut rng, &gpu);
@@ -234,7 +244,7 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(25);
         let shape = [5, 3, 40, 40];
-        let x = input(shape, true, &mut rng, &gpu);
+        let x = input(shape, ChannelMajor, &mut rng, &gpu);
         let gamma = vector(shape[1], 1.0, &mut rng, &gpu);
         // gy: x transposed in H and W (gy = x itself gives gx = 0: x̂ spans it).
         let gy = x.clone().swap_dims(2, 3);
@@ -270,8 +280,8 @@ mod wgpu {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(24);
         for shape in SHAPES {
-            for (view, groups) in with_groups([false, true], shape[0]) {
-                let what = format!("{shape:?}, channel-major {view}, {groups} groups");
+            for (view, groups) in with_groups(LAYOUTS, shape[0]) {
+                let what = format!("{shape:?}, x {view:?}, {groups} groups");
                 let c = shape[1];
                 let x0 = input(shape, view, &mut rng, &gpu);
                 let g0 = vector(c, 1.0, &mut rng, &gpu);

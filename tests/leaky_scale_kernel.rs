@@ -7,7 +7,7 @@ mod common;
 
 #[cfg(feature = "wgpu")]
 mod wgpu {
-    use super::common::layer_inputs::{input, upstream, weighted};
+    use super::common::layer_inputs::{input, upstream, weighted, Layout, Layout::*};
     use super::common::{assert_close, gpu};
     use burn::tensor::{Device, Tensor};
     use margan::kernels::leaky_scale::{
@@ -16,7 +16,7 @@ mod wgpu {
     use margan::rng::Rng;
 
     /// `x` with exact zeros (the mask's edge: slope there, 0 for ReLU) and both signs.
-    fn with_zeros(shape: [usize; 4], view: bool, rng: &mut Rng, device: &Device) -> Tensor<4> {
+    fn with_zeros(shape: [usize; 4], view: Layout, rng: &mut Rng, device: &Device) -> Tensor<4> {
         let x = input(shape, view, rng, device);
         let zeros = rng.uniform_tensor(shape, 0.0, 1.0, device).lower_elem(0.2);
         x.clone().mask_fill(zeros, 0.0) - x.mean().reshape([1, 1, 1, 1])
@@ -31,10 +31,15 @@ mod wgpu {
         let mut rng = Rng::new(31);
         for slope in [0.0, 0.2] {
             for shape in ACTIVATION_SHAPES {
-                for (view, layout) in [(false, 0), (true, 1), (false, 2), (true, 0)] {
-                    let what = format!(
-                        "slope {slope}, {shape:?}, x channel-major {view}, gy layout {layout}"
-                    );
+                for (view, layout) in [
+                    (Nchw, 0),
+                    (ChannelMajor, 1),
+                    (Nchw, 2),
+                    (ChannelMajor, 0),
+                    (ChannelMajorRows, 1),
+                ] {
+                    let what =
+                        format!("slope {slope}, {shape:?}, x x {view:?}, gy layout {layout}");
                     let x = with_zeros(shape, view, &mut rng, &gpu);
                     let gy = upstream(shape, layout, &mut rng, &gpu);
                     assert_close(
@@ -64,7 +69,7 @@ mod wgpu {
         for slope in [0.0, 0.2] {
             for shape in ACTIVATION_SHAPES {
                 let what = format!("slope {slope}, {shape:?}");
-                let x0 = input(shape, true, &mut rng, &gpu);
+                let x0 = input(shape, ChannelMajor, &mut rng, &gpu);
                 let a0 = rng.normal_tensor(shape, 0.0, 1.0, &gpu);
                 let (w, v) = (
                     rng.normal_tensor(shape, 0.0, 1.0, &gpu),
@@ -104,7 +109,7 @@ mod wgpu {
     fn leaky_scale_takes_one_tensor_twice() {
         let Some(gpu) = gpu() else { return };
         let mut rng = Rng::new(26);
-        let x = input([4, 6, 6, 3], false, &mut rng, &gpu);
+        let x = input([4, 6, 6, 3], Nchw, &mut rng, &gpu);
         for slope in [0.0, 0.2] {
             assert_close(
                 leaky_relu_grad(x.clone(), x.clone(), slope),

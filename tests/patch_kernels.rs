@@ -105,3 +105,46 @@ fn conv_gemm_on_wgpu_matches_reference() {
         assert_close(a, r, 1e-5, &format!("weight gradient {what}"));
     }
 }
+
+/// im2col reads its input through its strides (no copy first): channel-major views (what a
+/// GEMM convolution, BatchNorm and the activation kernels hand on), one group's rows of such a
+/// view, NHWC viewed as NCHW, and a broadcast.
+#[test]
+fn im2col_kernel_on_strided_inputs_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    let mut rng = Rng::new(12);
+    for (n, c, _, h, w, k, s, p) in CASES {
+        let g = Patches::conv([n, c, h, w], k, s, p);
+        let views: [(&str, Tensor<4>); 4] = [
+            (
+                "channel-major",
+                rng.normal_tensor([c, n, h, w], 0.0, 1.0, &dev)
+                    .swap_dims(0, 1),
+            ),
+            (
+                "rows of a channel-major view",
+                rng.normal_tensor([c, n + 2, h, w], 0.0, 1.0, &dev)
+                    .swap_dims(0, 1)
+                    .slice([1..n + 1, 0..c, 0..h, 0..w]),
+            ),
+            (
+                "NHWC",
+                rng.normal_tensor([n, h, w, c], 0.0, 1.0, &dev)
+                    .permute([0, 3, 1, 2]),
+            ),
+            (
+                "broadcast over the batch",
+                rng.normal_tensor([1, c, h, w], 0.0, 1.0, &dev)
+                    .expand([n, c, h, w]),
+            ),
+        ];
+        for (what, x) in views {
+            assert_close(
+                im2col_kernel(x.clone(), g),
+                im2col_reference(x, g),
+                0.0,
+                &format!("im2col of a {what} input, {g:?}"),
+            );
+        }
+    }
+}

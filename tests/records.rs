@@ -94,8 +94,18 @@ fn running_state_records_load_across_burns_running_state() {
     };
     let fresh = || BatchNormConfig::new(3).init(&dev, &mut Rng::new(3));
     let ours = fresh().load_record(old.clone().into_record());
-    assert_close(ours.running_mean.value(), values(&[0.25, -1.0, 3.0]), 0.0, "running mean");
-    assert_close(ours.running_var.value(), values(&[2.0, 0.5, 4.0]), 0.0, "running variance");
+    assert_close(
+        ours.running_mean.value(),
+        values(&[0.25, -1.0, 3.0]),
+        0.0,
+        "running mean",
+    );
+    assert_close(
+        ours.running_var.value(),
+        values(&[2.0, 0.5, 4.0]),
+        0.0,
+        "running variance",
+    );
     assert_close(ours.gamma.val(), values(&[1.5, 0.5, 2.0]), 0.0, "γ");
     assert!(
         !ours.running_mean.value().is_require_grad(),
@@ -111,8 +121,18 @@ fn running_state_records_load_across_burns_running_state() {
         ..old
     }
     .load_record(ours.clone().into_record());
-    assert_close(back.running_mean.value_sync(), ours.running_mean.value(), 0.0, "mean back");
-    assert_close(back.running_var.value_sync(), ours.running_var.value(), 0.0, "var back");
+    assert_close(
+        back.running_mean.value_sync(),
+        ours.running_mean.value(),
+        0.0,
+        "mean back",
+    );
+    assert_close(
+        back.running_var.value_sync(),
+        ours.running_var.value(),
+        0.0,
+        "var back",
+    );
     // The pass moved the statistics (else the round trip above would prove little).
     assert!(
         common::rel_err(
@@ -137,9 +157,28 @@ fn running_state_is_shared_by_clones_and_current_on_every_read() {
     let copy = state.clone();
     let valid = state.valid();
     copy.update(values(&[3.0, 4.0]));
-    assert_close(state.value(), values(&[3.0, 4.0]), 0.0, "update through a clone");
+    assert_close(
+        state.value(),
+        values(&[3.0, 4.0]),
+        0.0,
+        "update through a clone",
+    );
     state.update(values(&[5.0, 6.0]));
-    assert_close(copy.value(), values(&[5.0, 6.0]), 0.0, "second update, read at once");
-    assert_close(valid.value(), values(&[1.0, 2.0]), 0.0, "valid() copy stays as it was");
-    assert_eq!(valid.id(), state.id(), "a copy keeps the id records know it by");
+    assert_close(
+        copy.value(),
+        values(&[5.0, 6.0]),
+        0.0,
+        "second update, read at once",
+    );
+    assert_close(
+        valid.value(),
+        values(&[1.0, 2.0]),
+        0.0,
+        "valid() copy stays as it was",
+    );
+    assert_eq!(
+        valid.id(),
+        state.id(),
+        "a copy keeps the id records know it by"
+    );
 }

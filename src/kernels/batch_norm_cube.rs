@@ -1,6 +1,6 @@
 //! The BatchNorm backend extension and its WGSL launches on the CubeCL (wgpu) backend.
 
-use super::launch::{empty_like, unaliased};
+use super::launch::{empty_in_layout_of, empty_like, layout_of, unaliased};
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
@@ -145,6 +145,7 @@ impl Plan {
             ("splits", splits.to_string()),
             ("chunk", CHUNK.min(m).max(1).to_string()),
             ("x_strides", strides(x, shape, "x")),
+            ("out_strides", wgsl_strides(&layout_of(x))),
             ("eps_bits", eps.to_string()),
         ];
         Plan {
@@ -252,9 +253,13 @@ fn strides(t: &CubeTensor, shape: [usize; 4], what: &str) -> String {
         shape,
         "BatchNorm kernel: {what} has another shape than x"
     );
-    let s = t.meta.strides();
-    (0..4)
-        .map(|d| format!("{}u", u32::try_from(s[d]).expect("stride exceeds u32")))
+    wgsl_strides(&t.meta.strides()[..4])
+}
+
+/// Rank-4 strides as a WGSL `vec4<u32>` argument list.
+fn wgsl_strides(s: &[usize]) -> String {
+    s.iter()
+        .map(|&v| format!("{}u", u32::try_from(v).expect("stride exceeds u32")))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -289,7 +294,7 @@ impl BatchNormOps for CubeBackend {
         ]
         .map(|(t, what)| channel_vec(t, c, what));
         let partials = plan.partials(&x, None, None);
-        let y = empty_like(&x, Shape::new(plan.shape));
+        let y = empty_in_layout_of(&x);
         let shader = plan.shader(
             "batch_norm_forward",
             include_str!("../../shaders/batch_norm_forward.wgsl"),
@@ -318,7 +323,7 @@ impl BatchNormOps for CubeBackend {
         let gamma = channel_vec(gamma, c, "γ");
         let gy = unaliased(gy, &[&x]);
         let partials = plan.partials(&x, Some(&gy), None);
-        let gx = empty_like(&x, Shape::new(plan.shape));
+        let gx = empty_in_layout_of(&x);
         let grad_gamma = empty_like(&x, Shape::new([c]));
         let grad_beta = empty_like(&x, Shape::new([c]));
         let shader = plan.shader(
@@ -350,8 +355,8 @@ impl BatchNormOps for CubeBackend {
         let gy = unaliased(gy, &[&x]);
         let u = unaliased(u, &[&x, &gy]);
         let partials = plan.partials(&x, Some(&gy), Some(&u));
-        let dx = empty_like(&x, Shape::new(plan.shape));
-        let dgy = empty_like(&x, Shape::new(plan.shape));
+        let dx = empty_in_layout_of(&x);
+        let dgy = empty_in_layout_of(&x);
         let dgamma = empty_like(&x, Shape::new([c]));
         let shader = plan.shader(
             "batch_norm_backward_vjp",

@@ -100,6 +100,46 @@ pub(crate) fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
     )
 }
 
+/// Strides for an output of `t`'s shape whose dimensions lie in memory in the order `t`'s do
+/// (by decreasing stride), with no gaps: `t`'s own strides where `t` is dense (NCHW, or the
+/// channel-major `[N, C, H, W]` views a GEMM convolution hands out), the same order packed
+/// where `t` is a slice of such a tensor (one group's rows of a critic pass over several
+/// batches), contiguous where `t` broadcasts. An elementwise kernel writing its output in its
+/// input's order keeps reads and writes coalesced alike, and a channel-major activation stays
+/// channel-major through BatchNorm and the activation, and so do their gradients: the next
+/// GEMM convolution then takes its `[C, N·H·W]` operand as a view instead of a copy.
+pub(crate) fn layout_of(t: &CubeTensor) -> Vec<usize> {
+    let (dims, strides) = (t.meta.shape(), t.meta.strides());
+    let rank = dims.num_dims();
+    packed_strides(&dims[..rank], &strides[..rank])
+}
+
+/// [`layout_of`] for a view of sizes `dims` and strides `strides`.
+fn packed_strides(dims: &[usize], strides: &[usize]) -> Vec<usize> {
+    let rank = dims.len();
+    let mut order: Vec<usize> = (0..rank).collect();
+    if (0..rank).all(|d| dims[d] == 1 || strides[d] > 0) {
+        // Innermost first: increasing stride, the later dimension first among equals.
+        order.sort_by_key(|&d| (strides[d], std::cmp::Reverse(d)));
+    } else {
+        order.reverse();
+    }
+    let mut out = vec![0; rank];
+    let mut next = 1;
+    for d in order {
+        out[d] = next;
+        next *= dims[d];
+    }
+    out
+}
+
+/// An uninitialised f32 tensor of `t`'s shape in [`layout_of`]`(t)`.
+pub(crate) fn empty_in_layout_of(t: &CubeTensor) -> CubeTensor {
+    let mut out = empty_like(t, t.meta.shape().clone());
+    *out.meta.strides_mut() = layout_of(t).into_iter().collect();
+    out
+}
+
 /// Whether two tensors live in the same memory. WebGPU refuses a dispatch that binds one buffer
 /// range twice as writable storage (and CubeCL declares every binding writable).
 pub(crate) fn same_memory(a: &CubeTensor, b: &CubeTensor) -> bool {
@@ -128,4 +168,40 @@ pub(crate) fn shape_strides4(t: &CubeTensor, what: &str) -> ([u32; 4], [u32; 4])
             .unwrap_or_else(|_| panic!("{what}: stride exceeds u32"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::packed_strides;
+
+    #[test]
+    fn packed_strides_follow_the_view() {
+        // NCHW and a GEMM convolution's channel-major view of [C, N, H, W] keep their strides.
+        assert_eq!(
+            packed_strides(&[2, 3, 4, 5], &[60, 20, 5, 1]),
+            [60, 20, 5, 1]
+        );
+        assert_eq!(
+            packed_strides(&[2, 3, 4, 5], &[20, 40, 5, 1]),
+            [20, 40, 5, 1]
+        );
+        // Rows 1..3 of a channel-major [N = 4, ...] tensor: channel-major, packed.
+        assert_eq!(
+            packed_strides(&[2, 3, 4, 5], &[20, 80, 5, 1]),
+            [20, 40, 5, 1]
+        );
+        // NHWC viewed as NCHW.
+        assert_eq!(
+            packed_strides(&[2, 3, 4, 5], &[60, 1, 15, 3]),
+            [60, 1, 15, 3]
+        );
+        // A broadcast gets contiguous NCHW.
+        assert_eq!(
+            packed_strides(&[2, 3, 4, 5], &[0, 20, 5, 1]),
+            [60, 20, 5, 1]
+        );
+        // Size-1 dimensions, whatever their strides, take no room.
+        assert_eq!(packed_strides(&[4, 3, 1, 1], &[1, 4, 1, 1]), [1, 4, 1, 1]);
+        assert_eq!(packed_strides(&[4, 1, 2, 2], &[4, 1, 2, 1]), [4, 2, 2, 1]);
+    }
 }

@@ -3,7 +3,9 @@
 //! (derivative 0 almost everywhere), so its backward is the same kernel on the upstream
 //! gradient, and only `t` receives one.
 
-use super::launch::{cube_count, empty_like, info_buffer, same_memory, shape_strides4, unaliased};
+use super::launch::{
+    cube_count, empty_in_layout_of, info_buffer, same_memory, shape_strides4, unaliased,
+};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
@@ -77,8 +79,7 @@ impl LeakyScaleOps for CubeBackend {
                 into_contiguous(v)
             }
         });
-        let shape = t.meta.shape().clone();
-        let n = shape.num_elements();
+        let n = t.meta.shape().num_elements();
         assert!(
             n < u32::MAX as usize,
             "leaky_scale: {n} elements exceed u32 indexing"
@@ -89,11 +90,15 @@ impl LeakyScaleOps for CubeBackend {
         let forward =
             same_memory(&x, &t) && xs == ts && x.handle.offset_start == t.handle.offset_start;
         let t = if forward { t } else { unaliased(t, &[&x]) };
+        // The output in x's order of dimensions: the activation of a channel-major
+        // convolution output stays channel-major, and its gradient follows the activation.
+        let out = empty_in_layout_of(&x);
+        let (_, os) = shape_strides4(&out, "leaky_scale");
         let mut info = vec![n as u32, slope];
         info.extend(dims);
         info.extend(xs);
         info.extend(ts);
-        let out = empty_like(&t, shape);
+        info.extend(os);
         let info = info_buffer(&t, &info);
         let mut buffers = vec![x.handle.clone().binding()];
         if !forward {

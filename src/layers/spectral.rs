@@ -4,8 +4,8 @@
 //! As in PyTorch, `u` and `v` are constants for differentiation: `σ = uᵀ W v` is differentiated
 //! in `W` only, so `∂σ/∂W = u vᵀ`.
 
-use super::{state, Running};
 use super::Mode;
+use super::{state, Running};
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::Module;

@@ -5,22 +5,42 @@
 use burn::tensor::{Device, Tensor};
 use margan::rng::Rng;
 
-/// `x [N, C, H, W]`, contiguous or as the channel-major view a GEMM convolution returns, with
-/// a trend along the batch (so the kernels' ranges of a channel have different means).
-pub fn input(shape: [usize; 4], channel_major: bool, rng: &mut Rng, device: &Device) -> Tensor<4> {
+/// How an activation lies in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Contiguous NCHW.
+    Nchw,
+    /// The channel-major view (`[N, C, H, W]` over a `[C, N, H, W]` buffer) a GEMM convolution
+    /// returns, and BatchNorm and the activation kernels hand on.
+    ChannelMajor,
+    /// One group's rows of a channel-major view (a critic pass over several batches): gaps
+    /// between the channels.
+    ChannelMajorRows,
+}
+
+pub const LAYOUTS: [Layout; 3] = [Layout::Nchw, Layout::ChannelMajor, Layout::ChannelMajorRows];
+
+/// `x [N, C, H, W]` in `layout`, with a trend along the batch (so the kernels' ranges of a
+/// channel have different means).
+pub fn input(shape: [usize; 4], layout: Layout, rng: &mut Rng, device: &Device) -> Tensor<4> {
     let [n, c, h, w] = shape;
-    let trend = |axis: usize| {
+    let trend = |axis: usize, len: usize| {
         let mut dims = [1; 4];
-        dims[axis] = n;
-        Tensor::<1, burn::tensor::Int>::arange(0..n as i64, device)
+        dims[axis] = len;
+        Tensor::<1, burn::tensor::Int>::arange(0..len as i64, device)
             .float()
             .mul_scalar(0.4)
             .reshape(dims)
     };
-    if channel_major {
-        (rng.normal_tensor([c, n, h, w], 0.7, 1.9, device) + trend(1)).swap_dims(0, 1)
-    } else {
-        rng.normal_tensor(shape, 0.7, 1.9, device) + trend(0)
+    match layout {
+        Layout::Nchw => rng.normal_tensor(shape, 0.7, 1.9, device) + trend(0, n),
+        Layout::ChannelMajor => {
+            (rng.normal_tensor([c, n, h, w], 0.7, 1.9, device) + trend(1, n)).swap_dims(0, 1)
+        }
+        Layout::ChannelMajorRows => (rng.normal_tensor([c, n + 3, h, w], 0.7, 1.9, device)
+            + trend(1, n + 3))
+        .swap_dims(0, 1)
+        .slice([2..n + 2, 0..c, 0..h, 0..w]),
     }
 }
 
