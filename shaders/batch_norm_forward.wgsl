@@ -1,6 +1,7 @@
 // BatchNorm forward in training mode, after batch_norm_partials.wgsl; workgroup (split, k)
 // writes its range of slot k (channel c = k % C of group k / C):
-//   y = ((x − μ) · s) · γ + β
+//   v = ((x − μ) · s) · γ + β,  y = v, or the LeakyReLU / ReLU that follows it fused in:
+//   y = v · (v > 0 ? 1 : slope)
 
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gamma: array<f32>;
@@ -18,6 +19,7 @@ fn main(
     let g = gamma[k % C];
     let b = beta[k % C];
     for (var j = range.x + lid; j < range.y; j = j + WG) {
-        y[out_offset(j, k)] = ((x[offset(j, k, X_STRIDES)] - ch.mean) * ch.s) * g + b;
+        let v = ((x[offset(j, k, X_STRIDES)] - ch.mean) * ch.s) * g + b;
+        y[out_offset(j, k)] = {{ activation }};
     }
 }

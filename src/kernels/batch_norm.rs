@@ -265,6 +265,23 @@ pub fn batch_norm_forward_kernel(
     s: BatchNormScalars,
     groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    use super::batch_norm_cube::NO_ACTIVATION;
+    let stats = (running_mean, running_var);
+    forward_kernel(x, gamma, beta, stats, s, groups, NO_ACTIVATION)
+}
+
+/// [`batch_norm_forward_kernel`] with `activation` (`NO_ACTIVATION`, or a LeakyReLU slope's
+/// f32 bits) applied to its output in the same launch.
+#[cfg(feature = "wgpu")]
+pub(crate) fn forward_kernel(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    (running_mean, running_var): (Tensor<1>, Tensor<1>),
+    s: BatchNormScalars,
+    groups: usize,
+    activation: u32,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     use super::batch_norm_cube::BatchNormOps;
     assert!(
         super::has_kernels(&x.device()),
@@ -280,6 +297,7 @@ pub fn batch_norm_forward_kernel(
             s.eps_bits(),
             (s.momentum as f32).to_bits(),
             groups_u32(groups),
+            activation,
         ],
     );
     (

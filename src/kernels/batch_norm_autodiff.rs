@@ -2,26 +2,33 @@
 //! kernel, the backward's (the gradient penalty differentiates it) the VJP kernel. Running
 //! statistics and the backward's parameter gradients carry no gradient.
 
-use super::batch_norm_cube::BatchNormOps;
+use super::batch_norm_cube::{BatchNormOps, NO_ACTIVATION};
+use super::leaky_scale_cube::LeakyScaleOps;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::{tensor::FloatTensor, Autodiff, AutodiffBackend};
 
-/// Backward of the forward `y(x, γ, β)`.
+/// Backward of the forward `y(x, γ, β)` (with its activation fused in, if any).
 #[derive(Debug)]
 struct ForwardBackward {
     eps_groups: [u32; 2],
+    activation: u32,
 }
 
-impl<B: BatchNormOps> Backward<B, 3> for ForwardBackward {
-    /// The forward's `x` and `γ`.
-    type State = (FloatTensor<B>, FloatTensor<B>);
+impl<B: BatchNormOps + LeakyScaleOps> Backward<B, 3> for ForwardBackward {
+    /// The forward's `x`, `γ`, and its output where an activation was fused in: the
+    /// activation's mask `y > 0` is the same as that of its input (slope ≥ 0).
+    type State = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_node, gamma_node, beta_node] = ops.parents;
         let gy = grads.consume::<B>(&ops.node);
-        let (x, gamma) = ops.state;
+        let (x, gamma, y) = ops.state;
+        let gy = match y {
+            Some(y) => B::leaky_scale(y, gy, self.activation),
+            None => gy,
+        };
         let (gx, grad_gamma, grad_beta) = B::batch_norm_backward(x, gy, gamma, self.eps_groups);
         for (node, grad) in [
             (x_node, gx),
@@ -58,18 +65,19 @@ impl<B: BatchNormOps> Backward<B, 3> for BackwardBackward {
     }
 }
 
-impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
+impl<B: BatchNormOps + LeakyScaleOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
     fn batch_norm_forward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        eps_momentum_groups: [u32; 3],
+        eps_momentum_groups_activation: [u32; 4],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let [eps, _, groups] = eps_momentum_groups;
+        let [eps, _, groups, activation] = eps_momentum_groups_activation;
         let prep = ForwardBackward {
             eps_groups: [eps, groups],
+            activation,
         }
         .prepare::<C>([x.node(), gamma.node(), beta.node()])
         .compute_bound()
@@ -81,15 +89,16 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
                 beta.primitive().clone(),
                 running_mean.into_primitive(),
                 running_var.into_primitive(),
-                eps_momentum_groups,
+                eps_momentum_groups_activation,
             )
         };
         match prep {
             OpsKind::Tracked(prep) => {
                 let (x, gamma) = (x.into_primitive(), gamma.into_primitive());
                 let (y, rm, rv) = run(x.clone(), gamma.clone());
+                let mask = (activation != NO_ACTIVATION).then(|| y.clone());
                 (
-                    prep.finish((x, gamma), y),
+                    prep.finish((x, gamma, mask), y),
                     Self::from_inner(rm),
                     Self::from_inner(rv),
                 )

@@ -23,14 +23,14 @@ pub trait BatchNormOps: burn::backend::Backend {
                      _b: &burn::backend::fusion::custom::TensorSpec,
                      rm: &burn::backend::fusion::custom::TensorSpec,
                      _rv: &burn::backend::fusion::custom::TensorSpec,
-                     _s: &[u32; 3]| (x.clone(), rm.clone(), rm.clone()))]
+                     _s: &[u32; 4]| (x.clone(), rm.clone(), rm.clone()))]
     fn batch_norm_forward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        eps_momentum_groups: [u32; 3],
+        eps_momentum_groups_activation: [u32; 4],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// `(x, gy, γ)` → `(gx, ∂γ, ∂β)`: the input gradient with the batch statistics' share, and
@@ -62,6 +62,10 @@ pub trait BatchNormOps: burn::backend::Backend {
         eps_groups: [u32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
+
+/// The forward's activation argument for none; otherwise it is the LeakyReLU slope's f32 bits
+/// (0 for ReLU).
+pub(crate) const NO_ACTIVATION: u32 = u32::MAX;
 
 /// Most invocations per workgroup (WebGPU's guaranteed limit). A workgroup gets the power of
 /// two that gives its invocations about 4 values of a range each, between 32 and this: a small
@@ -282,7 +286,7 @@ impl BatchNormOps for CubeBackend {
         beta: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        [eps, momentum, groups]: [u32; 3],
+        [eps, momentum, groups, activation]: [u32; 4],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let plan = Plan::new(&x, [eps, groups]);
         let c = plan.channels();
@@ -295,10 +299,15 @@ impl BatchNormOps for CubeBackend {
         .map(|(t, what)| channel_vec(t, c, what));
         let partials = plan.partials(&x, None, None);
         let y = empty_in_layout_of(&x);
+        let activation = if activation == NO_ACTIVATION {
+            "v".to_string()
+        } else {
+            format!("v * select(bitcast<f32>({activation}u), 1.0, v > 0.0)")
+        };
         let shader = plan.shader(
             "batch_norm_forward",
             include_str!("../../shaders/batch_norm_forward.wgsl"),
-            vec![],
+            vec![("activation", activation)],
         );
         plan.launch(shader, vec![&partials, &x, &gamma, &beta, &y], false);
         let rm_out = empty_like(&x, Shape::new([c]));

@@ -8,6 +8,7 @@
 
 pub mod adam;
 pub mod batch_norm;
+pub mod batch_norm_act;
 pub mod leaky_scale;
 pub mod matmul;
 pub mod patches;

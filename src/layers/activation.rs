@@ -30,14 +30,16 @@ impl Layer for Relu {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
         leaky_relu(x, 0.0)
     }
+    /// The mask from the output (`y > 0` exactly where `x > 0`): a traced pass that ran this
+    /// layer fused into the BatchNorm before it keeps only the output.
     fn backward_input(
         &self,
-        x: &Tensor<4>,
-        _y: &Tensor<4>,
+        _x: &Tensor<4>,
+        y: &Tensor<4>,
         gy: Tensor<4>,
         _mode: Mode,
     ) -> Tensor<4> {
-        leaky_relu_grad(x.clone(), gy, 0.0)
+        leaky_relu_grad(y.clone(), gy, 0.0)
     }
 }
 
@@ -48,12 +50,15 @@ impl Layer for LeakyRelu {
     fn backward_input(
         &self,
         x: &Tensor<4>,
-        _y: &Tensor<4>,
+        y: &Tensor<4>,
         gy: Tensor<4>,
         _mode: Mode,
     ) -> Tensor<4> {
-        // slope where x <= 0, 1 elsewhere: a constant mask, so second derivatives are exact (zero).
-        leaky_relu_grad(x.clone(), gy, self.slope)
+        // slope where x <= 0, 1 elsewhere: a constant mask, so second derivatives are exact
+        // (zero). With a slope ≥ 0 the output has the input's signs, and the mask is taken
+        // from it (as for ReLU); a negative slope flips them, and needs the input.
+        let mask = if self.slope >= 0.0 { y } else { x };
+        leaky_relu_grad(mask.clone(), gy, self.slope)
     }
 }
 

@@ -6,6 +6,7 @@ use super::{param, state, Running};
 use crate::kernels::batch_norm::{
     batch_norm_forward, batch_norm_input_grad, batch_stats, channel, BatchNormScalars,
 };
+use crate::kernels::batch_norm_act::batch_norm_act_forward;
 use crate::rng::Rng;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -84,6 +85,28 @@ impl BatchNorm {
         };
         let inv_std = var.add_scalar(self.eps).sqrt().recip();
         ((x.clone() - mean) * inv_std.clone(), inv_std)
+    }
+}
+
+impl BatchNorm {
+    /// This layer in training mode followed by a ReLU (`slope` 0) or LeakyReLU: the
+    /// activation's output, as `forward_groups` then the activation would give it, the running
+    /// statistics moved as there. On wgpu the activation is applied by the BatchNorm kernel
+    /// as it writes ([`crate::kernels::batch_norm_act`]).
+    pub fn forward_act(&self, x: Tensor<4>, groups: usize, slope: f64) -> Tensor<4> {
+        let running = self.running(&x.device());
+        let (y, rm, rv) = batch_norm_act_forward(
+            x,
+            self.gamma.val(),
+            self.beta.val(),
+            running,
+            self.scalars(),
+            groups,
+            slope,
+        );
+        self.running_mean.update(rm.detach());
+        self.running_var.update(rv.detach());
+        y
     }
 }
 

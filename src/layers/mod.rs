@@ -221,6 +221,16 @@ impl Layer for LayerKind {
 }
 
 impl LayerKind {
+    /// The slope of a ReLU (0) or LeakyReLU with a slope ≥ 0: the activations a BatchNorm
+    /// forward can apply as it writes its output ([`BatchNorm::forward_act`]).
+    pub fn fusable_slope(&self) -> Option<f64> {
+        match self {
+            LayerKind::Relu(_) => Some(0.0),
+            LayerKind::LeakyRelu(l) if l.slope >= 0.0 => Some(l.slope),
+            _ => None,
+        }
+    }
+
     /// Whether the layer has spectral normalisation (whose training-mode forward moves a power
     /// iteration once per call).
     pub fn has_spectral_norm(&self) -> bool {

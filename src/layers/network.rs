@@ -1,7 +1,7 @@
 //! A network is a list of layers; its forward pass can be traced so that the composed backward
 //! passes give input and parameter gradients as differentiable tensor expressions.
 
-use super::{Layer, LayerKind, Mode, SnVectors};
+use super::{BatchNorm, Layer, LayerKind, Mode, SnVectors};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -13,7 +13,8 @@ pub struct Network {
 }
 
 /// The activations of one forward pass: `acts[0]` is the input, `acts[i + 1]` the output of
-/// layer `i`; `sn[i]`, the spectral-normalisation estimates layer `i` used (training mode, layers
+/// layer `i` (except that of a BatchNorm whose activation ran fused into it, on wgpu in
+/// training mode: that slot holds the activation's output as well, see [`BatchNorm::forward_act`]); `sn[i]`, the spectral-normalisation estimates layer `i` used (training mode, layers
 /// with spectral normalisation), so that the backward passes take `σ` where this pass did and
 /// not where later passes moved the power iteration. `groups`: how many equal groups along N
 /// the batch holds, each normalised on its own ([`Network::trace_groups`]; 1 for
@@ -67,7 +68,31 @@ impl Network {
 
     /// `y = f(x)`.
     pub fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
-        self.layers.iter().fold(x, |h, l| l.forward(h, mode))
+        let mut h = x;
+        let mut i = 0;
+        while i < self.layers.len() {
+            if let Some((bn, slope)) = self.fused(i, mode, &h) {
+                h = bn.forward_act(h, 1, slope);
+                i += 2;
+            } else {
+                h = self.layers[i].forward(h, mode);
+                i += 1;
+            }
+        }
+        h
+    }
+
+    /// Layer `i` as a BatchNorm with the ReLU / LeakyReLU after it fused in, and that slope:
+    /// in training mode on wgpu ([`BatchNorm::forward_act`]), where it saves a launch and a
+    /// pass over the activation. Elsewhere the two layers run one after the other.
+    fn fused(&self, i: usize, mode: Mode, x: &Tensor<4>) -> Option<(&BatchNorm, f64)> {
+        if mode != Mode::Train || !crate::kernels::has_kernels(&x.device()) {
+            return None;
+        }
+        match (&self.layers[i], self.layers.get(i + 1)) {
+            (LayerKind::BatchNorm(bn), Some(next)) => next.fusable_slope().map(|s| (bn, s)),
+            _ => None,
+        }
     }
 
     /// The forward pass, keeping every activation for the backward passes.
@@ -109,14 +134,27 @@ impl Network {
         let mut acts = Vec::with_capacity(self.layers.len() + 1);
         let mut sn = Vec::with_capacity(self.layers.len());
         acts.push(x);
-        for layer in &self.layers {
-            let y = layer.forward_groups(acts.last().unwrap().clone(), mode, groups);
-            acts.push(y);
+        let mut i = 0;
+        while i < self.layers.len() {
+            let x = acts.last().unwrap().clone();
+            if let Some((bn, slope)) = self.fused(i, mode, &x) {
+                // The BatchNorm's own output is never written: its slot holds the activation's
+                // output too, which is all that the two layers' backward passes read there
+                // (BatchNorm's read its input; the activation's, the signs of its output).
+                let a = bn.forward_act(x, groups, slope);
+                acts.extend([a.clone(), a]);
+                sn.extend([None, None]);
+                i += 2;
+                continue;
+            }
+            let layer = &self.layers[i];
+            acts.push(layer.forward_groups(x, mode, groups));
             // Evaluation mode leaves the estimates where they are: nothing to keep.
             sn.push(match mode {
                 Mode::Train => layer.snapshot(),
                 Mode::Eval => None,
             });
+            i += 1;
         }
         Trace {
             acts,

@@ -44,6 +44,32 @@ pub fn input(shape: [usize; 4], layout: Layout, rng: &mut Rng, device: &Device) 
     }
 }
 
+/// BatchNorm1d (`[N, F, 1, 1]`, three values per channel: with two, `x̂ = ±1` and the input
+/// gradient is identically zero), batch 1, fewer values per channel than a workgroup, odd
+/// sizes beyond it, a DCGAN-like layer, and channels of more than one range of the kernels'
+/// partial sums (4096 values: 2 ranges, the last short, and 3).
+pub const SHAPES: [[usize; 4]; 7] = [
+    [3, 3, 1, 1],
+    [1, 4, 3, 5],
+    [5, 3, 7, 9],
+    [4, 2, 16, 16],
+    [16, 8, 4, 4],
+    [9, 2, 25, 23],
+    [5, 3, 41, 43],
+];
+
+/// Every case with every group count a batch of `n` is tested with (each group normalised on
+/// its own, as in a critic's one pass over real, fake and penalty samples): 1, and 2 or 3
+/// where they divide `n`.
+pub fn with_groups<T: Copy>(cases: impl IntoIterator<Item = T>, n: usize) -> Vec<(T, usize)> {
+    let groups = [1, 2, 3].into_iter().filter(|&k| n.is_multiple_of(k));
+    let groups: Vec<usize> = groups.collect();
+    cases
+        .into_iter()
+        .flat_map(|c| groups.iter().map(move |&g| (c, g)))
+        .collect()
+}
+
 /// `Σ w·t`: a loss with a random upstream gradient `w`.
 pub fn weighted<const D: usize>(t: Tensor<D>, w: &Tensor<D>) -> Tensor<1> {
     (t * w.clone()).sum()
