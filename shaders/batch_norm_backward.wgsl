@@ -12,7 +12,11 @@
 @group(0) @binding(5) var<storage, read_write> grad_gamma: array<f32>;
 @group(0) @binding(6) var<storage, read_write> grad_beta: array<f32>;
 
+{{ mask_binding }}
 const GY_STRIDES = vec4<u32>({{ gy_strides }});
+// Where a ReLU / LeakyReLU was fused into the forward, gy is the activation's upstream
+// gradient, read times the activation's derivative at the signs of that forward's output.
+const MASK_STRIDES = vec4<u32>({{ mask_strides }});
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
@@ -31,7 +35,7 @@ fn main(
     let a = gamma[c] * s;
     for (var j = range.x + lid; j < range.y; j = j + WG) {
         let xh = (x[offset(j, k, X_STRIDES)] - ch.mean) * s;
-        let g = gy[offset(j, k, GY_STRIDES)];
+        let g = {{ gy_read }};
         gx[out_offset(j, k)] = a * (g - mean_g - xh * mean_gx);
     }
     if (wid.x == 0u && lid == 0u && k < C) {

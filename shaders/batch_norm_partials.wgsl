@@ -7,6 +7,8 @@
 
 const GY_STRIDES = vec4<u32>({{ gy_strides }});
 const U_STRIDES = vec4<u32>({{ u_strides }});
+// A fused activation's mask on gy (batch_norm_backward.wgsl).
+const MASK_STRIDES = vec4<u32>({{ mask_strides }});
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(

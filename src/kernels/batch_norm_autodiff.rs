@@ -3,7 +3,6 @@
 //! statistics and the backward's parameter gradients carry no gradient.
 
 use super::batch_norm_cube::{BatchNormOps, NO_ACTIVATION};
-use super::leaky_scale_cube::LeakyScaleOps;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
@@ -16,7 +15,7 @@ struct ForwardBackward {
     activation: u32,
 }
 
-impl<B: BatchNormOps + LeakyScaleOps> Backward<B, 3> for ForwardBackward {
+impl<B: BatchNormOps> Backward<B, 3> for ForwardBackward {
     /// The forward's `x`, `γ`, and its output where an activation was fused in: the
     /// activation's mask `y > 0` is the same as that of its input (slope ≥ 0).
     type State = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
@@ -25,11 +24,14 @@ impl<B: BatchNormOps + LeakyScaleOps> Backward<B, 3> for ForwardBackward {
         let [x_node, gamma_node, beta_node] = ops.parents;
         let gy = grads.consume::<B>(&ops.node);
         let (x, gamma, y) = ops.state;
-        let gy = match y {
-            Some(y) => B::leaky_scale(y, gy, self.activation),
-            None => gy,
+        let (gx, grad_gamma, grad_beta) = match y {
+            // The activation's backward in the BatchNorm backward's reads of gy.
+            Some(y) => {
+                let [eps, groups] = self.eps_groups;
+                B::batch_norm_backward_masked(x, gy, gamma, y, [eps, groups, self.activation])
+            }
+            None => B::batch_norm_backward(x, gy, gamma, self.eps_groups),
         };
-        let (gx, grad_gamma, grad_beta) = B::batch_norm_backward(x, gy, gamma, self.eps_groups);
         for (node, grad) in [
             (x_node, gx),
             (gamma_node, grad_gamma),
@@ -65,7 +67,7 @@ impl<B: BatchNormOps> Backward<B, 3> for BackwardBackward {
     }
 }
 
-impl<B: BatchNormOps + LeakyScaleOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
+impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
     fn batch_norm_forward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -133,6 +135,28 @@ impl<B: BatchNormOps + LeakyScaleOps, C: CheckpointStrategy> BatchNormOps for Au
         };
         (
             gx,
+            Self::from_inner(grad_gamma),
+            Self::from_inner(grad_beta),
+        )
+    }
+
+    fn batch_norm_backward_masked(
+        x: FloatTensor<Self>,
+        gy: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        eps_groups_slope: [u32; 3],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        // Only the forward's own backward calls it, on the inner backend: never tracked.
+        let (gx, grad_gamma, grad_beta) = B::batch_norm_backward_masked(
+            x.into_primitive(),
+            gy.into_primitive(),
+            gamma.into_primitive(),
+            y.into_primitive(),
+            eps_groups_slope,
+        );
+        (
+            Self::from_inner(gx),
             Self::from_inner(grad_gamma),
             Self::from_inner(grad_beta),
         )

@@ -23,6 +23,8 @@ mod batch_norm_autodiff;
 #[cfg(feature = "wgpu")]
 mod batch_norm_cube;
 #[cfg(feature = "wgpu")]
+mod batch_norm_plan;
+#[cfg(feature = "wgpu")]
 mod launch;
 #[cfg(feature = "wgpu")]
 mod leaky_scale_cube;
