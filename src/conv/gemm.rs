@@ -26,9 +26,15 @@ fn product(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     a.matmul(b)
 }
 
-/// `[N, C, h, w]` → `[C, N·h·w]`.
+/// `[N, C, h, w]` → `[C, N·h·w]`: a view of the channel-major activations the kit's
+/// convolutions and kernels hand on. A `1×1` image of several channels (the generator's latent
+/// input) is usually contiguous NCHW instead, and there `[N, C]` transposed is the view. (One
+/// channel is a view either way; the swap keeps the row stride a product kernel reads as vec4.)
 fn channels_first(t: Tensor<4>) -> Tensor<2> {
     let [n, c, h, w] = t.dims();
+    if h * w == 1 && c > 1 {
+        return t.reshape([n, c]).transpose();
+    }
     t.swap_dims(0, 1).reshape([c, n * h * w])
 }
 
