@@ -14,11 +14,12 @@ pub struct Network {
 
 /// The activations of one forward pass: `acts[0]` is the input, `acts[i + 1]` the output of
 /// layer `i` (except that of a BatchNorm whose activation ran fused into it, on wgpu in
-/// training mode: that slot holds the activation's output as well, see [`BatchNorm::forward_act`]); `sn[i]`, the spectral-normalisation estimates layer `i` used (training mode, layers
-/// with spectral normalisation), so that the backward passes take `σ` where this pass did and
-/// not where later passes moved the power iteration. `groups`: how many equal groups along N
-/// the batch holds, each normalised on its own ([`Network::trace_groups`]; 1 for
-/// [`Network::trace`]).
+/// training mode: that slot holds the activation's output as well, see
+/// [`BatchNorm::forward_act`]); `sn[i]`, the spectral-normalisation estimates layer `i` used
+/// (training mode, layers with spectral normalisation), so that the backward passes take `σ`
+/// where this pass did and not where later passes moved the power iteration. `groups`: how
+/// many equal groups along N the batch holds, each normalised on its own
+/// ([`Network::trace_groups`]; 1 for [`Network::trace`]).
 #[derive(Clone, Debug)]
 pub struct Trace {
     pub acts: Vec<Tensor<4>>,
