@@ -1,7 +1,7 @@
 //! The BatchNorm backend extension and its WGSL launches on the CubeCL (wgpu) backend.
 
-use super::batch_norm_plan::{channel_vec, strides, Mask, Plan};
-use super::launch::{empty_in_layout_of, empty_like, unaliased};
+use super::batch_norm_plan::{channel_vec, masked_read, strides, Mask, Plan};
+use super::launch::{empty_like, unaliased};
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{backend_extension, tensor::FloatTensor};
 use burn::tensor::Shape;
@@ -101,7 +101,7 @@ impl BatchNormOps for CubeBackend {
         ]
         .map(|(t, what)| channel_vec(t, c, what));
         let partials = plan.partials(&x, None, None, None);
-        let y = empty_in_layout_of(&x);
+        let y = plan.output(&x);
         let activation = if activation == NO_ACTIVATION {
             "v".to_string()
         } else {
@@ -157,8 +157,8 @@ impl BatchNormOps for CubeBackend {
         let gy = unaliased(gy, &[&x]);
         let u = unaliased(u, &[&x, &gy]);
         let partials = plan.partials(&x, Some(&gy), Some(&u), None);
-        let dx = empty_in_layout_of(&x);
-        let dgy = empty_in_layout_of(&x);
+        let dx = plan.output(&x);
+        let dgy = plan.output(&x);
         let dgamma = empty_like(&x, Shape::new([c]));
         let shader = plan.shader(
             "batch_norm_backward_vjp",
@@ -194,28 +194,22 @@ fn backward(
     let gamma = channel_vec(gamma, c, "γ");
     let gy = unaliased(gy, &[&x]);
     let partials = plan.partials(&x, Some(&gy), None, mask.as_ref());
-    let gx = empty_in_layout_of(&x);
+    let gx = plan.output(&x);
     let grad_gamma = empty_like(&x, Shape::new([c]));
     let grad_beta = empty_like(&x, Shape::new([c]));
-    let gy_read = "gy[offset(j, k, GY_STRIDES)]";
-    let mut consts = vec![(
-        "gy_strides",
-        strides(&gy, plan.shape, "the upstream gradient"),
-    )];
     let mut buffers = vec![&partials, &x, &gy, &gamma, &gx, &grad_gamma, &grad_beta];
-    match &mask {
-        Some(m) => {
-            consts.push(("mask_binding", m.binding(buffers.len())));
-            consts.push(("mask_strides", strides(&m.y, plan.shape, "the mask")));
-            consts.push(("gy_read", m.apply(gy_read)));
-            buffers.push(&m.y);
-        }
-        None => consts.extend([
-            ("mask_binding", String::new()),
-            ("mask_strides", "0u, 0u, 0u, 0u".to_string()),
-            ("gy_read", gy_read.to_string()),
-        ]),
-    }
+    let read = "gy[offset(j, k, GY_STRIDES)]".to_string();
+    let [mask_binding, mask_strides, gy_read] =
+        masked_read(mask.as_ref(), read, plan.shape, &mut buffers);
+    let consts = vec![
+        (
+            "gy_strides",
+            strides(&gy, plan.shape, "the upstream gradient"),
+        ),
+        ("mask_binding", mask_binding),
+        ("mask_strides", mask_strides),
+        ("gy_read", gy_read),
+    ];
     let shader = plan.shader(
         "batch_norm_backward",
         include_str!("../../shaders/batch_norm_backward.wgsl"),

@@ -2,7 +2,7 @@
 //! for one shape, strides and scalars each, the split of every channel into ranges, the first
 //! launch (per-range sums), and the mask of an activation fused into the forward.
 
-use super::launch::{empty_like, layout_of};
+use super::launch::{empty_like, empty_with_strides, layout_of};
 use burn::backend::wgpu::{
     into_contiguous, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
@@ -49,6 +49,9 @@ impl KernelSource for BnShader {
 /// ranges.
 pub(super) struct Plan {
     pub(super) shape: [usize; 4],
+    /// The layout of the outputs of x's shape ([`layout_of`]): compiled into the shaders, and
+    /// the strides of the tensors [`Plan::output`] allocates.
+    out_strides: Vec<usize>,
     groups: usize,
     splits: usize,
     workgroup: u32,
@@ -80,6 +83,7 @@ impl Plan {
             groups * c <= 65_535 && splits <= 65_535,
             "BatchNorm kernel: {shape:?} needs more than 65535 workgroups per dimension"
         );
+        let out_strides = layout_of(x);
         let per_range = m.min(CHUNK);
         let workgroup = (per_range.div_ceil(4).next_power_of_two() as u32).clamp(32, WORKGROUP);
         let consts = vec![
@@ -91,11 +95,12 @@ impl Plan {
             ("splits", splits.to_string()),
             ("chunk", CHUNK.min(m).max(1).to_string()),
             ("x_strides", strides(x, shape, "x")),
-            ("out_strides", wgsl_strides(&layout_of(x))),
+            ("out_strides", wgsl_strides(&out_strides)),
             ("eps_bits", eps.to_string()),
         ];
         Plan {
             shape,
+            out_strides,
             groups,
             splits,
             workgroup,
@@ -105,6 +110,11 @@ impl Plan {
 
     pub(super) fn channels(&self) -> usize {
         self.shape[1]
+    }
+
+    /// An output of `x`'s shape, laid out as the shaders write it.
+    pub(super) fn output(&self, x: &CubeTensor) -> CubeTensor {
+        empty_with_strides(x, &self.out_strides)
     }
 
     /// The shader `body` with this plan's constants and `extra` ones.
@@ -171,22 +181,24 @@ impl Plan {
                     ));
                     buffers.push(t);
                     let strides_name = if i == 0 { "GY_STRIDES" } else { "U_STRIDES" };
-                    let mut value = format!("{name}[offset(j, k, {strides_name})]");
-                    if let (0, Some(mask)) = (i, mask) {
-                        bindings.push_str(&mask.binding(buffers.len()));
-                        buffers.push(&mask.y);
-                        extra.push(("mask_strides", strides(&mask.y, self.shape, "the mask")));
-                        value = mask.apply(&value);
-                    }
-                    (value, strides(t, self.shape, name))
+                    (
+                        format!("{name}[offset(j, k, {strides_name})]"),
+                        strides(t, self.shape, name),
+                    )
                 }
-                None => ("0.0".to_string(), "0u, 0u, 0u, 0u".to_string()),
+                None => ("0.0".to_string(), NO_STRIDES.to_string()),
+            };
+            let value = if i == 0 {
+                let [binding, mask_strides, value] =
+                    masked_read(mask, value, self.shape, &mut buffers);
+                bindings.push_str(&binding);
+                extra.push(("mask_strides", mask_strides));
+                value
+            } else {
+                value
             };
             extra.push((if i == 0 { "gy_value" } else { "u_value" }, value));
             extra.push((if i == 0 { "gy_strides" } else { "u_strides" }, stride));
-        }
-        if mask.is_none() {
-            extra.push(("mask_strides", "0u, 0u, 0u, 0u".to_string()));
         }
         extra.push(("gradient_bindings", bindings));
         let shader = self.shader(
@@ -236,17 +248,29 @@ pub(super) struct Mask {
     pub(super) slope: u32,
 }
 
-impl Mask {
-    /// The WGSL declaration of the mask at binding `index`.
-    pub(super) fn binding(&self, index: usize) -> String {
-        format!("@group(0) @binding({index}) var<storage, read_write> mask: array<f32>;\n")
-    }
+/// The strides of a tensor a shader does not bind.
+const NO_STRIDES: &str = "0u, 0u, 0u, 0u";
 
-    /// `gradient` (a WGSL expression of value j of slot k) times the activation's derivative.
-    pub(super) fn apply(&self, gradient: &str) -> String {
-        format!(
-            "({gradient} * select(bitcast<f32>({}u), 1.0, mask[offset(j, k, MASK_STRIDES)] > 0.0))",
-            self.slope
-        )
-    }
+/// `read` (a WGSL expression of the upstream gradient at value j of slot k) times the
+/// activation's derivative where `mask` is given, which then joins `buffers`; returns the
+/// mask's binding declaration (empty without one), its strides and the read.
+pub(super) fn masked_read<'a>(
+    mask: Option<&'a Mask>,
+    read: String,
+    shape: [usize; 4],
+    buffers: &mut Vec<&'a CubeTensor>,
+) -> [String; 3] {
+    let Some(mask) = mask else {
+        return [String::new(), NO_STRIDES.to_string(), read];
+    };
+    let binding = format!(
+        "@group(0) @binding({}) var<storage, read_write> mask: array<f32>;\n",
+        buffers.len()
+    );
+    buffers.push(&mask.y);
+    let read = format!(
+        "({read} * select(bitcast<f32>({}u), 1.0, mask[offset(j, k, MASK_STRIDES)] > 0.0))",
+        mask.slope
+    );
+    [binding, strides(&mask.y, shape, "the mask"), read]
 }

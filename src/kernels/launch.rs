@@ -135,8 +135,14 @@ fn packed_strides(dims: &[usize], strides: &[usize]) -> Vec<usize> {
 
 /// An uninitialised f32 tensor of `t`'s shape in [`layout_of`]`(t)`.
 pub(crate) fn empty_in_layout_of(t: &CubeTensor) -> CubeTensor {
+    empty_with_strides(t, &layout_of(t))
+}
+
+/// An uninitialised f32 tensor of `t`'s shape on its device, with `strides` (a dense layout
+/// of that shape, such as [`layout_of`] gives).
+pub(crate) fn empty_with_strides(t: &CubeTensor, strides: &[usize]) -> CubeTensor {
     let mut out = empty_like(t, t.meta.shape().clone());
-    *out.meta.strides_mut() = layout_of(t).into_iter().collect();
+    *out.meta.strides_mut() = strides.iter().copied().collect();
     out
 }
 
