@@ -62,6 +62,13 @@ impl Trace {
     }
 }
 
+/// One step of a forward pass ([`Network::steps`]): a layer, or a BatchNorm with the
+/// activation after it (that slope) fused in.
+enum Step<'a> {
+    Layer(&'a LayerKind),
+    Fused(&'a BatchNorm, f64),
+}
+
 impl Network {
     pub fn new(layers: Vec<LayerKind>) -> Self {
         Network { layers }
@@ -69,31 +76,31 @@ impl Network {
 
     /// `y = f(x)`.
     pub fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
-        let mut h = x;
-        let mut i = 0;
-        while i < self.layers.len() {
-            if let Some((bn, slope)) = self.fused(i, mode, &h) {
-                h = bn.forward_act(h, 1, slope);
-                i += 2;
-            } else {
-                h = self.layers[i].forward(h, mode);
-                i += 1;
-            }
-        }
-        h
+        let steps = self.steps(mode, &x);
+        steps.into_iter().fold(x, |h, step| match step {
+            Step::Layer(l) => l.forward(h, mode),
+            Step::Fused(bn, slope) => bn.forward_act(h, 1, slope),
+        })
     }
 
-    /// Layer `i` as a BatchNorm with the ReLU / LeakyReLU after it fused in, and that slope:
-    /// in training mode on wgpu ([`BatchNorm::forward_act`]), where it saves a launch and a
-    /// pass over the activation. Elsewhere the two layers run one after the other.
-    fn fused(&self, i: usize, mode: Mode, x: &Tensor<4>) -> Option<(&BatchNorm, f64)> {
-        if mode != Mode::Train || !crate::kernels::has_kernels(&x.device()) {
-            return None;
+    /// How a pass over `x` runs the layers: one at a time, except that in training mode on
+    /// wgpu a BatchNorm followed by a ReLU / LeakyReLU runs as one ([`BatchNorm::forward_act`]),
+    /// which saves a launch and a pass over the activation.
+    fn steps(&self, mode: Mode, x: &Tensor<4>) -> Vec<Step<'_>> {
+        let fuse = mode == Mode::Train && crate::kernels::has_kernels(&x.device());
+        let mut steps = Vec::with_capacity(self.layers.len());
+        let mut layers = self.layers.iter().peekable();
+        while let Some(layer) = layers.next() {
+            if let (LayerKind::BatchNorm(bn), true) = (layer, fuse) {
+                if let Some(slope) = layers.peek().and_then(|next| next.fusable_slope()) {
+                    steps.push(Step::Fused(bn, slope));
+                    layers.next();
+                    continue;
+                }
+            }
+            steps.push(Step::Layer(layer));
         }
-        match (&self.layers[i], self.layers.get(i + 1)) {
-            (LayerKind::BatchNorm(bn), Some(next)) => next.fusable_slope().map(|s| (bn, s)),
-            _ => None,
-        }
+        steps
     }
 
     /// The forward pass, keeping every activation for the backward passes.
@@ -134,28 +141,29 @@ impl Network {
     fn trace_with(&self, x: Tensor<4>, mode: Mode, groups: usize) -> Trace {
         let mut acts = Vec::with_capacity(self.layers.len() + 1);
         let mut sn = Vec::with_capacity(self.layers.len());
+        let steps = self.steps(mode, &x);
         acts.push(x);
-        let mut i = 0;
-        while i < self.layers.len() {
+        for step in steps {
             let x = acts.last().unwrap().clone();
-            if let Some((bn, slope)) = self.fused(i, mode, &x) {
-                // The BatchNorm's own output is never written: its slot holds the activation's
-                // output too, which is all that the two layers' backward passes read there
-                // (BatchNorm's read its input; the activation's, the signs of its output).
-                let a = bn.forward_act(x, groups, slope);
-                acts.extend([a.clone(), a]);
-                sn.extend([None, None]);
-                i += 2;
-                continue;
+            match step {
+                Step::Layer(layer) => {
+                    acts.push(layer.forward_groups(x, mode, groups));
+                    // Evaluation mode leaves the estimates where they are: nothing to keep.
+                    sn.push(match mode {
+                        Mode::Train => layer.snapshot(),
+                        Mode::Eval => None,
+                    });
+                }
+                Step::Fused(bn, slope) => {
+                    // The BatchNorm's own output is never written: its slot holds the
+                    // activation's output too, which is all that the two layers' backward
+                    // passes read there (BatchNorm's read its input; the activation's, the
+                    // signs of its output).
+                    let a = bn.forward_act(x, groups, slope);
+                    acts.extend([a.clone(), a]);
+                    sn.extend([None, None]);
+                }
             }
-            let layer = &self.layers[i];
-            acts.push(layer.forward_groups(x, mode, groups));
-            // Evaluation mode leaves the estimates where they are: nothing to keep.
-            sn.push(match mode {
-                Mode::Train => layer.snapshot(),
-                Mode::Eval => None,
-            });
-            i += 1;
         }
         Trace {
             acts,
