@@ -139,6 +139,56 @@ mod wgpu {
         }
     }
 
+    /// The kernel's running statistics are two views of one buffer; fed back in, as a
+    /// BatchNorm's next forward does, they must read as the separate tensors of the reference
+    /// (channel counts below, at and past the device's 64-value offset alignment).
+    #[test]
+    fn batch_norm_running_statistics_chain_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        let mut rng = Rng::new(23);
+        for shape in [[4, 3, 5, 5], [6, 64, 2, 3], [2, 70, 3, 1]] {
+            for groups in [1, 2] {
+                let c = shape[1];
+                let gamma = vector(c, 1.0, &mut rng, &gpu);
+                let beta = vector(c, 0.0, &mut rng, &gpu);
+                let mut kernel = (vector(c, 0.3, &mut rng, &gpu), vector(c, 1.5, &mut rng, &gpu));
+                kernel.1 = kernel.1.abs();
+                let mut reference = kernel.clone();
+                for step in 0..3 {
+                    let what = format!("{shape:?}, {groups} groups, forward {step}");
+                    let x = input(shape, Nchw, &mut rng, &gpu);
+                    let (g, b) = (gamma.clone(), beta.clone());
+                    let (y, rm, rv) = batch_norm_forward_kernel(
+                        x.clone(),
+                        g.clone(),
+                        b.clone(),
+                        kernel.0,
+                        kernel.1,
+                        SCALARS,
+                        groups,
+                    );
+                    let (y_ref, rm_ref, rv_ref) = batch_norm_forward_reference(
+                        x,
+                        g,
+                        b,
+                        reference.0,
+                        reference.1,
+                        SCALARS,
+                        groups,
+                    );
+                    assert_close(y, y_ref, 1e-5, &format!("y, {what}"));
+                    assert_eq!(rm.dims(), [c], "{what}");
+                    assert_close(rm.clone(), rm_ref.clone(), 1e-5, &format!("mean, {what}"));
+                    assert_close(rv.clone(), rv_ref.clone(), 1e-5, &format!("var, {what}"));
+                    // Ordinary tensor ops read the views as what they are.
+                    let sum = rm.clone() + rv.clone();
+                    assert_close(sum, rm_ref.clone() + rv_ref.clone(), 1e-5, &what);
+                    (kernel, reference) = ((rm, rv), (rm_ref, rv_ref));
+                }
+            }
+        }
+    }
+
     #[test]
     fn batch_norm_backward_kernel_matches_reference() {
         let Some(gpu) = gpu() else { return };

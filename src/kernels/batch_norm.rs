@@ -1,7 +1,7 @@
 //! BatchNorm in training mode as WGSL kernels (`shaders/batch_norm_*.wgsl`): the forward
 //! with the running-statistics update, the backward, and the backward's vector-Jacobian
 //! product (what a gradient penalty's double backward needs). Each takes 2 launches on wgpu
-//! (3 for the forward) where its tensor-op form below (`*_reference`, what the CPU backends
+//! where its tensor-op form below (`*_reference`, what the CPU backends
 //! run) takes 20–60.
 //!
 //! Statistics per channel of `x [N, C, H, W]` over N, H and W, `M = N·H·W` values each:
@@ -250,8 +250,8 @@ fn groups_u32(groups: usize) -> u32 {
 #[cfg(feature = "wgpu")]
 use burn::backend::Dispatch;
 
-/// The forward by the WGSL kernels (three launches: partial sums, outputs, running statistics), differentiable in `x`, `γ`, `β` through the
-/// backward kernel.
+/// The forward by the WGSL kernels (two launches: partial sums, then the outputs with the
+/// running statistics), differentiable in `x`, `γ`, `β` through the backward kernel.
 ///
 /// # Panics
 /// When `x` is not on a wgpu device (check with [`super::has_kernels`]) or not f32.

@@ -46,7 +46,7 @@ pub fn batch_norm_act_forward(
     batch_norm_act_forward_reference(x, gamma, beta, running, s, groups, slope)
 }
 
-/// The fused forward by the WGSL kernels (three launches, as the BatchNorm forward alone),
+/// The fused forward by the WGSL kernels (two launches, as the BatchNorm forward alone),
 /// differentiable in `x`, `γ`, `β`.
 ///
 /// # Panics

@@ -1,15 +1,15 @@
 //! The BatchNorm backend extension and its WGSL launches on the CubeCL (wgpu) backend.
 
 use super::batch_norm_plan::{channel_vec, masked_read, strides, Mask, Plan};
-use super::launch::{empty_like, unaliased};
+use super::launch::{aligned_len, empty_like, unaliased, view_1d};
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{backend_extension, tensor::FloatTensor};
 use burn::tensor::Shape;
 
 /// Backend extension: BatchNorm in training mode (statistics per channel of `x [N, C, H, W]`
 /// over N, H, W), its backward, and the backward's vector-Jacobian product: two launches each
-/// (partial sums per range of a channel, then the elementwise outputs), three for the forward
-/// (its running statistics).
+/// (partial sums per range of a channel, then the elementwise outputs, which in the forward
+/// also moves the running statistics).
 /// `eps` and `momentum` are f32 bits; `groups` splits the batch into that many equal groups
 /// along N, each normalised with its own statistics (1: the whole batch).
 #[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
@@ -102,6 +102,9 @@ impl BatchNormOps for CubeBackend {
         .map(|(t, what)| channel_vec(t, c, what));
         let partials = plan.partials(&x, None, None, None);
         let y = plan.output(&x);
+        // The new running statistics, in one buffer the outputs are views of.
+        let rv_at = aligned_len(&x, c);
+        let running = empty_like(&x, Shape::new([rv_at + c]));
         let activation = if activation == NO_ACTIVATION {
             "v".to_string()
         } else {
@@ -110,17 +113,15 @@ impl BatchNormOps for CubeBackend {
         let shader = plan.shader(
             "batch_norm_forward",
             include_str!("../../shaders/batch_norm_forward.wgsl"),
-            vec![("activation", activation)],
+            vec![
+                ("activation", activation),
+                ("momentum_bits", momentum.to_string()),
+                ("rv_at", rv_at.to_string()),
+            ],
         );
-        plan.launch(shader, vec![&partials, &x, &gamma, &beta, &y], false);
-        let rm_out = empty_like(&x, Shape::new([c]));
-        let rv_out = empty_like(&x, Shape::new([c]));
-        let shader = plan.shader(
-            "batch_norm_running",
-            include_str!("../../shaders/batch_norm_running.wgsl"),
-            vec![("momentum_bits", momentum.to_string())],
-        );
-        plan.launch(shader, vec![&partials, &rm, &rv, &rm_out, &rv_out], true);
+        let buffers = vec![&partials, &x, &gamma, &beta, &y, &rm, &rv, &running];
+        plan.launch(shader, buffers);
+        let (rm_out, rv_out) = (view_1d(&running, 0, c), view_1d(&running, rv_at, c));
         (y, rm_out, rv_out)
     }
 
@@ -174,7 +175,6 @@ impl BatchNormOps for CubeBackend {
         plan.launch(
             shader,
             vec![&partials, &x, &gy, &gamma, &u, &dx, &dgy, &dgamma],
-            false,
         );
         (dx, dgy, dgamma)
     }
@@ -215,6 +215,6 @@ fn backward(
         include_str!("../../shaders/batch_norm_backward.wgsl"),
         consts,
     );
-    plan.launch(shader, buffers, false);
+    plan.launch(shader, buffers);
     (gx, grad_gamma, grad_beta)
 }

@@ -134,15 +134,10 @@ impl Plan {
         }
     }
 
-    /// Launches `shader` on one workgroup per (range, statistics slot: channel of a group), or
-    /// with `per_channel`, one invocation per channel.
-    pub(super) fn launch(&self, shader: BnShader, buffers: Vec<&CubeTensor>, per_channel: bool) {
+    /// Launches `shader` on one workgroup per (range, statistics slot: channel of a group).
+    pub(super) fn launch(&self, shader: BnShader, buffers: Vec<&CubeTensor>) {
         let c = self.channels() as u32;
-        let count = if per_channel {
-            CubeCount::Static(c.div_ceil(self.workgroup), 1, 1)
-        } else {
-            CubeCount::Static(self.splits as u32, c * self.groups as u32, 1)
-        };
+        let count = CubeCount::Static(self.splits as u32, c * self.groups as u32, 1);
         let client = &buffers[0].client;
         client.launch(
             Box::new(SourceKernel::new(shader, CubeDim::new_1d(self.workgroup))),
@@ -206,7 +201,7 @@ impl Plan {
             include_str!("../../shaders/batch_norm_partials.wgsl"),
             extra,
         );
-        self.launch(shader, buffers, false);
+        self.launch(shader, buffers);
         out
     }
 }

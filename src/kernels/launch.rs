@@ -100,6 +100,38 @@ pub(crate) fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
     )
 }
 
+/// Where a view of `len` f32 may start in a buffer laid out for views (a tensor that is a view
+/// into another must start at a multiple of the device's offset alignment): `len` rounded up.
+pub(crate) fn aligned_len(t: &CubeTensor, len: usize) -> usize {
+    let align = (t.client.properties().memory.alignment as usize / DType::F32.size()).max(1);
+    len.next_multiple_of(align)
+}
+
+/// The `len` values of the contiguous f32 tensor `t` from `start` (a multiple of
+/// [`aligned_len`]'s alignment) as a tensor of their own that shares `t`'s memory, bound as
+/// exactly that range (so that two such views of one buffer never overlap in a dispatch).
+pub(crate) fn view_1d(t: &CubeTensor, start: usize, len: usize) -> CubeTensor {
+    let size = DType::F32.size() as u64;
+    let total = t.meta.shape().num_elements();
+    assert!(
+        start + len <= total,
+        "view {start}..{} of {total} values",
+        start + len
+    );
+    let handle = t
+        .handle
+        .clone()
+        .offset_start(start as u64 * size)
+        .offset_end((total - start - len) as u64 * size);
+    CubeTensor::new_contiguous(
+        t.client.clone(),
+        t.device.clone(),
+        Shape::new([len]),
+        handle,
+        DType::F32,
+    )
+}
+
 /// Strides for an output of `t`'s shape whose dimensions lie in memory in the order `t`'s do
 /// (by decreasing stride), with no gaps: `t`'s own strides where `t` is dense (NCHW, or the
 /// channel-major `[N, C, H, W]` views a GEMM convolution hands out), the same order packed
