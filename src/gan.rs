@@ -213,10 +213,7 @@ impl Gan {
             .d
             .trace_groups(Tensor::cat(batches, 0), Mode::Train, groups);
         let out = pass.output().reshape([groups * n]);
-        let loss = self
-            .config
-            .loss
-            .d_loss(out.clone().slice(0..n), out.slice(n..2 * n));
+        let loss = self.config.loss.d_loss_in_pass(out, groups);
         self.end(Phase::DForward);
         match &self.config.penalty {
             Some(p) => {
@@ -275,12 +272,13 @@ impl Gan {
         // statistics are shared with `self.d` and still update.
         let d = self.d.clone().no_grad();
         let cf = d.forward(fake, Mode::Train).reshape([n]);
-        let cr = if self.config.loss.is_relativistic() {
-            d.forward(real.detach(), Mode::Train).reshape([n]).detach()
-        } else {
-            cf.zeros_like().detach()
+        let loss = match self.config.loss.g_loss_from_fake(cf.clone()) {
+            Some(loss) => loss,
+            None => {
+                let cr = d.forward(real.detach(), Mode::Train).reshape([n]).detach();
+                self.config.loss.g_loss(cr, cf)
+            }
         };
-        let loss = self.config.loss.g_loss(cr, cf);
         self.end(Phase::GForward);
         let grads = GradientsParams::from_grads(loss.clone().backward(), &self.g);
         self.end(Phase::GBackward);

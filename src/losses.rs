@@ -10,6 +10,12 @@ use burn::tensor::{activation::relu, activation::softplus, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::MarganError;
+use crate::kernels::mean_terms::{mean_terms, MeanTerm, MeanTerms, Phi};
+
+/// Whether the mean-terms kernel runs for `x` (f32 on wgpu); elsewhere the tensor ops, as before.
+pub(crate) fn use_kernel(x: &Tensor<1>) -> bool {
+    crate::kernels::has_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32
+}
 
 /// `−log σ(x)` (cross-entropy with target 1).
 fn bce_one(x: Tensor<1>) -> Tensor<1> {
@@ -159,6 +165,71 @@ impl GanLoss {
             GanLoss::RaHinge => g_rahinge,
         };
         f(real, fake)
+    }
+
+    /// The critic's loss as [`MeanTerm`]s over a critic pass whose group 0 is the real batch
+    /// and group 1 the fake one (the relativistic average losses, whose terms centre on a
+    /// batch mean, have none): what [`GanLoss::d_loss_in_pass`] hands to the kernel.
+    pub fn d_terms(self) -> Option<Vec<MeanTerm>> {
+        use Phi::*;
+        let (r, f) = (0, 1);
+        Some(match self {
+            GanLoss::Sgan => vec![
+                MeanTerm::new(1.0, Softplus, r, -1.0, 0.0),
+                MeanTerm::new(1.0, Softplus, f, 1.0, 0.0),
+            ],
+            GanLoss::Lsgan => vec![
+                MeanTerm::new(1.0, Square, r, 1.0, -1.0),
+                MeanTerm::new(1.0, Square, f, 1.0, 0.0),
+            ],
+            GanLoss::Hinge => vec![
+                MeanTerm::new(1.0, Relu, r, -1.0, 1.0),
+                MeanTerm::new(1.0, Relu, f, 1.0, 1.0),
+            ],
+            GanLoss::Wgan => vec![
+                MeanTerm::new(1.0, Identity, f, 1.0, 0.0),
+                MeanTerm::new(-1.0, Identity, r, 1.0, 0.0),
+            ],
+            GanLoss::RpSgan => vec![MeanTerm::paired(2.0, Softplus, (r, -1.0), (f, 1.0), 0.0)],
+            GanLoss::RpLsgan => vec![MeanTerm::paired(2.0, Square, (r, 1.0), (f, -1.0), -1.0)],
+            GanLoss::RpHinge => vec![MeanTerm::paired(2.0, Relu, (r, -1.0), (f, 1.0), 1.0)],
+            GanLoss::RaSgan | GanLoss::RaLsgan | GanLoss::RaHinge => return None,
+        })
+    }
+
+    /// The generator's loss as [`MeanTerm`]s over the critic's values at fake samples (group 0);
+    /// `None` for the relativistic losses, which also read the real ones.
+    pub fn g_terms(self) -> Option<Vec<MeanTerm>> {
+        use Phi::*;
+        Some(match self {
+            GanLoss::Sgan => vec![MeanTerm::new(1.0, Softplus, 0, -1.0, 0.0)],
+            GanLoss::Lsgan => vec![MeanTerm::new(1.0, Square, 0, 1.0, -1.0)],
+            GanLoss::Hinge | GanLoss::Wgan => vec![MeanTerm::new(-1.0, Identity, 0, 1.0, 0.0)],
+            _ => return None,
+        })
+    }
+
+    /// [`GanLoss::d_loss`] over one critic pass `out = [real; fake; …]` of `groups` equal
+    /// groups: one kernel launch on wgpu where [`GanLoss::d_terms`] has the loss, the slices and
+    /// tensor ops elsewhere.
+    pub fn d_loss_in_pass(self, out: Tensor<1>, groups: usize) -> Tensor<1> {
+        if let Some(terms) = self.d_terms().filter(|_| use_kernel(&out)) {
+            return mean_terms(out, &MeanTerms { groups, terms });
+        }
+        let n = out.dims()[0] / groups;
+        self.d_loss(out.clone().slice(0..n), out.slice(n..2 * n))
+    }
+
+    /// The generator's loss from the critic's values at fake samples alone (not relativistic):
+    /// one kernel launch on wgpu, the tensor ops elsewhere. `None` for a relativistic loss.
+    pub fn g_loss_from_fake(self, fake: Tensor<1>) -> Option<Tensor<1>> {
+        let terms = self.g_terms()?;
+        Some(if use_kernel(&fake) {
+            mean_terms(fake, &MeanTerms { groups: 1, terms })
+        } else {
+            // Not relativistic: the real values are never read.
+            self.g_loss(fake.clone(), fake)
+        })
     }
 
     /// Whether the generator's loss needs the critic's values at real samples.

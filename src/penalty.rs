@@ -3,6 +3,7 @@
 //! The input gradient comes from the critic's differentiable backward pass, so calling
 //! `.backward()` on the penalty (plus the critic's loss) gives exact parameter gradients.
 
+use crate::kernels::mean_terms::{mean_terms, MeanTerm, MeanTerms, Phi};
 use crate::layers::{Network, Trace};
 use crate::norms::{row_norm, Norm};
 use crate::rng::Rng;
@@ -44,6 +45,16 @@ impl Form {
         Form::SquaredHinge,
         Form::ZeroCentered,
     ];
+
+    /// `weight · mean F(n)` as a term of the mean-terms kernel over the norms (group 0).
+    pub fn term(self, weight: f32) -> MeanTerm {
+        match self {
+            Form::Ls => MeanTerm::new(weight, Phi::Square, 0, 1.0, -1.0),
+            Form::Hinge => MeanTerm::new(weight, Phi::Relu, 0, 1.0, -1.0),
+            Form::SquaredHinge => MeanTerm::new(weight, Phi::ReluSquare, 0, 1.0, -1.0),
+            Form::ZeroCentered => MeanTerm::new(weight, Phi::Square, 0, 1.0, 0.0),
+        }
+    }
 
     /// `F(n)` elementwise.
     pub fn apply(self, n: Tensor<1>) -> Tensor<1> {
@@ -146,6 +157,14 @@ impl GradientPenalty {
     /// `λ · mean F(‖∇ₓ C(x̂)‖)` over the given input gradient `g = ∇ₓ C(x̂)`.
     pub fn from_input_grad(&self, g: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
         let norms = sample_norms(g, self.norm);
+        if crate::losses::use_kernel(&norms) {
+            // One launch each way on wgpu instead of the tensor ops' five or so.
+            let terms = MeanTerms {
+                groups: 1,
+                terms: vec![self.form.term(self.weight as f32)],
+            };
+            return (mean_terms(norms.clone(), &terms), norms);
+        }
         (
             self.form
                 .apply(norms.clone())

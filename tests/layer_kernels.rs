@@ -151,7 +151,10 @@ mod wgpu {
                 let c = shape[1];
                 let gamma = vector(c, 1.0, &mut rng, &gpu);
                 let beta = vector(c, 0.0, &mut rng, &gpu);
-                let mut kernel = (vector(c, 0.3, &mut rng, &gpu), vector(c, 1.5, &mut rng, &gpu));
+                let mut kernel = (
+                    vector(c, 0.3, &mut rng, &gpu),
+                    vector(c, 1.5, &mut rng, &gpu),
+                );
                 kernel.1 = kernel.1.abs();
                 let mut reference = kernel.clone();
                 for step in 0..3 {

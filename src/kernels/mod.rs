@@ -11,6 +11,7 @@ pub mod batch_norm;
 pub mod batch_norm_act;
 pub mod leaky_scale;
 pub mod matmul;
+pub mod mean_terms;
 pub mod patches;
 pub mod row_norm;
 
@@ -37,6 +38,10 @@ mod matmul_tc;
 #[cfg(feature = "wgpu")]
 mod matmul_tune;
 mod matmul_variant;
+#[cfg(feature = "wgpu")]
+mod mean_terms_autodiff;
+#[cfg(feature = "wgpu")]
+mod mean_terms_cube;
 #[cfg(feature = "wgpu")]
 mod patches_autodiff;
 #[cfg(feature = "wgpu")]
