@@ -13,19 +13,12 @@
 @group(0) @binding(6) var<storage, read_write> grad_beta: array<f32>;
 
 {{ mask_binding }}
-const GY_STRIDES = vec4<u32>({{ gy_strides }});
 // Where a ReLU / LeakyReLU was fused into the forward, gy is the activation's upstream
 // gradient, read times the activation's derivative at the signs of that forward's output.
-const MASK_STRIDES = vec4<u32>({{ mask_strides }});
 
-@compute @workgroup_size({{ workgroup_size }}, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let k = wid.y;
+fn output_pass(split: u32, k: u32, lid: u32) {
     let c = k % C;
-    let range = split_range(wid.x);
+    let range = split_range(split);
     let ch = merge(k);
     let s = ch.s;
     let g2 = s * ch.g_dev;
@@ -35,10 +28,10 @@ fn main(
     let a = gamma[c] * s;
     for (var j = range.x + lid; j < range.y; j = j + WG) {
         let xh = (x[offset(j, k, X_STRIDES)] - ch.mean) * s;
-        let g = {{ gy_read }};
+        let g = {{ gy_value }};
         gx[out_offset(j, k)] = a * (g - mean_g - xh * mean_gx);
     }
-    if (wid.x == 0u && lid == 0u && k < C) {
+    if (split == 0u && lid == 0u && k < C) {
         var gg = 0.0;
         var gb = 0.0;
         for (var g = 0u; g < G; g = g + 1u) {

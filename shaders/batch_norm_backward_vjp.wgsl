@@ -16,8 +16,6 @@
 @group(0) @binding(6) var<storage, read_write> dgy: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dgamma: array<f32>;
 
-const GY_STRIDES = vec4<u32>({{ gy_strides }});
-const U_STRIDES = vec4<u32>({{ u_strides }});
 
 // A slot's G₁, G₂, U₁, U₂ and Q, each divided by M.
 struct Scaled {
@@ -37,14 +35,9 @@ fn scaled(ch: Channel) -> Scaled {
     return Scaled(g1, g2, u1, u2, ch.ug * inv_m - (g1 * u1 + g2 * u2));
 }
 
-@compute @workgroup_size({{ workgroup_size }}, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let k = wid.y;
+fn output_pass(split: u32, k: u32, lid: u32) {
     let c = k % C;
-    let range = split_range(wid.x);
+    let range = split_range(split);
     let ch = merge(k);
     let s = ch.s;
     let m = scaled(ch);
@@ -61,7 +54,7 @@ fn main(
         dgy[o] = k_gy * (v - m.u1 - xh * m.u2);
         dx[o] = k_x * (x_coef * xh + m.g2 * v + m.u2 * g - constant);
     }
-    if (wid.x == 0u && lid == 0u && k < C) {
+    if (split == 0u && lid == 0u && k < C) {
         var total = 0.0;
         for (var g = 0u; g < G; g = g + 1u) {
             let other = merge(g * C + c);

@@ -5,13 +5,15 @@
 // own statistics: statistics slot k = g·C + c is channel c of group g, and everything below
 // that says "channel" means a slot.
 //
-// Each operation is two launches, whatever the batch: batch_norm_partials.wgsl splits every
-// channel into SPLITS ranges of CHUNK values and sums, per range, what the operation needs
-// (count, mean, squared deviations, and sums of gradients against the deviations); the second
-// kernel merges a channel's ranges (Chan et al.'s parallel variance) and writes its outputs
-// elementwise over one range. So a channel is spread over SPLITS workgroups however large M
-// grows, and where the same formulas in tensor ops take 20–60 launches these take 2 (3 for the
-// forward, with its running statistics).
+// Each operation has two passes: batch_norm_partials.wgsl splits every channel into SPLITS
+// ranges of CHUNK values and sums, per range, what the operation needs (count, mean, squared
+// deviations, and sums of gradients against the deviations); the output pass merges a
+// channel's ranges (Chan et al.'s parallel variance) and writes its outputs elementwise over one
+// range. So a channel is spread over SPLITS workgroups however large M grows: two launches
+// (batch_norm_partials_main.wgsl, batch_norm_output_main.wgsl). Where every channel is one
+// range (M ≤ CHUNK) the two passes run in one launch instead (batch_norm_fused_main.wgsl), one
+// workgroup per channel. Where the same formulas in tensor ops take 20–60 launches these take
+// 1 or 2.
 //
 // The shape, the inputs' strides (in elements: a GEMM convolution hands out channel-major
 // views, an autodiff gradient may be a broadcast) and ε are compiled in as constants: a
@@ -36,6 +38,12 @@ const SPLITS: u32 = {{ splits }}u;
 const CHUNK: u32 = {{ chunk }}u;
 const X_STRIDES = vec4<u32>({{ x_strides }});
 const OUT_STRIDES = vec4<u32>({{ out_strides }});
+// The strides of the operation's gradients, where it has them (0 where not): the upstream
+// gradient gy, the outer gradient u, and the output of the forward an activation was fused
+// into, whose signs mask gy.
+const GY_STRIDES = vec4<u32>({{ gy_strides }});
+const U_STRIDES = vec4<u32>({{ u_strides }});
+const MASK_STRIDES = vec4<u32>({{ mask_strides }});
 const EPS_BITS: u32 = {{ eps_bits }}u;
 
 var<workgroup> partial_sums: array<vec4<f32>, WG>;

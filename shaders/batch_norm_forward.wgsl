@@ -36,13 +36,8 @@ fn move_running(c: u32) {
     running_out[RV_AT + c] = variance;
 }
 
-@compute @workgroup_size({{ workgroup_size }}, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let k = wid.y;
-    let range = split_range(wid.x);
+fn output_pass(split: u32, k: u32, lid: u32) {
+    let range = split_range(split);
     let ch = merge(k);
     let g = gamma[k % C];
     let b = beta[k % C];
@@ -50,7 +45,7 @@ fn main(
         let v = ((x[offset(j, k, X_STRIDES)] - ch.mean) * ch.s) * g + b;
         y[out_offset(j, k)] = {{ activation }};
     }
-    if (wid.x == 0u && k < C && lid == 0u) {
+    if (split == 0u && k < C && lid == 0u) {
         move_running(k);
     }
 }

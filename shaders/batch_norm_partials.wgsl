@@ -1,22 +1,8 @@
-// First launch of every BatchNorm operation: workgroup (split, k) sums its range of slot k
-// into partials (layout in batch_norm_common.wgsl), in two passes: the range's mean, then the
-// squared deviations and the gradient sums. Which gradients exist (gy, u) is templated in.
-
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-{{ gradient_bindings }}
-
-const GY_STRIDES = vec4<u32>({{ gy_strides }});
-const U_STRIDES = vec4<u32>({{ u_strides }});
-// A fused activation's mask on gy (batch_norm_backward.wgsl).
-const MASK_STRIDES = vec4<u32>({{ mask_strides }});
-
-@compute @workgroup_size({{ workgroup_size }}, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let split = wid.x;
-    let k = wid.y;
+// The first pass of every BatchNorm operation: sums range `split` of slot k into partials
+// (layout in batch_norm_common.wgsl), in two passes over it: the range's mean, then the squared
+// deviations and the gradient sums. Which gradients exist (gy, u) is templated in, read through
+// bindings of those names that the entry point's file declares.
+fn partials_pass(split: u32, k: u32, lid: u32) {
     let range = split_range(split);
     let count = f32(range.y - range.x);
     var sum = 0.0;

@@ -1,15 +1,15 @@
 //! The BatchNorm backend extension and its WGSL launches on the CubeCL (wgpu) backend.
 
-use super::batch_norm_plan::{channel_vec, masked_read, strides, Mask, Plan};
+use super::batch_norm_plan::{channel_vec, Grads, Mask, Plan};
 use super::launch::{aligned_len, empty_like, unaliased, view_1d};
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{backend_extension, tensor::FloatTensor};
 use burn::tensor::Shape;
 
 /// Backend extension: BatchNorm in training mode (statistics per channel of `x [N, C, H, W]`
-/// over N, H, W), its backward, and the backward's vector-Jacobian product: two launches each
+/// over N, H, W), its backward, and the backward's vector-Jacobian product: two passes each
 /// (partial sums per range of a channel, then the elementwise outputs, which in the forward
-/// also moves the running statistics).
+/// also moves the running statistics), one launch where a channel is one range, two otherwise.
 /// `eps` and `momentum` are f32 bits; `groups` splits the batch into that many equal groups
 /// along N, each normalised with its own statistics (1: the whole batch).
 #[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
@@ -100,7 +100,6 @@ impl BatchNormOps for CubeBackend {
             (running_var, "the running variance"),
         ]
         .map(|(t, what)| channel_vec(t, c, what));
-        let partials = plan.partials(&x, None, None, None);
         let y = plan.output(&x);
         // The new running statistics, in one buffer the outputs are views of.
         let rv_at = aligned_len(&x, c);
@@ -110,7 +109,7 @@ impl BatchNormOps for CubeBackend {
         } else {
             format!("v * select(bitcast<f32>({activation}u), 1.0, v > 0.0)")
         };
-        let shader = plan.shader(
+        plan.run(
             "batch_norm_forward",
             include_str!("../../shaders/batch_norm_forward.wgsl"),
             vec![
@@ -118,9 +117,9 @@ impl BatchNormOps for CubeBackend {
                 ("momentum_bits", momentum.to_string()),
                 ("rv_at", rv_at.to_string()),
             ],
+            Grads::default(),
+            vec![&x, &gamma, &beta, &y, &rm, &rv, &running],
         );
-        let buffers = vec![&partials, &x, &gamma, &beta, &y, &rm, &rv, &running];
-        plan.launch(shader, buffers);
         let (rm_out, rv_out) = (view_1d(&running, 0, c), view_1d(&running, rv_at, c));
         (y, rm_out, rv_out)
     }
@@ -157,30 +156,26 @@ impl BatchNormOps for CubeBackend {
         let gamma = channel_vec(gamma, c, "γ");
         let gy = unaliased(gy, &[&x]);
         let u = unaliased(u, &[&x, &gy]);
-        let partials = plan.partials(&x, Some(&gy), Some(&u), None);
         let dx = plan.output(&x);
         let dgy = plan.output(&x);
         let dgamma = empty_like(&x, Shape::new([c]));
-        let shader = plan.shader(
+        let grads = Grads {
+            gy: Some(&gy),
+            u: Some(&u),
+            mask: None,
+        };
+        plan.run(
             "batch_norm_backward_vjp",
             include_str!("../../shaders/batch_norm_backward_vjp.wgsl"),
-            vec![
-                (
-                    "gy_strides",
-                    strides(&gy, plan.shape, "the upstream gradient"),
-                ),
-                ("u_strides", strides(&u, plan.shape, "the outer gradient")),
-            ],
-        );
-        plan.launch(
-            shader,
-            vec![&partials, &x, &gy, &gamma, &u, &dx, &dgy, &dgamma],
+            Vec::new(),
+            grads,
+            vec![&x, &gy, &gamma, &u, &dx, &dgy, &dgamma],
         );
         (dx, dgy, dgamma)
     }
 }
 
-/// The backward (two launches), with the upstream gradient masked by the activation fused into
+/// The backward (one or two launches), with the upstream gradient masked by the activation fused into
 /// the forward where `mask` says so.
 fn backward(
     x: CubeTensor,
@@ -193,28 +188,20 @@ fn backward(
     let c = plan.channels();
     let gamma = channel_vec(gamma, c, "γ");
     let gy = unaliased(gy, &[&x]);
-    let partials = plan.partials(&x, Some(&gy), None, mask.as_ref());
     let gx = plan.output(&x);
     let grad_gamma = empty_like(&x, Shape::new([c]));
     let grad_beta = empty_like(&x, Shape::new([c]));
-    let mut buffers = vec![&partials, &x, &gy, &gamma, &gx, &grad_gamma, &grad_beta];
-    let read = "gy[offset(j, k, GY_STRIDES)]".to_string();
-    let [mask_binding, mask_strides, gy_read] =
-        masked_read(mask.as_ref(), read, plan.shape, &mut buffers);
-    let consts = vec![
-        (
-            "gy_strides",
-            strides(&gy, plan.shape, "the upstream gradient"),
-        ),
-        ("mask_binding", mask_binding),
-        ("mask_strides", mask_strides),
-        ("gy_read", gy_read),
-    ];
-    let shader = plan.shader(
+    let grads = Grads {
+        gy: Some(&gy),
+        u: None,
+        mask: mask.as_ref(),
+    };
+    plan.run(
         "batch_norm_backward",
         include_str!("../../shaders/batch_norm_backward.wgsl"),
-        consts,
+        Vec::new(),
+        grads,
+        vec![&x, &gy, &gamma, &gx, &grad_gamma, &grad_beta],
     );
-    plan.launch(shader, buffers);
     (gx, grad_gamma, grad_beta)
 }

@@ -1,6 +1,7 @@
 //! What the BatchNorm kernels' launches share (`batch_norm_cube.rs`): the shaders, compiled
-//! for one shape, strides and scalars each, the split of every channel into ranges, the first
-//! launch (per-range sums), and the mask of an activation fused into the forward.
+//! for one shape, strides and scalars each, the split of every channel into ranges, the two
+//! passes of an operation (per-range sums, then the outputs: one launch where a channel is one
+//! range, two otherwise), and the mask of an activation fused into the forward.
 
 use super::launch::{empty_like, empty_with_strides, layout_of};
 use burn::backend::wgpu::{
@@ -19,26 +20,33 @@ const WORKGROUP: u32 = 256;
 const CHUNK: usize = 4096;
 
 const COMMON: &str = include_str!("../../shaders/batch_norm_common.wgsl");
+const PARTIALS: &str = include_str!("../../shaders/batch_norm_partials.wgsl");
+const PARTIALS_MAIN: &str = include_str!("../../shaders/batch_norm_partials_main.wgsl");
+const OUTPUT_MAIN: &str = include_str!("../../shaders/batch_norm_output_main.wgsl");
+const FUSED_MAIN: &str = include_str!("../../shaders/batch_norm_fused_main.wgsl");
 
 /// One of the BatchNorm shaders, with the shape, strides and scalars it is compiled for.
 pub(super) struct BnShader {
     name: &'static str,
-    body: &'static str,
+    /// After the common part, in order: the passes' functions and an entry point.
+    parts: Vec<&'static str>,
     workgroup: u32,
     consts: Vec<(&'static str, String)>,
 }
 
 impl KernelSource for BnShader {
     fn source(&self) -> SourceTemplate {
-        let template = SourceTemplate::new(COMMON)
-            .add_template(self.body)
+        let template = (self.parts.iter())
+            .fold(SourceTemplate::new(COMMON), |t, part| t.add_template(*part))
             .register("workgroup_size", self.workgroup.to_string());
         self.consts
             .iter()
             .fold(template, |t, (k, v)| t.register(*k, v.clone()))
     }
     fn id(&self) -> KernelId {
-        super::launch::kernel_id::<Self, _>((self.name, self.workgroup, self.consts.clone()))
+        // The entry point tells a one-launch shader from an output pass of the same operation.
+        let entry = self.parts.last().map(|p| p.as_ptr() as usize);
+        super::launch::kernel_id::<Self, _>((self.name, entry, self.workgroup, self.consts.clone()))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -97,6 +105,14 @@ impl Plan {
             ("x_strides", strides(x, shape, "x")),
             ("out_strides", wgsl_strides(&out_strides)),
             ("eps_bits", eps.to_string()),
+            // An operation's gradients ([`Plan::run`] sets those it has).
+            ("gy_strides", NO_STRIDES.to_string()),
+            ("u_strides", NO_STRIDES.to_string()),
+            ("mask_strides", NO_STRIDES.to_string()),
+            ("gy_value", "0.0".to_string()),
+            ("u_value", "0.0".to_string()),
+            ("mask_binding", String::new()),
+            ("gradient_bindings", String::new()),
         ];
         Plan {
             shape,
@@ -117,27 +133,80 @@ impl Plan {
         empty_with_strides(x, &self.out_strides)
     }
 
-    /// The shader `body` with this plan's constants and `extra` ones.
-    pub(super) fn shader(
+    /// Whether an operation's two passes run in one launch: every slot is one range.
+    fn one_launch(&self) -> bool {
+        self.splits == 1
+    }
+
+    /// The shader of `parts` with this plan's constants, `extra` ones replacing them by name.
+    fn shader(
         &self,
         name: &'static str,
-        body: &'static str,
-        extra: Vec<(&'static str, String)>,
+        parts: Vec<&'static str>,
+        extra: &[(&'static str, String)],
     ) -> BnShader {
         let mut consts = self.consts.clone();
-        consts.extend(extra);
+        for (key, value) in extra {
+            match consts.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value.clone(),
+                None => consts.push((key, value.clone())),
+            }
+        }
         BnShader {
             name,
-            body,
+            parts,
             workgroup: self.workgroup,
             consts,
         }
     }
 
-    /// Launches `shader` on one workgroup per (range, statistics slot: channel of a group).
-    pub(super) fn launch(&self, shader: BnShader, buffers: Vec<&CubeTensor>) {
+    /// Runs one operation: the per-range sums of `x` and of the gradients `grads` names
+    /// (`batch_norm_partials.wgsl`), then `body`'s output pass (its function `output_pass`, its
+    /// bindings from 1 on: `buffers`, then the mask where `grads` has one, as `{{ mask_binding }}`
+    /// declares it), with `extra` constants. One launch, one workgroup per channel, where every
+    /// slot is one range (M ≤ CHUNK); otherwise a launch per pass, a workgroup per range.
+    pub(super) fn run(
+        &self,
+        name: &'static str,
+        body: &'static str,
+        extra: Vec<(&'static str, String)>,
+        grads: Grads,
+        buffers: Vec<&CubeTensor>,
+    ) {
+        let x = buffers[0];
+        let partials = empty_like(
+            x,
+            Shape::new([self.groups * self.channels() * self.splits * 8]),
+        );
+        let mut consts = grads.consts(self.shape);
+        let mut bound = vec![&partials];
+        bound.extend(buffers);
+        if let Some(mask) = grads.mask {
+            consts.push(("mask_binding", mask_binding(bound.len())));
+            bound.push(&mask.y);
+        }
+        consts.extend(extra);
+        let buffers = bound;
         let c = self.channels() as u32;
-        let count = CubeCount::Static(self.splits as u32, c * self.groups as u32, 1);
+        if self.one_launch() {
+            let shader = self.shader(name, vec![PARTIALS, body, FUSED_MAIN], &consts);
+            self.launch(shader, CubeCount::Static(c, 1, 1), buffers);
+            return;
+        }
+        let slots = CubeCount::Static(self.splits as u32, c * self.groups as u32, 1);
+        let (sums, mut sum_buffers) = grads.partials_bindings(x, &partials);
+        consts.push(("gradient_bindings", sums));
+        let shader = self.shader(
+            "batch_norm_partials",
+            vec![PARTIALS, PARTIALS_MAIN],
+            &consts,
+        );
+        self.launch(shader, slots.clone(), std::mem::take(&mut sum_buffers));
+        let shader = self.shader(name, vec![body, OUTPUT_MAIN], &consts);
+        self.launch(shader, slots, buffers);
+    }
+
+    fn launch(&self, shader: BnShader, count: CubeCount, buffers: Vec<&CubeTensor>) {
         let client = &buffers[0].client;
         client.launch(
             Box::new(SourceKernel::new(shader, CubeDim::new_1d(self.workgroup))),
@@ -150,60 +219,77 @@ impl Plan {
             ),
         );
     }
+}
 
-    /// The first launch of every operation: the per-range sums of `x` and of the gradients
-    /// the operation has (`batch_norm_partials.wgsl`).
-    pub(super) fn partials(
-        &self,
-        x: &CubeTensor,
-        gy: Option<&CubeTensor>,
-        u: Option<&CubeTensor>,
-        mask: Option<&Mask>,
-    ) -> CubeTensor {
-        let out = empty_like(
-            x,
-            Shape::new([self.groups * self.channels() * self.splits * 8]),
-        );
-        let mut bindings = String::new();
-        let mut buffers = vec![&out, x];
-        let mut extra = Vec::new();
-        for (i, (t, name)) in [(gy, "gy"), (u, "u")].into_iter().enumerate() {
-            let (value, stride) = match t {
-                Some(t) => {
-                    bindings.push_str(&format!(
-                        "@group(0) @binding({}) var<storage, read_write> {name}: array<f32>;\n",
-                        buffers.len()
-                    ));
-                    buffers.push(t);
-                    let strides_name = if i == 0 { "GY_STRIDES" } else { "U_STRIDES" };
-                    (
-                        format!("{name}[offset(j, k, {strides_name})]"),
-                        strides(t, self.shape, name),
+/// The gradients an operation reads beside x: the upstream gradient `gy` (masked by the
+/// activation fused into the forward, where `mask` is given) and the outer gradient `u`.
+#[derive(Default)]
+pub(super) struct Grads<'a> {
+    pub(super) gy: Option<&'a CubeTensor>,
+    pub(super) u: Option<&'a CubeTensor>,
+    pub(super) mask: Option<&'a Mask>,
+}
+
+impl Grads<'_> {
+    /// Their strides and the WGSL expressions that read them at value j of slot k
+    /// (`gy_value`, masked; `u_value`), through bindings named `gy`, `u` and `mask`.
+    fn consts(&self, shape: [usize; 4]) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(gy) = self.gy {
+            out.push(("gy_strides", strides(gy, shape, "the upstream gradient")));
+            let read = "gy[offset(j, k, GY_STRIDES)]".to_string();
+            let read = match self.mask {
+                Some(mask) => {
+                    out.push(("mask_strides", strides(&mask.y, shape, "the mask")));
+                    format!(
+                        "({read} * select(bitcast<f32>({}u), 1.0, mask[offset(j, k, MASK_STRIDES)] > 0.0))",
+                        mask.slope
                     )
                 }
-                None => ("0.0".to_string(), NO_STRIDES.to_string()),
+                None => read,
             };
-            let value = if i == 0 {
-                let [binding, mask_strides, value] =
-                    masked_read(mask, value, self.shape, &mut buffers);
-                bindings.push_str(&binding);
-                extra.push(("mask_strides", mask_strides));
-                value
-            } else {
-                value
-            };
-            extra.push((if i == 0 { "gy_value" } else { "u_value" }, value));
-            extra.push((if i == 0 { "gy_strides" } else { "u_strides" }, stride));
+            out.push(("gy_value", read));
         }
-        extra.push(("gradient_bindings", bindings));
-        let shader = self.shader(
-            "batch_norm_partials",
-            include_str!("../../shaders/batch_norm_partials.wgsl"),
-            extra,
-        );
-        self.launch(shader, buffers);
+        if let Some(u) = self.u {
+            out.push(("u_strides", strides(u, shape, "the outer gradient")));
+            out.push(("u_value", "u[offset(j, k, U_STRIDES)]".to_string()));
+        }
         out
     }
+
+    /// The partial sums' own launch's binding declarations and buffers: `partials`, `x`, then
+    /// the gradients there are.
+    fn partials_bindings<'b>(
+        &self,
+        x: &'b CubeTensor,
+        partials: &'b CubeTensor,
+    ) -> (String, Vec<&'b CubeTensor>)
+    where
+        Self: 'b,
+    {
+        let mut buffers = vec![partials, x];
+        let mut decls = String::new();
+        let named = [
+            (self.gy, "gy"),
+            (self.mask.map(|m| &m.y), "mask"),
+            (self.u, "u"),
+        ];
+        for (t, name) in named {
+            if let Some(t) = t {
+                decls.push_str(&format!(
+                    "@group(0) @binding({}) var<storage, read_write> {name}: array<f32>;\n",
+                    buffers.len()
+                ));
+                buffers.push(t);
+            }
+        }
+        (decls, buffers)
+    }
+}
+
+/// The declaration of the mask's binding in an output pass.
+fn mask_binding(index: usize) -> String {
+    format!("@group(0) @binding({index}) var<storage, read_write> mask: array<f32>;\n")
 }
 
 /// A rank-4 tensor's strides as a WGSL `vec4<u32>` argument list.
@@ -245,27 +331,3 @@ pub(super) struct Mask {
 
 /// The strides of a tensor a shader does not bind.
 const NO_STRIDES: &str = "0u, 0u, 0u, 0u";
-
-/// `read` (a WGSL expression of the upstream gradient at value j of slot k) times the
-/// activation's derivative where `mask` is given, which then joins `buffers`; returns the
-/// mask's binding declaration (empty without one), its strides and the read.
-pub(super) fn masked_read<'a>(
-    mask: Option<&'a Mask>,
-    read: String,
-    shape: [usize; 4],
-    buffers: &mut Vec<&'a CubeTensor>,
-) -> [String; 3] {
-    let Some(mask) = mask else {
-        return [String::new(), NO_STRIDES.to_string(), read];
-    };
-    let binding = format!(
-        "@group(0) @binding({}) var<storage, read_write> mask: array<f32>;\n",
-        buffers.len()
-    );
-    buffers.push(&mask.y);
-    let read = format!(
-        "({read} * select(bitcast<f32>({}u), 1.0, mask[offset(j, k, MASK_STRIDES)] > 0.0))",
-        mask.slope
-    );
-    [binding, strides(&mask.y, shape, "the mask"), read]
-}
