@@ -203,15 +203,11 @@ impl Gan {
     fn d_loss_one_pass(&mut self, real: Tensor<4>, fake: Tensor<4>) -> DLoss {
         let n = real.dims()[0];
         let real = real.detach();
-        let points = (self.config.penalty.as_ref())
-            .filter(|p| p.has_own_points())
-            .map(|p| p.points(real.clone(), fake.clone(), &mut self.rng));
-        let mut batches = vec![real, fake];
-        batches.extend(points);
-        let groups = batches.len();
-        let pass = self
-            .d
-            .trace_groups(Tensor::cat(batches, 0), Mode::Train, groups);
+        let (batch, groups) = match self.config.penalty.as_ref() {
+            Some(p) if p.has_own_points() => (p.pass_batch(real, fake, &mut self.rng), 3),
+            _ => (Tensor::cat(vec![real, fake], 0), 2),
+        };
+        let pass = self.d.trace_groups(batch, Mode::Train, groups);
         let out = pass.output().reshape([groups * n]);
         let loss = self.config.loss.d_loss_in_pass(out, groups);
         self.end(Phase::DForward);

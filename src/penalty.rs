@@ -3,6 +3,7 @@
 //! The input gradient comes from the critic's differentiable backward pass, so calling
 //! `.backward()` on the penalty (plus the critic's loss) gives exact parameter gradients.
 
+use crate::kernels::critic_batch::critic_batch;
 use crate::kernels::mean_terms::{mean_terms, MeanTerm, MeanTerms, Phi};
 use crate::layers::{Network, Trace};
 use crate::norms::{row_norm, Norm};
@@ -117,6 +118,21 @@ pub fn mean_grad_norm(critic: &Network, trace: &Trace, norm: Norm) -> Tensor<1> 
 }
 
 impl GradientPenalty {
+    /// `[real; fake; points]`: the batch of a critic's one pass over the real, the fake batch
+    /// and this penalty's own points ([`GradientPenalty::has_own_points`]), detached. The
+    /// interpolates take one launch on wgpu (`kernels::critic_batch`); the random draws are
+    /// those of [`GradientPenalty::points`].
+    pub fn pass_batch(&self, real: Tensor<4>, fake: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
+        let (real, fake) = (real.detach(), fake.detach());
+        if self.at == Where::Interpolates && real.dims() == fake.dims() {
+            let n = real.dims()[0];
+            let u = rng.uniform_tensor([n], 0.0, 1.0, &real.device());
+            return critic_batch(real, fake, u);
+        }
+        let points = self.points(real.clone(), fake.clone(), rng);
+        Tensor::cat(vec![real, fake, points], 0)
+    }
+
     /// The points `x̂` where the gradient is taken (detached), from paired real and fake batches.
     pub fn points(&self, real: Tensor<4>, fake: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
         let (real, fake) = (real.detach(), fake.detach());

@@ -9,6 +9,7 @@
 pub mod adam;
 pub mod batch_norm;
 pub mod batch_norm_act;
+pub mod critic_batch;
 pub mod leaky_scale;
 pub mod matmul;
 pub mod mean_terms;
@@ -25,6 +26,8 @@ mod batch_norm_autodiff;
 mod batch_norm_cube;
 #[cfg(feature = "wgpu")]
 mod batch_norm_plan;
+#[cfg(feature = "wgpu")]
+mod critic_batch_cube;
 #[cfg(feature = "wgpu")]
 mod launch;
 #[cfg(feature = "wgpu")]
