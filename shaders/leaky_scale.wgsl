@@ -1,5 +1,6 @@
 // ReLU / LeakyReLU as one elementwise kernel for the forward and both backward passes:
 //   out = t · (x > 0 ? 1 : slope)
+// (and, with the factor 1 − x², tanh's input gradient from its output x: src/kernels/tanh.rs)
 // The forward is t = x; the input gradient t = gy (slope 0: ReLU, derivative 0 at 0 as in
 // PyTorch). x and t may be any strided views of the same 4-D shape (a GEMM convolution hands
 // out channel-major views, autodiff gradients broadcasts); out's dimensions lie in memory in
@@ -35,5 +36,5 @@ fn main(
     let i0 = r2 / info[3];
     let xv = x[i0 * info[6] + i1 * info[7] + i2 * info[8] + i3 * info[9]];
     let tv = {{ t_value }};
-    out[i0 * info[14] + i1 * info[15] + i2 * info[16] + i3 * info[17]] = tv * select(slope, 1.0, xv > 0.0);
+    out[i0 * info[14] + i1 * info[15] + i2 * info[16] + i3 * info[17]] = tv * {{ factor }};
 }

@@ -10,7 +10,7 @@ use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::Checkpoi
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::wgpu::{
-    into_contiguous, CubeBackend, CubeDim, KernelSource, SourceKernel, SourceTemplate,
+    into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
 use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
 use burn::tensor::DType;
@@ -26,15 +26,31 @@ pub trait LeakyScaleOps: burn::backend::Backend {
 /// Invocations per workgroup (one element each).
 const WORKGROUP: u32 = 256;
 
-/// `shaders/leaky_scale.wgsl`, for the forward (`t` is `x`, bound once) or with its own `t`.
+/// The factor `t` is scaled by, a function of `x`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Factor {
+    /// `x > 0 ? 1 : slope` (ReLU / LeakyReLU), the slope's f32 bits read from the info buffer.
+    Leaky,
+    /// `1 − x²`: tanh's derivative from its output `x`.
+    TanhDerivative,
+}
+
+/// `shaders/leaky_scale.wgsl` with `factor`, for the forward (`t` is `x`, bound once) or with its
+/// own `t`.
 struct LeakyShader {
     forward: bool,
+    factor: Factor,
 }
 
 impl KernelSource for LeakyShader {
     fn source(&self) -> SourceTemplate {
+        let factor = match self.factor {
+            Factor::Leaky => "select(slope, 1.0, xv > 0.0)",
+            Factor::TanhDerivative => "(1.0 - xv * xv)",
+        };
         let t = SourceTemplate::new(include_str!("../../shaders/leaky_scale.wgsl"))
-            .register("workgroup_size", WORKGROUP.to_string());
+            .register("workgroup_size", WORKGROUP.to_string())
+            .register("factor", factor);
         if self.forward {
             t.register("t_binding", "")
                 .register("out_binding", "1")
@@ -54,7 +70,7 @@ impl KernelSource for LeakyShader {
         }
     }
     fn id(&self) -> KernelId {
-        super::launch::kernel_id::<Self, _>(("leaky_scale", WORKGROUP, self.forward))
+        super::launch::kernel_id::<Self, _>(("leaky_scale", WORKGROUP, self.forward, self.factor))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -63,6 +79,14 @@ impl KernelSource for LeakyShader {
 
 impl LeakyScaleOps for CubeBackend {
     fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self> {
+        scale(x, t, Factor::Leaky, slope)
+    }
+}
+
+/// `t · factor(x)` in one launch (`slope`: the LeakyReLU slope's f32 bits, or unused), written in
+/// `x`'s order of dimensions.
+pub(super) fn scale(x: CubeTensor, t: CubeTensor, factor: Factor, slope: u32) -> CubeTensor {
+    {
         for v in [&x, &t] {
             assert_eq!(v.dtype, DType::F32, "the leaky_scale kernel is f32 only");
         }
@@ -107,7 +131,7 @@ impl LeakyScaleOps for CubeBackend {
         buffers.extend([out.handle.clone().binding(), info.binding()]);
         t.client.launch(
             Box::new(SourceKernel::new(
-                LeakyShader { forward },
+                LeakyShader { forward, factor },
                 CubeDim::new_1d(WORKGROUP),
             )),
             cube_count((n as u32).div_ceil(WORKGROUP)),

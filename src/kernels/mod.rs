@@ -15,6 +15,7 @@ pub mod matmul;
 pub mod mean_terms;
 pub mod patches;
 pub mod row_norm;
+pub mod tanh;
 
 #[cfg(feature = "wgpu")]
 mod adam_cube;
@@ -53,6 +54,8 @@ mod patches_cube;
 mod row_norm_autodiff;
 #[cfg(feature = "wgpu")]
 mod row_norm_cube;
+#[cfg(feature = "wgpu")]
+mod tanh_cube;
 
 use burn::tensor::Device;
 

@@ -1,5 +1,6 @@
 //! Pointwise activations: ReLU, LeakyReLU (one kernel each way on wgpu:
-//! [`crate::kernels::leaky_scale`]), Tanh.
+//! [`crate::kernels::leaky_scale`]), Tanh (its autodiff backward one kernel on wgpu:
+//! [`crate::kernels::tanh`]).
 
 use super::{Layer, Mode};
 use crate::kernels::leaky_scale::{leaky_relu, leaky_relu_grad};
@@ -64,7 +65,7 @@ impl Layer for LeakyRelu {
 
 impl Layer for Tanh {
     fn forward(&self, x: Tensor<4>, _mode: Mode) -> Tensor<4> {
-        x.tanh()
+        crate::kernels::tanh::tanh(x)
     }
     fn backward_input(
         &self,
