@@ -3,7 +3,9 @@
 //   mode 0 (L-inf): dg[r, i] = up[r] * sign(g[r, i]) at i = argmax[r], 0 elsewhere.
 //   mode 1 (L1):    dg[r, i] = up[r] * sign(g[r, i]).
 // sign(0) = 0, the subgradient PyTorch and burn use for |x| at 0.
-// Workgroup x covers WG columns of row y + 65535·z; info = [rows, cols, mode].
+// g is read through its strides (row_norm_forward.wgsl's at()), dg written contiguous.
+// Workgroup x covers WG columns of row y + 65535·z; info = [rows, cols, mode, d1, d2, d3,
+// s0, s1, s2, s3] as in the forward.
 
 @group(0) @binding(0) var<storage, read_write> g: array<f32>;
 @group(0) @binding(1) var<storage, read_write> argmax: array<f32>;
@@ -28,7 +30,10 @@ fn main(
         return;
     }
     let e = r * cols + c;
-    let v = up[r] * sign(g[e]);
+    let rest = c / info[5];
+    let at = r * info[6] + (rest / info[4]) * info[7] + (rest % info[4]) * info[8]
+        + (c % info[5]) * info[9];
+    let v = up[r] * sign(g[at]);
     if (mode == 1u) {
         dg[e] = v;
     } else {

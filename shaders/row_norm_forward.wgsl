@@ -1,4 +1,6 @@
-// Per-row L-infinity / L1 norm of a row-major f32 matrix g[rows, cols].
+// Per-row L-infinity / L1 norm of an f32 tensor g whose rows are its first index: g[rows, cols],
+// or g[N, C, H, W] with a row per sample, read through its strides (a GEMM convolution's input
+// gradient is a channel-major view, which a reshape to [N, C·H·W] would copy first).
 //
 // One workgroup per row. Each invocation strides over the row, then the workgroup reduces its
 // partial results in shared memory with a tree.
@@ -6,7 +8,9 @@
 //                   (stored as f32, exact for rows shorter than 2^24). A row holding a NaN gets
 //                   a NaN norm, as in the plain-tensor reference (its arg-max then ignores NaNs).
 //   mode 1 (L1):    norms[r] = sum_i |g[r, i]|, argmax[r] = 0.
-// info = [rows, cols, mode]. Rows beyond 65535 workgroups spill into workgroup_id.y.
+// info = [rows, cols, mode, d1, d2, d3, s0, s1, s2, s3]: a row's values are [d1, d2, d3]
+// (cols = d1·d2·d3) in row-major order, at strides s1, s2, s3; rows at stride s0 (see at()).
+// Rows beyond 65535 workgroups spill into workgroup_id.y.
 // Any row length >= 1, any number of rows.
 
 @group(0) @binding(0) var<storage, read_write> g: array<f32>;
@@ -30,6 +34,13 @@ fn beats(v: f32, i: u32, bv: f32, bi: u32) -> bool {
     return v > bv || (v == bv && i < bi);
 }
 
+// Offset of value i of row `row`.
+fn at(row: u32, i: u32) -> u32 {
+    let rest = i / info[5];
+    return row * info[6] + (rest / info[4]) * info[7] + (rest % info[4]) * info[8]
+        + (i % info[5]) * info[9];
+}
+
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -43,7 +54,6 @@ fn main(
     // No early return: values read from storage are not uniform to WGSL's analysis, and every
     // invocation must reach the barriers below. A workgroup past the last row reads nothing.
     let in_range = row < rows;
-    let base = row * cols;
     let end = select(0u, cols, in_range);
 
     var best = -1.0;
@@ -52,11 +62,11 @@ fn main(
     var nan = 0u;
     if (mode == 1u) {
         for (var i = lid; i < end; i += WG) {
-            sum += abs(g[base + i]);
+            sum += abs(g[at(row, i)]);
         }
     } else {
         for (var i = lid; i < end; i += WG) {
-            let a = abs(g[base + i]);
+            let a = abs(g[at(row, i)]);
             // Indices rise within one invocation: a strict win keeps the lowest tied index.
             if (a > best) {
                 best = a;

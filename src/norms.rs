@@ -34,23 +34,40 @@ const L2_FLOOR: f64 = 1e-24;
 /// `‖gᵢ‖` for every row `i` of `g: [N, M]`, as `[N]`.
 pub fn row_norm(g: Tensor<2>, norm: Norm) -> Tensor<1> {
     #[cfg(feature = "wgpu")]
-    {
-        use crate::kernels::row_norm::{row_norm_argmax_kernel, KernelNorm};
-        let kernel = match norm {
-            Norm::Linf => Some(KernelNorm::Linf),
-            Norm::L1 => Some(KernelNorm::L1),
-            Norm::L2 => None,
-        };
-        if let Some(kernel) = kernel {
-            if crate::kernels::has_kernels(&g.device())
-                && g.dtype() == burn::tensor::DType::F32
-                && g.shape().num_elements() > 0
-            {
-                return row_norm_argmax_kernel(g, kernel).0;
-            }
-        }
+    if let Some(kernel) = kernel_norm(&g, norm) {
+        return crate::kernels::row_norm::row_norm_argmax_kernel(g, kernel).0;
     }
     row_norm_reference(g, norm)
+}
+
+/// `‖gᵢ‖` for every sample `i` of `g: [N, C, H, W]` (its values in C, H, W order), as `[N]`. The
+/// kernel reads the 4-D tensor through its strides: a GEMM convolution's input gradient is a
+/// channel-major view, which the reshape to `[N, C·H·W]` that the other paths take would copy.
+pub fn sample_row_norm(g: Tensor<4>, norm: Norm) -> Tensor<1> {
+    #[cfg(feature = "wgpu")]
+    if let Some(kernel) = kernel_norm(&g, norm) {
+        return crate::kernels::row_norm::row_norm_argmax_kernel(g, kernel).0;
+    }
+    let [n, c, h, w] = g.dims();
+    row_norm(g.reshape([n, c * h * w]), norm)
+}
+
+/// The kernel's norm where the row-norm kernel takes `g` (L∞ and L1 of non-empty f32 on wgpu).
+#[cfg(feature = "wgpu")]
+fn kernel_norm<const D: usize>(
+    g: &Tensor<D>,
+    norm: Norm,
+) -> Option<crate::kernels::row_norm::KernelNorm> {
+    use crate::kernels::row_norm::KernelNorm;
+    let kernel = match norm {
+        Norm::Linf => KernelNorm::Linf,
+        Norm::L1 => KernelNorm::L1,
+        Norm::L2 => return None,
+    };
+    (crate::kernels::has_kernels(&g.device())
+        && g.dtype() == burn::tensor::DType::F32
+        && g.shape().num_elements() > 0)
+        .then_some(kernel)
 }
 
 /// Plain-tensor row norms: `Σ|gᵢ|`, `√Σgᵢ²`, `max|gᵢ|` (absolute values: the maximum of the

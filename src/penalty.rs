@@ -6,7 +6,7 @@
 use crate::kernels::critic_batch::critic_batch;
 use crate::kernels::mean_terms::{mean_terms, MeanTerm, MeanTerms, Phi};
 use crate::layers::{Network, Trace};
-use crate::norms::{row_norm, Norm};
+use crate::norms::{sample_row_norm, Norm};
 use crate::rng::Rng;
 use burn::tensor::{activation::relu, Tensor};
 use serde::{Deserialize, Serialize};
@@ -102,8 +102,7 @@ impl Default for GradientPenalty {
 
 /// Per-sample norms of a `[N, ...]` gradient.
 pub fn sample_norms(g: Tensor<4>, norm: Norm) -> Tensor<1> {
-    let [n, c, h, w] = g.dims();
-    row_norm(g.reshape([n, c * h * w]), norm)
+    sample_row_norm(g, norm)
 }
 
 /// `∇ₓ Σ C(x)` at the input of a traced forward pass (differentiable).

@@ -141,3 +141,37 @@ fn row_norm_nan_row_gives_nan_norm() {
         );
     }
 }
+
+/// A penalty's input gradient `[N, C, H, W]` goes to the kernel as it lies in memory (a GEMM
+/// convolution's is channel-major): norms, arg-max (in C, H, W order) and gradient as the
+/// reference gives them for the same values reshaped to `[N, C·H·W]`.
+#[test]
+fn sample_row_norm_reads_any_layout() {
+    use common::layer_inputs::{input, LAYOUTS};
+    let Some(gpu) = gpu() else { return };
+    let mut rng = Rng::new(12);
+    let mut cases = 0;
+    for shape in [[1, 1, 1, 1], [5, 3, 7, 9], [16, 3, 32, 32]] {
+        let [n, c, h, w] = shape;
+        for layout in LAYOUTS {
+            for norm in [KernelNorm::Linf, KernelNorm::L1] {
+                let what = format!("{shape:?} {layout:?} {norm:?}");
+                let g = input(shape, layout, &mut rng, &gpu).require_grad();
+                let up = rng.normal_tensor([n], 1.0, 0.5, &gpu);
+                let (norms, argmax) = row_norm_argmax_kernel(g.clone(), norm);
+                let grads = (norms.clone() * up.clone()).sum().backward();
+                let dg = g.grad(&grads).expect("kernel gradient reaches g");
+                let flat = g.clone().detach().reshape([n, c * h * w]);
+                let (norms_r, argmax_r) = row_norm_argmax_reference(flat.clone(), norm);
+                let dg_r = row_norm_backward_reference(flat, up, norm).reshape(shape);
+                // L∞ exactly; L1 sums in another order.
+                let e = rel_err(&to_vec64(norms), &to_vec64(norms_r));
+                assert!(e <= 1e-6, "{what}: norms differ by {e:.1e}");
+                assert_eq!(to_vec64(argmax), to_vec64(argmax_r), "{what}: arg-max");
+                assert_eq!(to_vec64(dg), to_vec64(dg_r), "{what}: gradient");
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 18);
+}

@@ -71,13 +71,19 @@ pub fn row_norm_backward_reference(g: Tensor<2>, up: Tensor<1>, norm: KernelNorm
     }
 }
 
-/// `(‖g_r‖, arg-max_r)` by the WGSL kernel. Differentiable in `g` through the hand-written
-/// backward kernel; the arg-max output carries no gradient.
+/// `(‖g_r‖, arg-max_r)` by the WGSL kernel, for `g: [rows, cols]`, or `[N, C, H, W]` with a
+/// row per sample (its values in C, H, W order, the arg-max indexing them so), read through its
+/// strides. Differentiable in `g` through the hand-written backward kernel; the arg-max output
+/// carries no gradient.
 ///
 /// # Panics
-/// When `g` is not on a wgpu device (check with [`super::has_kernels`]) or is not f32.
+/// When `g` is not on a wgpu device (check with [`super::has_kernels`]), is not f32, or is
+/// neither 2- nor 4-D.
 #[cfg(feature = "wgpu")]
-pub fn row_norm_argmax_kernel(g: Tensor<2>, norm: KernelNorm) -> (Tensor<1>, Tensor<1>) {
+pub fn row_norm_argmax_kernel<const D: usize>(
+    g: Tensor<D>,
+    norm: KernelNorm,
+) -> (Tensor<1>, Tensor<1>) {
     use super::row_norm_cube::RowNormOps;
     use burn::backend::Dispatch;
     assert!(
