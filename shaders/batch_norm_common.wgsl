@@ -10,9 +10,9 @@
 // deviations, and sums of gradients against the deviations); the output pass merges a
 // channel's ranges (Chan et al.'s parallel variance) and writes its outputs elementwise over one
 // range. So a channel is spread over SPLITS workgroups however large M grows: two launches
-// (batch_norm_partials_main.wgsl, batch_norm_output_main.wgsl). Where every channel is one
-// range (M ≤ CHUNK) the two passes run in one launch instead (batch_norm_fused_main.wgsl), one
-// workgroup per channel. Where the same formulas in tensor ops take 20–60 launches these take
+// (batch_norm_partials_main.wgsl, batch_norm_output_main.wgsl). Where a channel's values in all
+// G groups fit one range (G·M ≤ CHUNK) the two passes run in one launch instead
+// (batch_norm_fused_main.wgsl), one workgroup per channel. Where the same formulas in tensor ops take 20–60 launches these take
 // 1 or 2.
 //
 // The shape, the inputs' strides (in elements: a GEMM convolution hands out channel-major

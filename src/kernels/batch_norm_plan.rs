@@ -61,6 +61,8 @@ pub(super) struct Plan {
     /// the strides of the tensors [`Plan::output`] allocates.
     out_strides: Vec<usize>,
     groups: usize,
+    /// Values per statistics slot (a channel of one group): `M`.
+    values_per_slot: usize,
     splits: usize,
     workgroup: u32,
     consts: Vec<(&'static str, String)>,
@@ -118,6 +120,7 @@ impl Plan {
             shape,
             out_strides,
             groups,
+            values_per_slot: m,
             splits,
             workgroup,
             consts,
@@ -133,9 +136,11 @@ impl Plan {
         empty_with_strides(x, &self.out_strides)
     }
 
-    /// Whether an operation's two passes run in one launch: every slot is one range.
+    /// Whether an operation's two passes run in one launch: a channel's values in all groups
+    /// together fit one range, so that its workgroup (one per channel) has no more to read per
+    /// pass than a workgroup of the two launches has (which takes a range of one group each).
     fn one_launch(&self) -> bool {
-        self.splits == 1
+        self.groups * self.values_per_slot <= CHUNK
     }
 
     /// The shader of `parts` with this plan's constants, `extra` ones replacing them by name.
@@ -163,8 +168,9 @@ impl Plan {
     /// Runs one operation: the per-range sums of `x` and of the gradients `grads` names
     /// (`batch_norm_partials.wgsl`), then `body`'s output pass (its function `output_pass`, its
     /// bindings from 1 on: `buffers`, then the mask where `grads` has one, as `{{ mask_binding }}`
-    /// declares it), with `extra` constants. One launch, one workgroup per channel, where every
-    /// slot is one range (M ≤ CHUNK); otherwise a launch per pass, a workgroup per range.
+    /// declares it), with `extra` constants. One launch, one workgroup per channel, where a
+    /// channel's values in all groups fit one range (G·M ≤ CHUNK); otherwise a launch per pass,
+    /// a workgroup per range.
     pub(super) fn run(
         &self,
         name: &'static str,
