@@ -32,13 +32,19 @@ fi
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 export PYTHONUNBUFFERED=1
-gunzip -c .gpu/margan.gz >/tmp/margan && chmod +x /tmp/margan || { echo "no .gpu/margan.gz: build it first (see the top of $0)"; exit 1; }
-for t in matmul_kernel f16_matmul; do
-    [ -f ".gpu/$t.gz" ] && gunzip -c ".gpu/$t.gz" >"/tmp/$t" && chmod +x "/tmp/$t"
+# unxz_to FILE.xz OUT: with Python's lzma (the machine has Python for the PyTorch twin; xz
+# itself may be missing).
+unxz_to() {
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2" \
+        && chmod +x "$2"
+}
+unxz_to .gpu/margan.xz /tmp/margan || { echo "no .gpu/margan.xz: build it first (see the top of $0)"; exit 1; }
+for t in matmul_kernel f16_matmul wgpu_step; do
+    [ -f ".gpu/$t.xz" ] && unxz_to ".gpu/$t.xz" "/tmp/$t"
 done
 fusion=false
-if [ -f .gpu/margan-fusion.gz ]; then
-    gunzip -c .gpu/margan-fusion.gz >/tmp/margan-fusion && chmod +x /tmp/margan-fusion && fusion=true
+if [ -f .gpu/margan-fusion.xz ]; then
+    unxz_to .gpu/margan-fusion.xz /tmp/margan-fusion && fusion=true
 fi
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 
@@ -101,13 +107,15 @@ section "full iteration: margan tiled, critic passes per batch against one pass"
 # The optional f16 tensor-core products (cooperative matrices): are they there, right, and how
 # far off f32 is the penalised step with them (before any timing of them).
 tensor_tests() {
-    [ -x /tmp/f16_matmul ] || { echo "no .gpu/f16_matmul.gz: tests not carried (bench/prepare-gpu.sh)"; return; }
+    [ -x /tmp/f16_matmul ] || { echo "no .gpu/f16_matmul.xz: tests not carried (bench/prepare-gpu.sh)"; return; }
     MARGAN_REQUIRE_GPU=1 /tmp/f16_matmul --nocapture 2>&1 | grep -E "SKIPPED|f16|test |panicked|result"
     # Every variant of the f32 kernel, as this GPU's driver compiles it (the tuner may pick any).
     MARGAN_REQUIRE_GPU=1 /tmp/matmul_kernel 2>&1 | grep -E "SKIPPED|test |panicked|result"
+    # A penalised step on this GPU against the CPU: every other WGSL kernel of a step.
+    [ -x /tmp/wgpu_step ] && MARGAN_REQUIRE_GPU=1 /tmp/wgpu_step 2>&1 | grep -E "SKIPPED|test |panicked|result"
 }
 export -f tensor_tests
-section "f16 tensor cores and every f32 kernel variant: correctness on this GPU" 60 tensor_tests
+section "f16 tensor cores, every f32 kernel variant, a penalised step: correctness on this GPU" 90 tensor_tests
 section "full iteration: margan with f16 tensor-core products among the measured (experimental)" 90 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
     --matmul-tuning measure-f16 --batch 64,256 --penalty linf --warmup 3 --iterations "$iters" --matmul \
