@@ -101,22 +101,29 @@ struct TermsShader {
 
 impl TermsShader {
     fn forward(spec: &MeanTerms, n: usize) -> Self {
-        TermsShader {
-            name: "mean_terms_forward",
-            body: include_str!("../../shaders/mean_terms_forward.wgsl"),
-            n,
-            groups: spec.groups,
-            code: value_body(spec),
-        }
+        let body = include_str!("../../shaders/mean_terms_forward.wgsl");
+        Self::new("mean_terms_forward", body, spec, n, value_body(spec))
     }
 
     fn backward(spec: &MeanTerms, n: usize) -> Self {
+        let body = include_str!("../../shaders/mean_terms_backward.wgsl");
+        Self::new("mean_terms_backward", body, spec, n, grad_body(spec))
+    }
+
+    fn new(
+        name: &'static str,
+        body: &'static str,
+        spec: &MeanTerms,
+        n: usize,
+        code: String,
+    ) -> Self {
+        let groups = spec.groups;
         TermsShader {
-            name: "mean_terms_backward",
-            body: include_str!("../../shaders/mean_terms_backward.wgsl"),
+            name,
+            body,
             n,
-            groups: spec.groups,
-            code: grad_body(spec),
+            groups,
+            code,
         }
     }
 }
