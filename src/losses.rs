@@ -11,11 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::MarganError;
 use crate::kernels::mean_terms::{mean_terms, MeanTerm, MeanTerms, Phi};
-
-/// Whether the mean-terms kernel runs for `x` (f32 on wgpu); elsewhere the tensor ops, as before.
-pub(crate) fn use_kernel(x: &Tensor<1>) -> bool {
-    crate::kernels::has_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32
-}
+use crate::kernels::runs_f32_kernels;
 
 /// `−log σ(x)` (cross-entropy with target 1).
 fn bce_one(x: Tensor<1>) -> Tensor<1> {
@@ -213,7 +209,7 @@ impl GanLoss {
     /// groups: one kernel launch on wgpu where [`GanLoss::d_terms`] has the loss, the slices and
     /// tensor ops elsewhere.
     pub fn d_loss_in_pass(self, out: Tensor<1>, groups: usize) -> Tensor<1> {
-        if let Some(terms) = self.d_terms().filter(|_| use_kernel(&out)) {
+        if let Some(terms) = self.d_terms().filter(|_| runs_f32_kernels(&out)) {
             return mean_terms(out, &MeanTerms { groups, terms });
         }
         let n = out.dims()[0] / groups;
@@ -224,7 +220,7 @@ impl GanLoss {
     /// one kernel launch on wgpu, the tensor ops elsewhere. `None` for a relativistic loss.
     pub fn g_loss_from_fake(self, fake: Tensor<1>) -> Option<Tensor<1>> {
         let terms = self.g_terms()?;
-        Some(if use_kernel(&fake) {
+        Some(if runs_f32_kernels(&fake) {
             mean_terms(fake, &MeanTerms { groups: 1, terms })
         } else {
             // Not relativistic: the real values are never read.

@@ -64,10 +64,7 @@ fn kernel_norm<const D: usize>(
         Norm::L1 => KernelNorm::L1,
         Norm::L2 => return None,
     };
-    (crate::kernels::has_kernels(&g.device())
-        && g.dtype() == burn::tensor::DType::F32
-        && g.shape().num_elements() > 0)
-        .then_some(kernel)
+    (crate::kernels::runs_f32_kernels(g) && g.shape().num_elements() > 0).then_some(kernel)
 }
 
 /// Plain-tensor row norms: `Σ|gᵢ|`, `√Σgᵢ²`, `max|gᵢ|` (absolute values: the maximum of the

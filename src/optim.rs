@@ -8,7 +8,7 @@
 //! `AdamState`, so optimiser records and checkpoints are the same either way.
 
 use burn::optim::{Adam, AdamConfig, AdamState, LearningRate, ModuleOptimizer, Optimizer};
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 
 /// Adam's settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,10 +76,7 @@ pub struct FusedAdam {
 impl FusedAdam {
     /// Whether a step of `tensor` runs the fused kernel.
     pub fn uses_kernel<const D: usize>(&self, tensor: &Tensor<D>) -> bool {
-        self.config.fused
-            && !crate::device::FUSION
-            && tensor.dtype() == DType::F32
-            && crate::kernels::has_kernels(&tensor.device())
+        self.config.fused && !crate::device::FUSION && crate::kernels::runs_f32_kernels(tensor)
     }
 }
 

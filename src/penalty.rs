@@ -172,7 +172,7 @@ impl GradientPenalty {
     /// `λ · mean F(‖∇ₓ C(x̂)‖)` over the given input gradient `g = ∇ₓ C(x̂)`.
     pub fn from_input_grad(&self, g: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
         let norms = sample_norms(g, self.norm);
-        if crate::losses::use_kernel(&norms) {
+        if crate::kernels::runs_f32_kernels(&norms) {
             // One launch each way on wgpu instead of the tensor ops' five or so.
             let terms = MeanTerms {
                 groups: 1,

@@ -153,7 +153,7 @@ pub fn col2im_reference(cols: Tensor<2>, g: Patches) -> Tensor<4> {
 /// `im2col` by the WGSL kernel on wgpu (f32), by [`im2col_reference`] elsewhere.
 pub fn im2col(x: Tensor<4>, g: Patches) -> Tensor<2> {
     #[cfg(feature = "wgpu")]
-    if crate::kernels::has_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+    if crate::kernels::runs_f32_kernels(&x) {
         return crate::kernels::patches::im2col_kernel(x, g);
     }
     im2col_reference(x, g)
@@ -162,7 +162,7 @@ pub fn im2col(x: Tensor<4>, g: Patches) -> Tensor<2> {
 /// `col2im` by the WGSL kernel on wgpu (f32), by [`col2im_reference`] elsewhere.
 pub fn col2im(cols: Tensor<2>, g: Patches) -> Tensor<4> {
     #[cfg(feature = "wgpu")]
-    if crate::kernels::has_kernels(&cols.device()) && cols.dtype() == burn::tensor::DType::F32 {
+    if crate::kernels::runs_f32_kernels(&cols) {
         return crate::kernels::patches::col2im_kernel(cols, g);
     }
     col2im_reference(cols, g)

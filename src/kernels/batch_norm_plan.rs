@@ -28,7 +28,10 @@ const FUSED_MAIN: &str = include_str!("../../shaders/batch_norm_fused_main.wgsl"
 /// One of the BatchNorm shaders, with the shape, strides and scalars it is compiled for.
 pub(super) struct BnShader {
     name: &'static str,
-    /// After the common part, in order: the passes' functions and an entry point.
+    /// Which entry point `parts` ends with: `partials`, `output` (a launch per pass) or
+    /// `fused` (both passes in one launch).
+    entry: &'static str,
+    /// After the common part, in order: the passes' functions and the entry point.
     parts: Vec<&'static str>,
     workgroup: u32,
     consts: Vec<(&'static str, String)>,
@@ -44,9 +47,8 @@ impl KernelSource for BnShader {
             .fold(template, |t, (k, v)| t.register(*k, v.clone()))
     }
     fn id(&self) -> KernelId {
-        // The entry point tells a one-launch shader from an output pass of the same operation.
-        let entry = self.parts.last().map(|p| p.as_ptr() as usize);
-        super::launch::kernel_id::<Self, _>((self.name, entry, self.workgroup, self.consts.clone()))
+        let id = (self.name, self.entry, self.workgroup, self.consts.clone());
+        super::launch::kernel_id::<Self, _>(id)
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -61,8 +63,6 @@ pub(super) struct Plan {
     /// the strides of the tensors [`Plan::output`] allocates.
     out_strides: Vec<usize>,
     groups: usize,
-    /// Values per statistics slot (a channel of one group): `M`.
-    values_per_slot: usize,
     splits: usize,
     workgroup: u32,
     consts: Vec<(&'static str, String)>,
@@ -120,7 +120,6 @@ impl Plan {
             shape,
             out_strides,
             groups,
-            values_per_slot: m,
             splits,
             workgroup,
             consts,
@@ -140,13 +139,15 @@ impl Plan {
     /// together fit one range, so that its workgroup (one per channel) has no more to read per
     /// pass than a workgroup of the two launches has (which takes a range of one group each).
     fn one_launch(&self) -> bool {
-        self.groups * self.values_per_slot <= CHUNK
+        let [batch, _, h, w] = self.shape;
+        batch * h * w <= CHUNK
     }
 
     /// The shader of `parts` with this plan's constants, `extra` ones replacing them by name.
     fn shader(
         &self,
         name: &'static str,
+        entry: &'static str,
         parts: Vec<&'static str>,
         extra: &[(&'static str, String)],
     ) -> BnShader {
@@ -159,6 +160,7 @@ impl Plan {
         }
         BnShader {
             name,
+            entry,
             parts,
             workgroup: self.workgroup,
             consts,
@@ -195,20 +197,21 @@ impl Plan {
         let buffers = bound;
         let c = self.channels() as u32;
         if self.one_launch() {
-            let shader = self.shader(name, vec![PARTIALS, body, FUSED_MAIN], &consts);
+            let shader = self.shader(name, "fused", vec![PARTIALS, body, FUSED_MAIN], &consts);
             self.launch(shader, CubeCount::Static(c, 1, 1), buffers);
             return;
         }
         let slots = CubeCount::Static(self.splits as u32, c * self.groups as u32, 1);
-        let (sums, mut sum_buffers) = grads.partials_bindings(x, &partials);
+        let (sums, sum_buffers) = grads.partials_bindings(x, &partials);
         consts.push(("gradient_bindings", sums));
         let shader = self.shader(
             "batch_norm_partials",
+            "partials",
             vec![PARTIALS, PARTIALS_MAIN],
             &consts,
         );
-        self.launch(shader, slots.clone(), std::mem::take(&mut sum_buffers));
-        let shader = self.shader(name, vec![body, OUTPUT_MAIN], &consts);
+        self.launch(shader, slots.clone(), sum_buffers);
+        let shader = self.shader(name, "output", vec![body, OUTPUT_MAIN], &consts);
         self.launch(shader, slots, buffers);
     }
 

@@ -36,7 +36,7 @@ pub fn critic_batch_kernel(real: Tensor<4>, fake: Tensor<4>, u: Tensor<1>) -> Te
 /// The kernel on wgpu (f32), the reference elsewhere.
 pub fn critic_batch(real: Tensor<4>, fake: Tensor<4>, u: Tensor<1>) -> Tensor<4> {
     #[cfg(feature = "wgpu")]
-    if super::has_kernels(&real.device()) && real.dtype() == burn::tensor::DType::F32 {
+    if super::runs_f32_kernels(&real) {
         return critic_batch_kernel(real, fake, u);
     }
     critic_batch_reference(real.detach(), fake.detach(), u.detach())

@@ -86,59 +86,56 @@ impl LeakyScaleOps for CubeBackend {
 /// `t · factor(x)` in one launch (`slope`: the LeakyReLU slope's f32 bits, or unused), written in
 /// `x`'s order of dimensions.
 pub(super) fn scale(x: CubeTensor, t: CubeTensor, factor: Factor, slope: u32) -> CubeTensor {
-    {
-        for v in [&x, &t] {
-            assert_eq!(v.dtype, DType::F32, "the leaky_scale kernel is f32 only");
-        }
-        assert_eq!(
-            x.meta.shape(),
-            t.meta.shape(),
-            "leaky_scale: x and t have different shapes"
-        );
-        // Views of rank ≤ 4 are read through their strides; higher ranks are copied first.
-        let [x, t] = [x, t].map(|v| {
-            if v.meta.shape().num_dims() <= 4 {
-                v
-            } else {
-                into_contiguous(v)
-            }
-        });
-        let n = t.meta.shape().num_elements();
-        assert!(
-            n < u32::MAX as usize,
-            "leaky_scale: {n} elements exceed u32 indexing"
-        );
-        let (dims, xs) = shape_strides4(&x, "leaky_scale");
-        let (_, ts) = shape_strides4(&t, "leaky_scale");
-        // The forward passes x as t: bind it once. (Another t in x's memory is copied.)
-        let forward =
-            same_memory(&x, &t) && xs == ts && x.handle.offset_start == t.handle.offset_start;
-        let t = if forward { t } else { unaliased(t, &[&x]) };
-        // The output in x's order of dimensions: the activation of a channel-major
-        // convolution output stays channel-major, and its gradient follows the activation.
-        let out = empty_in_layout_of(&x);
-        let (_, os) = shape_strides4(&out, "leaky_scale");
-        let mut info = vec![n as u32, slope];
-        info.extend(dims);
-        info.extend(xs);
-        info.extend(ts);
-        info.extend(os);
-        let info = info_buffer(&t, &info);
-        let mut buffers = vec![x.handle.clone().binding()];
-        if !forward {
-            buffers.push(t.handle.clone().binding());
-        }
-        buffers.extend([out.handle.clone().binding(), info.binding()]);
-        t.client.launch(
-            Box::new(SourceKernel::new(
-                LeakyShader { forward, factor },
-                CubeDim::new_1d(WORKGROUP),
-            )),
-            cube_count((n as u32).div_ceil(WORKGROUP)),
-            KernelArguments::new().with_buffers(buffers),
-        );
-        out
+    for v in [&x, &t] {
+        assert_eq!(v.dtype, DType::F32, "the leaky_scale kernel is f32 only");
     }
+    assert_eq!(
+        x.meta.shape(),
+        t.meta.shape(),
+        "leaky_scale: x and t have different shapes"
+    );
+    // Views of rank ≤ 4 are read through their strides; higher ranks are copied first.
+    let [x, t] = [x, t].map(|v| {
+        if v.meta.shape().num_dims() <= 4 {
+            v
+        } else {
+            into_contiguous(v)
+        }
+    });
+    let n = t.meta.shape().num_elements();
+    assert!(
+        n < u32::MAX as usize,
+        "leaky_scale: {n} elements exceed u32 indexing"
+    );
+    let (dims, xs) = shape_strides4(&x, "leaky_scale");
+    let (_, ts) = shape_strides4(&t, "leaky_scale");
+    // The forward passes x as t: bind it once. (Another t in x's memory is copied.)
+    let forward = same_memory(&x, &t) && xs == ts && x.handle.offset_start == t.handle.offset_start;
+    let t = if forward { t } else { unaliased(t, &[&x]) };
+    // The output in x's order of dimensions: the activation of a channel-major
+    // convolution output stays channel-major, and its gradient follows the activation.
+    let out = empty_in_layout_of(&x);
+    let (_, os) = shape_strides4(&out, "leaky_scale");
+    let mut info = vec![n as u32, slope];
+    info.extend(dims);
+    info.extend(xs);
+    info.extend(ts);
+    info.extend(os);
+    let info = info_buffer(&t, &info);
+    let mut buffers = vec![x.handle.clone().binding()];
+    if !forward {
+        buffers.push(t.handle.clone().binding());
+    }
+    buffers.extend([out.handle.clone().binding(), info.binding()]);
+    t.client.launch(
+        Box::new(SourceKernel::new(
+            LeakyShader { forward, factor },
+            CubeDim::new_1d(WORKGROUP),
+        )),
+        cube_count((n as u32).div_ceil(WORKGROUP)),
+        KernelArguments::new().with_buffers(buffers),
+    );
+    out
 }
 
 /// Backward: the upstream gradient through the same kernel; `x` is a constant.

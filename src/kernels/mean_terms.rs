@@ -155,7 +155,7 @@ pub fn mean_terms_kernel(x: Tensor<1>, spec: &MeanTerms) -> Tensor<1> {
 /// The kernel on wgpu (f32), the reference elsewhere.
 pub fn mean_terms(x: Tensor<1>, spec: &MeanTerms) -> Tensor<1> {
     #[cfg(feature = "wgpu")]
-    if super::has_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+    if super::runs_f32_kernels(&x) {
         return mean_terms_kernel(x, spec);
     }
     mean_terms_reference(x, spec)

@@ -74,3 +74,9 @@ pub fn has_kernels(device: &Device) -> bool {
         false
     }
 }
+
+/// Whether the WGSL kernels take `t`: an f32 tensor on the wgpu backend (elsewhere, and for other
+/// float types, the plain-tensor references run).
+pub fn runs_f32_kernels<const D: usize>(t: &burn::tensor::Tensor<D>) -> bool {
+    t.dtype() == burn::tensor::DType::F32 && has_kernels(&t.device())
+}

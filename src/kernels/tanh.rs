@@ -29,7 +29,7 @@ pub fn tanh_kernel(x: Tensor<4>) -> Tensor<4> {
 /// The kernel on wgpu (f32), the reference elsewhere.
 pub fn tanh(x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "wgpu")]
-    if super::has_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+    if super::runs_f32_kernels(&x) {
         return tanh_kernel(x);
     }
     tanh_reference(x)
