@@ -102,6 +102,7 @@ async function run(name, webgpu, expected, minSteps, embedded = false) {
   await page.screenshot({ path: path.join(out, `corrupt-${name}.png`) });
   if (embedded) await embed(page, name);
   await ctx.close();
+  fs.rmSync(dir, { recursive: true, force: true }); // the browser profile
 }
 
 // Max minus min of r+g+b over a canvas: 0 for a blank one.

@@ -209,13 +209,32 @@ fn bad_options_name_the_fix() {
     }
 }
 
-/// A file as `bench/torch_dcgan32.py --json` writes it, in a fresh temporary folder.
-fn twin_json(name: &str, body: &str) -> String {
+/// A file as `bench/torch_dcgan32.py --json` writes it, in a fresh temporary folder that goes
+/// when the returned path does (unless the test failed).
+fn twin_json(name: &str, body: &str) -> TwinJson {
     let dir = std::env::temp_dir().join(format!("margan-against-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("torch.json");
     std::fs::write(&path, body).unwrap();
-    path.to_string_lossy().into_owned()
+    TwinJson(path.to_string_lossy().into_owned(), dir)
+}
+
+/// The path of a twin's JSON file (as the `--against` argument) and its folder.
+struct TwinJson(String, std::path::PathBuf);
+
+impl std::ops::Deref for TwinJson {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for TwinJson {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
 }
 
 /// The ratio printed on a line `… margan PyTorch ratio×`, checked against the two numbers before.
@@ -338,10 +357,10 @@ fn against_a_bad_file_names_the_fix() {
             "--against /nonexistent/torch.json: cannot read it",
         ),
         (
-            layers,
+            layers.to_string(),
             "it holds layers rows, and this bench needs iteration rows",
         ),
-        (garbage, "not the PyTorch twin's JSON"),
+        (garbage.to_string(), "not the PyTorch twin's JSON"),
     ] {
         let o = bench(&["--device", "cpu", "--against", &file]);
         assert!(!o.status.success(), "{file} should fail");

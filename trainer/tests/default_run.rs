@@ -81,4 +81,5 @@ fn default_preset_learns_shape_statistics() {
         real.tv,
         noise.tv
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -117,11 +117,29 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn tmp(name: &str) -> PathBuf {
+    /// A scratch folder, removed when the test passes (kept to be looked at when it fails).
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    impl std::ops::Deref for Scratch {
+        type Target = PathBuf;
+        fn deref(&self) -> &PathBuf {
+            &self.0
+        }
+    }
+
+    fn tmp(name: &str) -> Scratch {
         let d = std::env::temp_dir().join(format!("margan-data-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
-        d
+        Scratch(d)
     }
 
     #[test]
@@ -155,7 +173,7 @@ mod tests {
         let mut bad = bytes.clone();
         bad[0] = 42;
         std::fs::write(dir.join("data_batch_3.bin"), &bad).unwrap();
-        assert!(Source::open(&DataConfig::Cifar10 { dir })
+        assert!(Source::open(&DataConfig::Cifar10 { dir: dir.to_path_buf() })
             .err()
             .unwrap()
             .contains("label 42"));
@@ -215,7 +233,7 @@ mod tests {
             b"not an idx file at all",
         )
         .unwrap();
-        assert!(Source::open(&DataConfig::Mnist { dir, size: 32 })
+        assert!(Source::open(&DataConfig::Mnist { dir: dir.to_path_buf(), size: 32 })
             .err()
             .unwrap()
             .contains("magic"));
