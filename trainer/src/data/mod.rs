@@ -173,10 +173,12 @@ mod tests {
         let mut bad = bytes.clone();
         bad[0] = 42;
         std::fs::write(dir.join("data_batch_3.bin"), &bad).unwrap();
-        assert!(Source::open(&DataConfig::Cifar10 { dir: dir.to_path_buf() })
-            .err()
-            .unwrap()
-            .contains("label 42"));
+        assert!(Source::open(&DataConfig::Cifar10 {
+            dir: dir.to_path_buf()
+        })
+        .err()
+        .unwrap()
+        .contains("label 42"));
     }
 
     #[test]
@@ -233,10 +235,13 @@ mod tests {
             b"not an idx file at all",
         )
         .unwrap();
-        assert!(Source::open(&DataConfig::Mnist { dir: dir.to_path_buf(), size: 32 })
-            .err()
-            .unwrap()
-            .contains("magic"));
+        assert!(Source::open(&DataConfig::Mnist {
+            dir: dir.to_path_buf(),
+            size: 32
+        })
+        .err()
+        .unwrap()
+        .contains("magic"));
     }
 
     #[test]
