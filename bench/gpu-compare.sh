@@ -13,12 +13,19 @@
 # (../shared/notes/toolchain.md, "A GPU machine").
 # Run there, carrying .gpu and .gl:   bash bench/gpu-compare.sh [ITERATIONS] [SECONDS]
 #
+# BATCHES (default 64,256) and TORCH_DEVICE (default cuda) change what is run, for a dry run of
+# this script on a machine without a GPU (e.g. lavapipe, batch 2, PyTorch on the CPU):
+#   BATCHES=2 TORCH_DEVICE=cpu VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json \
+#     bash bench/gpu-compare.sh 1
+#
 # Sections run most important first; with SECONDS (a GPU machine is lent for minutes), each
 # section is cut at the deadline and the ones that no longer fit are skipped, saying so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 iters=${1:-20}
 budget=${2:-0}
+export batches=${BATCHES:-64,256}
+torch_device=${TORCH_DEVICE:-cuda}
 start=$(date +%s)
 # On the device machine everything written under $OUT comes back: keep the whole output there
 # (the call's reply shows only its tail), and the kernel logs below.
@@ -76,12 +83,12 @@ section() {
     echo "   [$(($(date +%s) - t0))s]"
 }
 
-profile() { # BINARY PATH: CubeCL's timing of every kernel in one b64 L-inf iteration
+profile() { # BINARY PATH: CubeCL's timing of every kernel in one L-inf iteration (the first batch)
     local prof
     prof=$(mktemp -d)
     python3 bench/kernel_profile.py --setup "$prof" >/dev/null
     (cd "$prof" && "$1" bench --preset cifar10-hinge-linf-hinge --device wgpu --conv "$2" \
-        --batch 64 --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
+        --batch "${batches%%,*}" --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
     python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20
     python3 bench/kernel_profile.py "$prof/kernels.log" --phases
     if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-$(basename "$1")-$2.log"; fi
@@ -91,19 +98,19 @@ export -f profile
 # PyTorch first: its rows (--json) let margan's bench print the ratios and the targets of
 # issue #9 (--against) right under its own table.
 section "full iteration: PyTorch" 90 \
-    python3 bench/torch_dcgan32.py --device cuda --batches 64,256 --penalties none,l2,linf \
+    python3 bench/torch_dcgan32.py --device "$torch_device" --batches "$batches" --penalties none,l2,linf \
     --warmup 10 --iterations "$((iters * 5))" --json /tmp/torch-iteration.json
 # `--against FILE` when the PyTorch section wrote FILE.
 against() { [ -s "$1" ] && echo --against "$1"; }
 section "full iteration: margan, GEMM convolutions (products measured per shape; burn's matmul)" 150 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled,gemm \
-    --batch 64,256 --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases --matmul \
+    --batch "$batches" --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases --matmul \
     $(against /tmp/torch-iteration.json)
 # The critic's one pass over real, fake and penalty points (margan's default, above) against a
 # pass per batch (the paper's code, the PyTorch twin), same build, each row with the ratio.
 section "full iteration: margan tiled, critic passes per batch against one pass" 60 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --critic-pass separate,one --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
+    --critic-pass separate,one --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
 # The optional f16 tensor-core products (cooperative matrices): are they there, right, and how
 # far off f32 is the penalised step with them (before any timing of them).
 tensor_tests() {
@@ -118,18 +125,18 @@ export -f tensor_tests
 section "f16 tensor cores, every f32 kernel variant, a penalised step: correctness on this GPU" 90 tensor_tests
 section "full iteration: margan with f16 tensor-core products among the measured (experimental)" 90 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --matmul-tuning measure-f16 --batch 64,256 --penalty linf --warmup 3 --iterations "$iters" --matmul \
+    --matmul-tuning measure-f16 --batch "$batches" --penalty linf --warmup 3 --iterations "$iters" --matmul \
     $(against /tmp/torch-iteration.json)
 # Each op's time: the mean of 10 launches between two waits on the device, on both sides (a
 # lone op waited on also pays the round trip, which an iteration does not).
 section "per convolution: cuDNN, TF32 off" 60 \
-    python3 bench/torch_dcgan32.py --device cuda --layers --batches 64,256 --iterations "$iters" \
+    python3 bench/torch_dcgan32.py --device "$torch_device" --layers --batches "$batches" --iterations "$iters" \
     --repeat 10 --json /tmp/torch-layers.json
 section "per convolution: margan" 90 \
-    /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch 64,256 --iterations "$iters" \
+    /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch "$batches" --iterations "$iters" \
     --repeat 10 $(against /tmp/torch-layers.json)
 section "full iteration: PyTorch with TF32 off (convolutions in f32, as margan's)" 30 \
-    python3 bench/torch_dcgan32.py --device cuda --fp32 --batches 64,256 --penalties linf \
+    python3 bench/torch_dcgan32.py --device "$torch_device" --fp32 --batches "$batches" --penalties linf \
     --warmup 10 --iterations "$((iters * 5))"
 # Host work: CubeCL submits a command buffer every 32 launches (CUBECL_WGPU_MAX_TASKS). Fewer,
 # longer ones cost the host less per launch (on lavapipe, 17 against 23 ms of the runtime
@@ -138,24 +145,24 @@ tasks() { for t in 128 512; do echo "CUBECL_WGPU_MAX_TASKS=$t"; CUBECL_WGPU_MAX_
 export -f tasks
 section "full iteration: margan tiled, 128 and 512 launches per command buffer (default 32)" 60 \
     tasks /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
+    --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
 section "full iteration: margan tiled with the fixed rule of stop 10 (64x64 kernel for thin products)" 60 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --matmul-tuning heuristic --batch 64,256 --penalty linf --warmup 3 --iterations "$iters"
+    --matmul-tuning heuristic --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
 # What the GPU runs per iteration and how many launches: if kernels add up to far less than
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
-section "kernel profile: one b64 L-inf iteration (tiled), CubeCL timing every kernel" 60 \
+section "kernel profile: one L-inf iteration (tiled, the first batch), CubeCL timing every kernel" 60 \
     profile /tmp/margan tiled
 if $fusion; then
     section "full iteration: margan with burn's fusion (experimental)" 120 \
         /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-        --batch 64,256 --penalty none,linf --warmup 3 --iterations "$iters"
+        --batch "$batches" --penalty none,linf --warmup 3 --iterations "$iters"
 fi
 section "kernels: row norms, BatchNorm, activation and Adam kernels vs tensor ops" 60 \
     /tmp/margan bench --kernels --device wgpu --iterations "$iters"
 section "full iteration: margan, burn's own convolutions" 150 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv burn \
-    --batch 64,256 --penalty none,linf --warmup 2 --iterations "$((iters / 2 > 0 ? iters / 2 : 1))"
+    --batch "$batches" --penalty none,linf --warmup 2 --iterations "$((iters / 2 > 0 ? iters / 2 : 1))"
 if $fusion; then
     section "kernel profile: the same iteration with burn's fusion" 60 profile /tmp/margan-fusion tiled
 fi
