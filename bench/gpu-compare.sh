@@ -83,15 +83,16 @@ section() {
     echo "   [$(($(date +%s) - t0))s]"
 }
 
-profile() { # BINARY PATH: CubeCL's timing of every kernel in one L-inf iteration (the first batch)
-    local prof
+profile() { # BINARY PATH [TUNING]: CubeCL's timing of every kernel in one L-inf iteration (the first batch)
+    local prof tuning=${3:-measure}
     prof=$(mktemp -d)
     python3 bench/kernel_profile.py --setup "$prof" >/dev/null
     (cd "$prof" && "$1" bench --preset cifar10-hinge-linf-hinge --device wgpu --conv "$2" \
-        --batch "${batches%%,*}" --penalty linf --warmup 3 --iterations 1 --phases) | tail -3
+        --matmul-tuning "$tuning" --batch "${batches%%,*}" --penalty linf --warmup 3 \
+        --iterations 1 --phases) | tail -3
     python3 bench/kernel_profile.py "$prof/kernels.log" --table -9 --top 20
     python3 bench/kernel_profile.py "$prof/kernels.log" --phases
-    if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-$(basename "$1")-$2.log"; fi
+    if [ -n "${OUT:-}" ]; then cp "$prof/kernels.log" "$OUT/kernels-$(basename "$1")-$2-$tuning.log"; fi
 }
 export -f profile
 
@@ -153,6 +154,9 @@ section "full iteration: margan tiled with the fixed rule of stop 10 (64x64 kern
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
 section "kernel profile: one L-inf iteration (tiled, the first batch), CubeCL timing every kernel" 60 \
     profile /tmp/margan tiled
+# With the products on tensor cores, what is left: the other kernels, and the gaps between them.
+section "kernel profile: the same iteration with f16 tensor-core products among the measured" 60 \
+    profile /tmp/margan tiled measure-f16
 if $fusion; then
     section "full iteration: margan with burn's fusion (experimental)" 120 \
         /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
