@@ -1,6 +1,8 @@
 //! `margan bench` as a user runs it: the iteration table, the phase table, several devices side
 //! by side (flex against burn's ndarray backend when the build has it), and bad options.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn bench(args: &[&str]) -> Output {
@@ -209,31 +211,22 @@ fn bad_options_name_the_fix() {
     }
 }
 
-/// A file as `bench/torch_dcgan32.py --json` writes it, in a fresh temporary folder that goes
-/// when the returned path does (unless the test failed).
+/// A file as `bench/torch_dcgan32.py --json` writes it, in a scratch folder that goes with the
+/// returned path (unless the test failed).
 fn twin_json(name: &str, body: &str) -> TwinJson {
-    let dir = std::env::temp_dir().join(format!("margan-against-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::tmp(&format!("against-{name}"));
     let path = dir.join("torch.json");
     std::fs::write(&path, body).unwrap();
     TwinJson(path.to_string_lossy().into_owned(), dir)
 }
 
-/// The path of a twin's JSON file (as the `--against` argument) and its folder.
-struct TwinJson(String, std::path::PathBuf);
+/// The path of a twin's JSON file (as the `--against` argument), and its folder.
+struct TwinJson(String, #[allow(dead_code)] common::Scratch);
 
 impl std::ops::Deref for TwinJson {
     type Target = str;
     fn deref(&self) -> &str {
         &self.0
-    }
-}
-
-impl Drop for TwinJson {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
     }
 }
 
