@@ -1,11 +1,12 @@
-//! Adam whose update runs as one fused kernel per parameter tensor on wgpu.
+//! Adam whose update runs as one fused pass per parameter tensor, on wgpu and on the CPU.
 //!
-//! burn's `Adam` updates a parameter with 13 elementwise launches (moments, bias correction,
-//! square root, division, the step); with ~20 parameter tensors per network that is ~230
-//! launches per GAN iteration, which at batch 64 on a GPU costs as much as real work. Here the
-//! same arithmetic runs in one WGSL kernel ([`crate::kernels::adam`]) where it can (a wgpu
-//! device, f32, no fusion), and burn's `Adam` runs everywhere else. Both keep burn's
-//! `AdamState`, so optimiser records and checkpoints are the same either way.
+//! burn's `Adam` updates a parameter with 13 elementwise operations (moments, bias correction,
+//! square root, division, the step): on a GPU ~230 launches per GAN iteration, which at batch
+//! 64 costs as much as real work; on the CPU 13 passes over memory and as many allocations. Here
+//! the same arithmetic runs in one pass ([`crate::kernels::adam`]) where it can — one WGSL
+//! kernel on wgpu (f32, no fusion), one loop on the flex CPU backend — and burn's `Adam` runs
+//! everywhere else (burn's ndarray backend). Both keep burn's `AdamState`, so optimiser records
+//! and checkpoints are the same either way.
 
 use burn::optim::{Adam, AdamConfig, AdamState, LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
@@ -66,7 +67,7 @@ impl FusedAdamConfig {
     }
 }
 
-/// Adam: burn's arithmetic and state, one kernel launch per parameter tensor on wgpu.
+/// Adam: burn's arithmetic and state, one pass per parameter tensor on wgpu and flex.
 #[derive(Clone)]
 pub struct FusedAdam {
     config: FusedAdamConfig,
@@ -74,9 +75,9 @@ pub struct FusedAdam {
 }
 
 impl FusedAdam {
-    /// Whether a step of `tensor` runs the fused kernel.
+    /// Whether a step of `tensor` runs the fused pass ([`crate::kernels::adam::runs_fused`]).
     pub fn uses_kernel<const D: usize>(&self, tensor: &Tensor<D>) -> bool {
-        self.config.fused && !crate::device::FUSION && crate::kernels::runs_f32_kernels(tensor)
+        self.config.fused && crate::kernels::adam::runs_fused(tensor)
     }
 }
 
@@ -90,7 +91,6 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        #[cfg(feature = "wgpu")]
         if self.uses_kernel(&tensor) {
             return fused_step(&self.config, lr, tensor, grad, state);
         }
@@ -102,7 +102,6 @@ impl Optimizer for FusedAdam {
     }
 }
 
-#[cfg(feature = "wgpu")]
 fn fused_step<const D: usize>(
     config: &FusedAdamConfig,
     lr: LearningRate,

@@ -1,7 +1,8 @@
 //! The fused Adam step: its plain-tensor reference against burn's `Adam` and PyTorch's formula
-//! (CPU), the WGSL kernel against the reference, and the optimiser against burn's `Adam` on a
-//! network, records included (wgpu, Mesa lavapipe in CI; without an adapter those print why
-//! and pass, except when `MARGAN_REQUIRE_GPU=1`).
+//! (CPU); the fused step against the reference, and the optimiser against burn's `Adam` on a
+//! network, records included — on the flex CPU backend (one loop) and on wgpu (the WGSL kernel;
+//! Mesa lavapipe in CI; without an adapter those print why and pass, except when
+//! `MARGAN_REQUIRE_GPU=1`).
 
 mod common;
 
@@ -9,7 +10,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{rel_err, to_vec64};
-use margan::kernels::adam::{adam_step_reference, AdamScalars};
+use margan::kernels::adam::{adam_step_kernel, adam_step_reference, runs_fused, AdamScalars};
 use margan::layers::{Mode, Network};
 use margan::optim::FusedAdamConfig;
 use margan::rng::Rng;
@@ -109,7 +110,7 @@ fn params(net: &Network) -> Vec<Vec<f64>> {
 
 /// `steps` Adam updates of a small DCGAN critic on `loss = Σ D(x)²`, fresh data each step.
 fn train(net: Network, opt: &mut ModuleOptimizer, steps: usize, seed: u64) -> Network {
-    let device = critic_device();
+    let device = net.devices()[0].clone();
     let mut rng = Rng::new(seed);
     let mut net = net;
     for _ in 0..steps {
@@ -119,15 +120,6 @@ fn train(net: Network, opt: &mut ModuleOptimizer, steps: usize, seed: u64) -> Ne
         net = opt.step(2e-3, net, grads);
     }
     net
-}
-
-/// The device the networks of these tests live on: wgpu (with autodiff) where there is one.
-fn critic_device() -> Device {
-    #[cfg(feature = "wgpu")]
-    if let Some(d) = common::gpu() {
-        return d;
-    }
-    common::device()
 }
 
 fn critic(device: &Device) -> Network {
@@ -148,58 +140,156 @@ fn assert_params_close(a: &Network, b: &Network, tol: f64, what: &str) {
     }
 }
 
+/// Three fused steps on `fused` against the reference on `cpu`. With `perm`, the gradient is a
+/// permuted (non-contiguous) view of a tensor laid out differently, as burn's matrix products
+/// sometimes return weight gradients.
+fn check<const D: usize>(
+    shape: [usize; D],
+    perm: Option<[usize; D]>,
+    fused: &Device,
+    cpu: &Device,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    let n = shape.iter().product::<usize>();
+    let p0: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+    let on =
+        |d: &Device| Tensor::<1>::from_data(TensorData::new(p0.clone(), [n]), d).reshape(shape);
+    let (mut pk, mut mk, mut vk) = (on(fused), on(fused).zeros_like(), on(fused).zeros_like());
+    let (mut pr, mut mr, mut vr) = (on(cpu), on(cpu).zeros_like(), on(cpu).zeros_like());
+    for t in 1..=3 {
+        let (gk, gr) = match perm {
+            None => {
+                let g = gradient(shape, &mut rng, cpu);
+                (Tensor::from_data(g.to_data(), fused), g)
+            }
+            Some(axes) => {
+                let mut src = [0; D];
+                for (k, &a) in axes.iter().enumerate() {
+                    src[a] = shape[k];
+                }
+                let g = gradient(src, &mut rng, cpu);
+                let gk = Tensor::<D>::from_data(g.to_data(), fused).permute(axes);
+                (gk, g.permute(axes))
+            }
+        };
+        assert_eq!(gk.dims(), shape);
+        let s = AdamScalars::new(BETAS.0, BETAS.1, EPS, t, 1e-2);
+        (pk, mk, vk) = adam_step_kernel(pk, gk, mk, vk, &s);
+        (pr, mr, vr) = adam_step_reference(pr, gr, mr, vr, &s);
+        for (what, k, r) in [("p", &pk, &pr), ("m", &mk, &mr), ("v", &vk, &vr)] {
+            let e = rel_err(&to_vec64(k.clone()), &to_vec64(r.clone()));
+            assert!(
+                e <= 1e-6,
+                "{shape:?} (perm {perm:?}) step {t}: {what}: kernel vs reference {e:.2e}"
+            );
+        }
+    }
+}
+
+/// The fused step against the reference: sizes around the WGSL workgroup and beyond, 4-D
+/// shapes, and strided gradients (a transposed matrix, conv weight gradients laid out
+/// `[k, k, C_out, C_in]`).
+fn check_all(fused: &Device) {
+    let cpu = margan::device::cpu();
+    for (i, n) in [1usize, 7, 255, 256, 257, 70_001].into_iter().enumerate() {
+        check([n], None, fused, &cpu, i as u64);
+    }
+    check([5, 3, 4, 4], None, fused, &cpu, 10);
+    check([64, 128], None, fused, &cpu, 11);
+    check([64, 129], Some([1, 0]), fused, &cpu, 12);
+    check([5, 3, 4, 4], Some([2, 3, 0, 1]), fused, &cpu, 13);
+    check([7, 3, 4, 4], Some([3, 0, 1, 2]), fused, &cpu, 14);
+}
+
+/// Four steps of the fused optimiser against burn's `Adam` on a critic on `device`.
+fn fused_against_burn_adam(device: &Device) {
+    let config = FusedAdamConfig::default().with_betas(BETAS.0, BETAS.1);
+    let probe = Tensor::<1>::zeros([4], device).inner();
+    assert!(
+        config.build().uses_kernel(&probe),
+        "the fused step runs here"
+    );
+    assert!(!config.with_fused(false).build().uses_kernel(&probe));
+    let fused = train(critic(device), &mut config.init(), 4, 1);
+    let plain = train(critic(device), &mut config.with_fused(false).init(), 4, 1);
+    assert_params_close(&fused, &plain, 1e-5, "fused vs burn's Adam, 4 steps");
+}
+
+/// A fused optimiser's record resumes exactly in a fresh one, and in burn's `Adam` to 1e-5.
+fn record_round_trips(device: &Device) {
+    let config = FusedAdamConfig::default().with_betas(BETAS.0, BETAS.1);
+    let mut opt = config.init();
+    let net = train(critic(device), &mut opt, 2, 1);
+    let bytes = opt.into_bytes().expect("optimiser record");
+    let cont = train(net.clone(), &mut opt, 1, 2);
+    // The record loads into a fresh fused optimiser and into burn's own Adam alike.
+    let mut reloaded = config.init().from_bytes(bytes.clone()).expect("reload");
+    let resumed = train(net.clone(), &mut reloaded, 1, 2);
+    assert_params_close(&resumed, &cont, 0.0, "fused, resumed from its record");
+    let mut burn_adam = AdamConfig::new()
+        .with_beta_1(BETAS.0)
+        .with_beta_2(BETAS.1)
+        .with_epsilon(EPS)
+        .init()
+        .from_bytes(bytes)
+        .expect("burn's Adam reads the record");
+    let by_burn = train(net.clone(), &mut burn_adam, 1, 2);
+    assert_params_close(
+        &by_burn,
+        &cont,
+        1e-5,
+        "burn's Adam, resumed from the fused record",
+    );
+    // Without the moments the step differs: the record carried them.
+    let fresh = train(net, &mut config.init(), 1, 2);
+    let differs = params(&fresh)
+        .iter()
+        .zip(params(&cont).iter())
+        .any(|(a, b)| rel_err(a, b) > 1e-4);
+    assert!(
+        differs,
+        "a fresh optimiser should step differently from the resumed one"
+    );
+}
+
+#[test]
+fn adam_step_on_flex_matches_reference() {
+    check_all(&margan::device::cpu());
+}
+
+#[test]
+fn fused_adam_on_flex_matches_burn_adam_on_a_network() {
+    let cpu = margan::device::cpu();
+    assert!(runs_fused(&Tensor::<1>::zeros([4], &cpu)));
+    assert!(!runs_fused(
+        &Tensor::<1>::zeros([4], &cpu).cast(burn::tensor::DType::F64)
+    ));
+    fused_against_burn_adam(&cpu);
+    // Not on burn's ndarray backend: there it is burn's `Adam`.
+    #[cfg(feature = "ndarray")]
+    {
+        let nd = margan::device::ndarray().expect("the ndarray backend");
+        assert!(!runs_fused(&Tensor::<1>::zeros([4], &nd)));
+    }
+}
+
+#[test]
+fn fused_adam_record_round_trips_on_flex() {
+    // burn's `ModuleOptimizer::from_bytes` puts the loaded state on burn's default device, which
+    // in a wgpu build is wgpu: that would start the wgpu runtime with burn's settings, and
+    // margan's own set-up (`margan::device::wgpu`, which the wgpu tests of this binary call)
+    // would then be refused. A process that uses wgpu sets margan's up first (the trainer's
+    // does); so does this one.
+    #[cfg(feature = "wgpu")]
+    let _ = common::gpu();
+    record_round_trips(&margan::device::cpu());
+}
+
 #[cfg(feature = "wgpu")]
 mod wgpu {
     use super::*;
     use common::gpu;
-    use margan::kernels::adam::adam_step_kernel;
-
-    /// Three kernel steps against the reference. With `perm`, the gradient is a permuted
-    /// (non-contiguous) view of a tensor laid out differently, as burn's matrix products
-    /// sometimes return weight gradients.
-    fn check<const D: usize>(
-        shape: [usize; D],
-        perm: Option<[usize; D]>,
-        gpu: &Device,
-        cpu: &Device,
-        seed: u64,
-    ) {
-        let mut rng = Rng::new(seed);
-        let n = shape.iter().product::<usize>();
-        let p0: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
-        let on =
-            |d: &Device| Tensor::<1>::from_data(TensorData::new(p0.clone(), [n]), d).reshape(shape);
-        let (mut pk, mut mk, mut vk) = (on(gpu), on(gpu).zeros_like(), on(gpu).zeros_like());
-        let (mut pr, mut mr, mut vr) = (on(cpu), on(cpu).zeros_like(), on(cpu).zeros_like());
-        for t in 1..=3 {
-            let (gk, gr) = match perm {
-                None => {
-                    let g = gradient(shape, &mut rng, cpu);
-                    (Tensor::from_data(g.to_data(), gpu), g)
-                }
-                Some(axes) => {
-                    let mut src = [0; D];
-                    for (k, &a) in axes.iter().enumerate() {
-                        src[a] = shape[k];
-                    }
-                    let g = gradient(src, &mut rng, cpu);
-                    let gk = Tensor::<D>::from_data(g.to_data(), gpu).permute(axes);
-                    (gk, g.permute(axes))
-                }
-            };
-            assert_eq!(gk.dims(), shape);
-            let s = AdamScalars::new(BETAS.0, BETAS.1, EPS, t, 1e-2);
-            (pk, mk, vk) = adam_step_kernel(pk, gk, mk, vk, &s);
-            (pr, mr, vr) = adam_step_reference(pr, gr, mr, vr, &s);
-            for (what, k, r) in [("p", &pk, &pr), ("m", &mk, &mr), ("v", &vk, &vr)] {
-                let e = rel_err(&to_vec64(k.clone()), &to_vec64(r.clone()));
-                assert!(
-                    e <= 1e-6,
-                    "{shape:?} (perm {perm:?}) step {t}: {what}: kernel vs reference {e:.2e}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn adam_step_kernel_matches_reference() {
@@ -208,73 +298,26 @@ mod wgpu {
             return;
         }
         let Some(gpu) = gpu() else { return };
-        let cpu = margan::device::cpu();
-        for (i, n) in [1usize, 7, 255, 256, 257, 70_001].into_iter().enumerate() {
-            check([n], None, &gpu, &cpu, i as u64);
-        }
-        check([5, 3, 4, 4], None, &gpu, &cpu, 10);
-        check([64, 128], None, &gpu, &cpu, 11);
-        // Strided gradients: a transposed matrix, a conv weight gradient laid out [k, k, C_out, C_in].
-        check([64, 129], Some([1, 0]), &gpu, &cpu, 12);
-        check([5, 3, 4, 4], Some([2, 3, 0, 1]), &gpu, &cpu, 13);
-        check([7, 3, 4, 4], Some([3, 0, 1, 2]), &gpu, &cpu, 14);
+        check_all(&gpu);
     }
 
     #[test]
     fn fused_adam_matches_burn_adam_on_a_network() {
         let Some(gpu) = gpu() else { return };
-        let config = FusedAdamConfig::default().with_betas(BETAS.0, BETAS.1);
-        let probe = Tensor::<1>::zeros([4], &gpu).inner();
-        assert_eq!(
-            config.build().uses_kernel(&probe),
-            !margan::device::FUSION,
-            "the fused kernel runs on wgpu, except under burn's fusion"
-        );
-        assert!(!config.with_fused(false).build().uses_kernel(&probe));
-        assert!(!config
-            .build()
-            .uses_kernel(&Tensor::<1>::zeros([4], &margan::device::cpu())));
-
-        let fused = train(critic(&gpu), &mut config.init(), 4, 1);
-        let plain = train(critic(&gpu), &mut config.with_fused(false).init(), 4, 1);
-        assert_params_close(&fused, &plain, 1e-5, "fused vs burn's Adam, 4 steps");
+        if margan::device::FUSION {
+            let probe = Tensor::<1>::zeros([4], &gpu).inner();
+            assert!(
+                !FusedAdamConfig::default().build().uses_kernel(&probe),
+                "under burn's fusion, burn's Adam"
+            );
+            return;
+        }
+        fused_against_burn_adam(&gpu);
     }
 
     #[test]
     fn fused_adam_record_round_trips() {
         let Some(gpu) = gpu() else { return };
-        let config = FusedAdamConfig::default().with_betas(BETAS.0, BETAS.1);
-        let mut opt = config.init();
-        let net = train(critic(&gpu), &mut opt, 2, 1);
-        let bytes = opt.into_bytes().expect("optimiser record");
-        let cont = train(net.clone(), &mut opt, 1, 2);
-        // The record loads into a fresh fused optimiser and into burn's own Adam alike.
-        let mut reloaded = config.init().from_bytes(bytes.clone()).expect("reload");
-        let resumed = train(net.clone(), &mut reloaded, 1, 2);
-        assert_params_close(&resumed, &cont, 0.0, "fused, resumed from its record");
-        let mut burn_adam = AdamConfig::new()
-            .with_beta_1(BETAS.0)
-            .with_beta_2(BETAS.1)
-            .with_epsilon(EPS)
-            .init()
-            .from_bytes(bytes)
-            .expect("burn's Adam reads the record");
-        let by_burn = train(net.clone(), &mut burn_adam, 1, 2);
-        assert_params_close(
-            &by_burn,
-            &cont,
-            1e-5,
-            "burn's Adam, resumed from the fused record",
-        );
-        // Without the moments the step differs: the record carried them.
-        let fresh = train(net, &mut config.init(), 1, 2);
-        let differs = params(&fresh)
-            .iter()
-            .zip(params(&cont).iter())
-            .any(|(a, b)| rel_err(a, b) > 1e-4);
-        assert!(
-            differs,
-            "a fresh optimiser should step differently from the resumed one"
-        );
+        record_round_trips(&gpu);
     }
 }

@@ -35,7 +35,6 @@ impl AdamScalars {
 
     /// The scalars of the shader's info buffer, `[β₁, β₂, 1−β₁, 1−β₂, c, ε̂, lr]` as f32 bits
     /// (the launch adds the element count, the shape and the gradient's strides).
-    #[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
     pub(crate) fn bits(&self) -> [u32; 7] {
         [
             self.beta1.to_bits(),
@@ -46,6 +45,21 @@ impl AdamScalars {
             self.epsilon.to_bits(),
             self.lr.to_bits(),
         ]
+    }
+
+    /// The scalars back from [`Self::bits`].
+    pub(crate) fn from_bits(bits: [u32; 7]) -> Self {
+        let [beta1, beta2, one_minus_beta1, one_minus_beta2, combined, epsilon, lr] =
+            bits.map(f32::from_bits);
+        AdamScalars {
+            beta1,
+            beta2,
+            one_minus_beta1,
+            one_minus_beta2,
+            combined,
+            epsilon,
+            lr,
+        }
     }
 }
 
@@ -71,14 +85,29 @@ pub fn adam_step_reference<const D: usize>(
     (p - update.mul_scalar(s.lr), m, v)
 }
 
-/// `(p', m', v')` of one Adam step by the WGSL kernel (one launch). All four inputs have the
-/// same shape; outputs are new tensors. A strided gradient (a transposed view, say) is read in
-/// place, not copied first.
+/// Whether [`adam_step_kernel`] runs for a parameter like `t`: f32, on wgpu (the WGSL kernel;
+/// not under burn's fusion, which merges burn's `Adam` itself) or on the flex CPU backend (one
+/// loop). Elsewhere (burn's ndarray backend, other dtypes) it is burn's `Adam`.
+pub fn runs_fused<const D: usize>(t: &Tensor<D>) -> bool {
+    use burn::backend::DispatchDevice;
+    if t.dtype() != burn::tensor::DType::F32 {
+        return false;
+    }
+    #[allow(unreachable_patterns)]
+    match t.device().as_dispatch().clone().inner() {
+        DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "wgpu")]
+        DispatchDevice::Cube(_) => !crate::device::FUSION,
+        _ => false,
+    }
+}
+
+/// `(p', m', v')` of one Adam step in one pass: the WGSL kernel on wgpu (one launch), a loop on
+/// the flex CPU backend. All four inputs have the same shape; outputs are new tensors. A
+/// strided gradient (a transposed view, say) is read in place on wgpu, copied once on flex.
 ///
 /// # Panics
-/// When the tensors are not on a wgpu device (check with [`super::has_kernels`]), not f32, or
-/// of different shapes.
-#[cfg(feature = "wgpu")]
+/// When [`runs_fused`] does not hold for `p`, or the shapes differ.
 pub fn adam_step_kernel<const D: usize>(
     p: Tensor<D>,
     g: Tensor<D>,
@@ -86,11 +115,11 @@ pub fn adam_step_kernel<const D: usize>(
     v: Tensor<D>,
     s: &AdamScalars,
 ) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
-    use super::adam_cube::AdamOps;
+    use super::adam_ops::AdamOps;
     use burn::backend::Dispatch;
     assert!(
-        super::has_kernels(&p.device()),
-        "the Adam kernel runs on the wgpu backend only"
+        runs_fused(&p),
+        "the fused Adam step runs on f32 tensors on wgpu or flex"
     );
     let shape = p.shape();
     for (name, t) in [

@@ -1,31 +1,11 @@
-//! The fused Adam backend extension and its WGSL launch on the CubeCL (wgpu) backend.
+//! The fused Adam step's WGSL launch on the CubeCL (wgpu) backend (`shaders/adam_step.wgsl`).
 
+use super::adam_ops::AdamOps;
 use super::launch::{cube_count, empty_like, info_bytes, shape_strides4, unaliased, Shader};
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, SourceKernel};
-use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff, AutodiffBackend};
 use burn::tensor::DType;
 use burn_cubecl::cubecl::server::KernelArguments;
-
-/// Backend extension: one Adam step of a parameter tensor. `scalars` is
-/// [`super::adam::AdamScalars::bits`]. Not differentiable (an optimiser step).
-#[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
-pub trait AdamOps: burn::backend::Backend {
-    /// `(p, g, m, v)` → `(p', m', v')`, all of one shape. (Under burn's fusion `FusedAdam`
-    /// leaves Adam to fusion; the op is declared to it so that fusion builds compile and run.)
-    #[fusion(meta = |p: &burn::backend::fusion::custom::TensorSpec,
-                     _g: &burn::backend::fusion::custom::TensorSpec,
-                     _m: &burn::backend::fusion::custom::TensorSpec,
-                     _v: &burn::backend::fusion::custom::TensorSpec,
-                     _s: &[u32; 7]| (p.clone(), p.clone(), p.clone()))]
-    fn adam_step(
-        p: FloatTensor<Self>,
-        g: FloatTensor<Self>,
-        m: FloatTensor<Self>,
-        v: FloatTensor<Self>,
-        scalars: [u32; 7],
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-}
 
 /// Invocations per workgroup (one element each).
 const WORKGROUP: u32 = 256;
@@ -87,29 +67,5 @@ impl AdamOps for CubeBackend {
         );
         let [p, m, v] = outs;
         (p, m, v)
-    }
-}
-
-impl<B: AdamOps, C: CheckpointStrategy> AdamOps for Autodiff<B, C> {
-    fn adam_step(
-        p: FloatTensor<Self>,
-        g: FloatTensor<Self>,
-        m: FloatTensor<Self>,
-        v: FloatTensor<Self>,
-        scalars: [u32; 7],
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        // An optimiser step is not part of any graph: run it on the inner tensors.
-        let (p, m, v) = B::adam_step(
-            p.into_primitive(),
-            g.into_primitive(),
-            m.into_primitive(),
-            v.into_primitive(),
-            scalars,
-        );
-        (
-            Self::from_inner(p),
-            Self::from_inner(m),
-            Self::from_inner(v),
-        )
     }
 }

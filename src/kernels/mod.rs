@@ -2,7 +2,8 @@
 //!
 //! Each kernel is a WGSL compute shader under `shaders/`, launched through burn's `template`
 //! feature as a backend extension (the differentiable ones with a hand-written autodiff
-//! backward; the Adam step is not differentiated). The public functions
+//! backward; the Adam step is not differentiated, and also runs as one loop on the flex CPU
+//! backend, `adam_flex.rs`). The public functions
 //! here take high-level tensors; on a device without the kernel (CPU, or a build without the
 //! `wgpu` feature) callers use the `*_reference` composition instead.
 
@@ -19,6 +20,8 @@ pub mod tanh;
 
 #[cfg(feature = "wgpu")]
 mod adam_cube;
+mod adam_flex;
+mod adam_ops;
 #[cfg(feature = "wgpu")]
 mod adapter;
 #[cfg(feature = "wgpu")]
