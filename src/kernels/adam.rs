@@ -89,17 +89,13 @@ pub fn adam_step_reference<const D: usize>(
 /// not under burn's fusion, which merges burn's `Adam` itself) or on the flex CPU backend (one
 /// loop). Elsewhere (burn's ndarray backend, other dtypes) it is burn's `Adam`.
 pub fn runs_fused<const D: usize>(t: &Tensor<D>) -> bool {
-    use burn::backend::DispatchDevice;
-    if t.dtype() != burn::tensor::DType::F32 {
-        return false;
-    }
-    #[allow(unreachable_patterns)]
-    match t.device().as_dispatch().clone().inner() {
-        DispatchDevice::Flex(_) => true,
-        #[cfg(feature = "wgpu")]
-        DispatchDevice::Cube(_) => !crate::device::FUSION,
-        _ => false,
-    }
+    let device = t.device();
+    let flex = matches!(
+        device.as_dispatch().clone().inner(),
+        burn::backend::DispatchDevice::Flex(_)
+    );
+    t.dtype() == burn::tensor::DType::F32
+        && (flex || (super::has_kernels(&device) && !crate::device::FUSION))
 }
 
 /// `(p', m', v')` of one Adam step in one pass: the WGSL kernel on wgpu (one launch), a loop on
