@@ -90,12 +90,8 @@ pub fn adam_step_reference<const D: usize>(
 /// loop). Elsewhere (burn's ndarray backend, other dtypes) it is burn's `Adam`.
 pub fn runs_fused<const D: usize>(t: &Tensor<D>) -> bool {
     let device = t.device();
-    let flex = matches!(
-        device.as_dispatch().clone().inner(),
-        burn::backend::DispatchDevice::Flex(_)
-    );
     t.dtype() == burn::tensor::DType::F32
-        && (flex || (super::has_kernels(&device) && !crate::device::FUSION))
+        && (super::is_flex(&device) || (super::has_kernels(&device) && !crate::device::FUSION))
 }
 
 /// `(p', m', v')` of one Adam step in one pass: the WGSL kernel on wgpu (one launch), a loop on

@@ -1,27 +1,16 @@
-//! The ReLU / LeakyReLU backend extension, its WGSL launch on the CubeCL (wgpu) backend and its
-//! autodiff: `out = t · (x > 0 ? 1 : slope)` is linear in `t`, and piecewise constant in `x`
-//! (derivative 0 almost everywhere), so its backward is the same kernel on the upstream
-//! gradient, and only `t` receives one.
+//! The ReLU / LeakyReLU extension's WGSL launch on the CubeCL (wgpu) backend (the trait and its
+//! autodiff: `leaky_scale_ops.rs`), and the same kernel with tanh's derivative as its factor.
 
 use super::launch::{
     cube_count, empty_in_layout_of, info_buffer, same_memory, shape_strides4, unaliased,
 };
-use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use super::leaky_scale_ops::LeakyScaleOps;
+use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
-use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
 use burn::tensor::DType;
 use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments};
-
-/// Backend extension: `t · (x > 0 ? 1 : slope)` (`slope`: f32 bits), `x` and `t` of one shape.
-#[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
-pub trait LeakyScaleOps: burn::backend::Backend {
-    #[fusion(dtype = t, shape = t)]
-    fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self>;
-}
 
 /// Invocations per workgroup (one element each).
 const WORKGROUP: u32 = 256;
@@ -136,40 +125,4 @@ pub(super) fn scale(x: CubeTensor, t: CubeTensor, factor: Factor, slope: u32) ->
         KernelArguments::new().with_buffers(buffers),
     );
     out
-}
-
-/// Backward: the upstream gradient through the same kernel; `x` is a constant.
-#[derive(Debug)]
-struct LeakyScaleBackward {
-    slope: u32,
-}
-
-impl<B: LeakyScaleOps> Backward<B, 1> for LeakyScaleBackward {
-    /// The mask source `x`.
-    type State = FloatTensor<B>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [t_node] = ops.parents;
-        let g = grads.consume::<B>(&ops.node);
-        if let Some(node) = t_node {
-            grads.register::<B>(node.id, B::leaky_scale(ops.state, g, self.slope));
-        }
-    }
-}
-
-impl<B: LeakyScaleOps, C: CheckpointStrategy> LeakyScaleOps for Autodiff<B, C> {
-    fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self> {
-        let prep = LeakyScaleBackward { slope }
-            .prepare::<C>([t.node()])
-            .compute_bound()
-            .stateful();
-        let (x, t) = (x.into_primitive(), t.into_primitive());
-        match prep {
-            OpsKind::Tracked(prep) => {
-                let out = B::leaky_scale(x.clone(), t, slope);
-                prep.finish(x, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::leaky_scale(x, t, slope)),
-        }
-    }
 }

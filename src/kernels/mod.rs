@@ -2,8 +2,8 @@
 //!
 //! Each kernel is a WGSL compute shader under `shaders/`, launched through burn's `template`
 //! feature as a backend extension (the differentiable ones with a hand-written autodiff
-//! backward; the Adam step is not differentiated, and also runs as one loop on the flex CPU
-//! backend, `adam_flex.rs`). The public functions
+//! backward; the Adam step is not differentiated). The Adam step and the ReLU / LeakyReLU op also
+//! run as one loop on the flex CPU backend (`adam_flex.rs`, `leaky_scale_flex.rs`). The public functions
 //! here take high-level tensors; on a device without the kernel (CPU, or a build without the
 //! `wgpu` feature) callers use the `*_reference` composition instead.
 
@@ -36,6 +36,8 @@ mod critic_batch_cube;
 mod launch;
 #[cfg(feature = "wgpu")]
 mod leaky_scale_cube;
+mod leaky_scale_flex;
+mod leaky_scale_ops;
 #[cfg(feature = "wgpu")]
 mod matmul_cube;
 #[cfg(feature = "wgpu")]
@@ -76,6 +78,15 @@ pub fn has_kernels(device: &Device) -> bool {
         let _ = device;
         false
     }
+}
+
+/// Whether `device` runs on burn's flex CPU backend, where some ops have a one-loop
+/// implementation (`*_flex.rs`).
+pub fn is_flex(device: &Device) -> bool {
+    matches!(
+        device.as_dispatch().clone().inner(),
+        burn::backend::DispatchDevice::Flex(_)
+    )
 }
 
 /// Whether the WGSL kernels take `t`: an f32 tensor on the wgpu backend (elsewhere, and for other

@@ -2,7 +2,7 @@
 //! activations in the layouts a network hands out and upstream gradients in those autodiff
 //! hands out.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use margan::rng::Rng;
 
 /// How an activation lies in memory.
@@ -75,8 +75,41 @@ pub fn weighted<const D: usize>(t: Tensor<D>, w: &Tensor<D>) -> Tensor<1> {
     (t * w.clone()).sum()
 }
 
-/// An upstream gradient: contiguous, a permuted view, or broadcast along H (a stride-0
-/// view), as burn's autodiff hands them out. (Not constant per channel: the input gradient
+/// `x`'s values (read in NCHW order) in a tensor laid out as `layout`, whatever the layout of
+/// `x` (burn's elementwise ops may or may not keep their input's).
+pub fn laid_out(x: Tensor<4>, layout: Layout) -> Tensor<4> {
+    let device = x.device();
+    let [n, c, h, w] = x.dims();
+    let values: Vec<f32> = x.into_data().convert::<f32>().to_vec().expect("f32 values");
+    let at = |i: usize, j: usize, k: usize| values[((i * c + j) * h + k) * w..][..w].to_vec();
+    // Rows of [C, rows, H, W] holding sample i at row i + first (filler elsewhere).
+    let channel_major = |rows: usize, first: usize| -> Vec<f32> {
+        let mut out = Vec::with_capacity(c * rows * h * w);
+        for j in 0..c {
+            for r in 0..rows {
+                for k in 0..h {
+                    match r.checked_sub(first).filter(|&i| i < n) {
+                        Some(i) => out.extend(at(i, j, k)),
+                        None => out.extend(std::iter::repeat_n(7.5, w)),
+                    }
+                }
+            }
+        }
+        out
+    };
+    let tensor =
+        |v: Vec<f32>, shape: [usize; 4]| Tensor::<4>::from_data(TensorData::new(v, shape), &device);
+    match layout {
+        Layout::Nchw => tensor(values.clone(), [n, c, h, w]),
+        Layout::ChannelMajor => tensor(channel_major(n, 0), [c, n, h, w]).swap_dims(0, 1),
+        Layout::ChannelMajorRows => tensor(channel_major(n + 3, 2), [c, n + 3, h, w])
+            .swap_dims(0, 1)
+            .slice([2..n + 2, 0..c, 0..h, 0..w]),
+    }
+}
+
+/// An upstream gradient: contiguous (0), a permuted view (1: NHWC), broadcast along H (2: a
+/// stride-0 view), as burn's autodiff hands them out, or channel-major (3: a convolution's). (Not constant per channel: the input gradient
 /// of a constant is zero.)
 pub fn upstream(shape: [usize; 4], layout: usize, rng: &mut Rng, device: &Device) -> Tensor<4> {
     let [n, c, h, w] = shape;
@@ -85,8 +118,11 @@ pub fn upstream(shape: [usize; 4], layout: usize, rng: &mut Rng, device: &Device
         1 => rng
             .normal_tensor([n, h, w, c], 0.0, 1.0, device)
             .permute([0, 3, 1, 2]),
-        _ => rng
+        2 => rng
             .normal_tensor([n, c, 1, w], 0.0, 1.0, device)
             .expand(shape),
+        _ => rng
+            .normal_tensor([c, n, h, w], 0.0, 1.0, device)
+            .swap_dims(0, 1),
     }
 }
