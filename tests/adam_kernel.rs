@@ -200,6 +200,35 @@ fn check_all(fused: &Device) {
     check([64, 129], Some([1, 0]), fused, &cpu, 12);
     check([5, 3, 4, 4], Some([2, 3, 0, 1]), fused, &cpu, 13);
     check([7, 3, 4, 4], Some([3, 0, 1, 2]), fused, &cpu, 14);
+    shared_inputs_unchanged(fused);
+}
+
+/// A step whose parameter and moments are also held elsewhere leaves those alone (the flex loop
+/// writes in place only into tensors it holds alone) and still takes the reference's values.
+fn shared_inputs_unchanged(fused: &Device) {
+    let mut rng = Rng::new(15);
+    let shape = [3, 5, 7];
+    let [p, m, g] = [0; 3].map(|_| gradient(shape, &mut rng, fused));
+    let v = m.clone().square();
+    let held = [p.clone(), m.clone(), v.clone()];
+    let values = held.clone().map(to_vec64);
+    let s = AdamScalars::new(BETAS.0, BETAS.1, EPS, 4, 1e-2);
+    let (pk, mk, vk) = adam_step_kernel(p.clone(), g.clone(), m.clone(), v.clone(), &s);
+    let (pr, mr, vr) = adam_step_reference(p, g, m, v, &s);
+    for (what, k, r) in [("p", pk, pr), ("m", mk, mr), ("v", vk, vr)] {
+        let e = rel_err(&to_vec64(k), &to_vec64(r));
+        assert!(
+            e <= 1e-6,
+            "shared inputs: {what}: kernel vs reference {e:.2e}"
+        );
+    }
+    for ((t, before), what) in held.into_iter().zip(values).zip(["p", "m", "v"]) {
+        assert_eq!(
+            to_vec64(t),
+            before,
+            "the step changed another reference to {what}"
+        );
+    }
 }
 
 /// Four steps of the fused optimiser against burn's `Adam` on a critic on `device`.

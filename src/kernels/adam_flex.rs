@@ -1,7 +1,7 @@
 //! The fused Adam step on the flex CPU backend: one loop over a parameter tensor, reading
-//! `p, g, m, v` and writing `p', m', v'`, instead of burn's 13 elementwise operations (each a
-//! pass over memory and an allocation; on strided gradients, strided ones). The arithmetic is
-//! the reference's ([`super::adam::adam_step_reference`]), in f32, in the same order.
+//! `p, g, m, v` and writing `p', m', v'` (the moments in place where it can), instead of burn's 13
+//! elementwise operations (each a pass over memory and an allocation; on strided gradients,
+//! strided ones). The arithmetic is the reference's ([`super::adam::adam_step_reference`]), in f32, in the same order.
 
 use super::adam::AdamScalars;
 use super::adam_ops::AdamOps;
@@ -20,34 +20,49 @@ impl AdamOps for Flex {
         for t in [&p, &g, &m, &v] {
             assert_eq!(t.dtype(), DType::F32, "the fused Adam step is f32 only");
         }
-        let shape = p.layout().shape().clone();
-        // A strided gradient (burn's matrix products return some weight gradients transposed)
-        // is laid out in the parameter's order once, by flex's copy.
-        let [p, g, m, v] = [p, g, m, v].map(contiguous);
-        let [p, g, m, v] = [&p, &g, &m, &v].map(|t| t.as_slice::<f32>().expect("contiguous f32"));
-        let n = p.len();
+        let n = p.layout().num_elements();
         assert!(
-            [g.len(), m.len(), v.len()] == [n; 3],
+            [&g, &m, &v].iter().all(|t| t.layout().num_elements() == n),
             "fused Adam step: the gradient and moments must have the parameter's shape"
         );
+        // The gradient is read; a strided one (burn's matrix products return some weight
+        // gradients transposed) is laid out in the parameter's order once, by flex's copy.
+        let g = contiguous(g);
+        let g = g.as_slice::<f32>().expect("contiguous f32");
+        let p_in = contiguous(p);
+        let p = p_in.as_slice::<f32>().expect("contiguous f32");
+        // The moments are updated in place where this step holds their only reference (as it
+        // does in training: no allocation, no fresh pages), else in a copy. The parameter is
+        // also held by its module, so the new one is a new tensor.
+        let [mut m, mut v] = [m, v].map(writable);
+        let [ms, vs] = [&mut m, &mut v].map(|t| {
+            t.try_storage_mut::<f32>()
+                .expect("a tensor of its own")
+                .get_mut(..n)
+                .expect("the parameter's size")
+        });
         let s = AdamScalars::from_bits(scalars);
-        let (mut p_out, mut m_out, mut v_out) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+        let mut p_out = vec![0f32; n];
         // All of length n, so that the loop runs without bounds checks.
-        let (g, m, v) = (&g[..n], &m[..n], &v[..n]);
-        let (po, mo, vo) = (&mut p_out[..n], &mut m_out[..n], &mut v_out[..n]);
+        let (g, p, po) = (&g[..n], &p[..n], &mut p_out[..n]);
         for i in 0..n {
             let gi = g[i];
-            let mi = m[i] * s.beta1 + gi * s.one_minus_beta1;
-            let vi = v[i] * s.beta2 + (gi * gi) * s.one_minus_beta2;
+            let mi = ms[i] * s.beta1 + gi * s.one_minus_beta1;
+            let vi = vs[i] * s.beta2 + (gi * gi) * s.one_minus_beta2;
             let update = (mi * s.combined) / (vi.sqrt() + s.epsilon);
-            mo[i] = mi;
-            vo[i] = vi;
+            ms[i] = mi;
+            vs[i] = vi;
             po[i] = p[i] - update * s.lr;
         }
-        let tensor =
-            |values: Vec<f32>| FlexTensor::from_data(TensorData::new(values, shape.clone()));
-        (tensor(p_out), tensor(m_out), tensor(v_out))
+        let shape = p_in.layout().shape().clone();
+        (FlexTensor::from_data(TensorData::new(p_out, shape)), m, v)
     }
+}
+
+/// `t` itself when it holds its values alone, contiguously from the start of its buffer (to be
+/// written in place), else a contiguous copy of its values.
+fn writable(t: FlexTensor) -> FlexTensor {
+    FlexTensor::from_data(t.into_data())
 }
 
 /// `t` itself when its values lie contiguously in memory, else a contiguous copy.

@@ -1,5 +1,6 @@
 //! `margan`: train margin-penalised GANs, sample and export generators, benchmark.
 
+mod alloc;
 mod bench;
 mod bench_against;
 mod bench_cli;
@@ -341,6 +342,8 @@ fn train(
 }
 
 fn main() -> ExitCode {
+    // Slower without, never wrong: a refusal keeps glibc's defaults.
+    let _ = alloc::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {
