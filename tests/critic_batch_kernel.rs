@@ -8,6 +8,7 @@ mod common;
 
 use burn::tensor::Tensor;
 use common::{assert_close, device};
+#[cfg(feature = "wgpu")]
 use margan::kernels::critic_batch::critic_batch_reference;
 use margan::penalty::{GradientPenalty, Where};
 use margan::rng::Rng;

@@ -9,7 +9,9 @@ mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::assert_close;
-use common::layer_inputs::{input, weighted, with_groups, Layout::*, LAYOUTS, SHAPES};
+use common::layer_inputs::{input, weighted, LAYOUTS, SHAPES};
+#[cfg(feature = "wgpu")]
+use common::layer_inputs::{with_groups, Layout::*};
 use margan::kernels::batch_norm::{
     batch_norm_backward_reference, batch_norm_backward_vjp_reference, batch_norm_forward_reference,
     BatchNormScalars,

@@ -11,7 +11,9 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{assert_close, device};
-use margan::kernels::mean_terms::{mean_terms_reference, MeanTerm, MeanTerms, Phi};
+use margan::kernels::mean_terms::{mean_terms_reference, MeanTerms};
+#[cfg(feature = "wgpu")]
+use margan::kernels::mean_terms::{MeanTerm, Phi};
 use margan::losses::GanLoss;
 use margan::penalty::Form;
 use margan::rng::Rng;

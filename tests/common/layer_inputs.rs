@@ -80,7 +80,11 @@ pub fn weighted<const D: usize>(t: Tensor<D>, w: &Tensor<D>) -> Tensor<1> {
 pub fn laid_out(x: Tensor<4>, layout: Layout) -> Tensor<4> {
     let device = x.device();
     let [n, c, h, w] = x.dims();
-    let values: Vec<f32> = x.into_data().convert::<f32>().to_vec().expect("f32 values");
+    let values: Vec<f32> = x
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 values");
     let at = |i: usize, j: usize, k: usize| values[((i * c + j) * h + k) * w..][..w].to_vec();
     // Rows of [C, rows, H, W] holding sample i at row i + first (filler elsewhere).
     let channel_major = |rows: usize, first: usize| -> Vec<f32> {
