@@ -1,17 +1,16 @@
-//! BatchNorm with the ReLU / LeakyReLU after it fused into its forward kernel
-//! (`margan::kernels::batch_norm_act`): the output and running statistics against the two
+//! BatchNorm with the ReLU / LeakyReLU after it fused into its forward (`margan::kernels::
+//! batch_norm_act`; the WGSL kernel on wgpu, the loops on flex): the output and running statistics against the two
 //! plain-tensor references one after the other, and the gradients of a loss of the output in
 //! x, γ and β through the kernel's autodiff (activation mask from the output, then the
 //! BatchNorm backward kernel) against burn's autodiff of the references; every activation
 //! layout, 1 to 3 groups, ReLU and LeakyReLU 0.2. (wgpu tests run on Mesa lavapipe in CI;
 //! without an adapter they print why and pass, except when `MARGAN_REQUIRE_GPU=1`.)
-#![cfg(feature = "wgpu")]
 
 mod common;
 
 use burn::tensor::{Device, Tensor};
+use common::assert_close;
 use common::layer_inputs::{input, weighted, with_groups, LAYOUTS, SHAPES};
-use common::{assert_close, gpu};
 use margan::kernels::batch_norm::BatchNormScalars;
 use margan::kernels::batch_norm_act::{
     batch_norm_act_forward_kernel, batch_norm_act_forward_reference,
@@ -37,9 +36,7 @@ type Forward = fn(
     f64,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>);
 
-#[test]
-fn batch_norm_act_kernel_matches_reference() {
-    let Some(gpu) = gpu() else { return };
+fn matches_reference(gpu: Device) {
     let mut rng = Rng::new(41);
     for slope in [0.0, 0.2] {
         for shape in SHAPES {
@@ -93,13 +90,39 @@ fn batch_norm_act_kernel_matches_reference() {
     }
 }
 
-#[test]
-#[should_panic(expected = "slope ≥ 0")]
-fn batch_norm_act_kernel_refuses_a_negative_slope() {
-    let Some(gpu) = gpu() else {
-        panic!("no adapter (skipped): slope ≥ 0")
-    };
+fn refuses_a_negative_slope(gpu: Device) {
     let x = Tensor::<4>::ones([2, 1, 1, 1], &gpu);
     let one = || Tensor::<1>::ones([1], &gpu);
     let _ = batch_norm_act_forward_kernel(x, one(), one(), (one(), one()), SCALARS, 1, -0.1);
+}
+
+#[test]
+fn batch_norm_act_on_flex_matches_reference() {
+    matches_reference(margan::device::cpu());
+}
+
+#[test]
+#[should_panic(expected = "slope ≥ 0")]
+fn batch_norm_act_on_flex_refuses_a_negative_slope() {
+    refuses_a_negative_slope(margan::device::cpu());
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::common::gpu;
+
+    #[test]
+    fn batch_norm_act_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        super::matches_reference(gpu);
+    }
+
+    #[test]
+    #[should_panic(expected = "slope ≥ 0")]
+    fn batch_norm_act_kernel_refuses_a_negative_slope() {
+        let Some(gpu) = gpu() else {
+            panic!("no adapter (skipped): slope ≥ 0")
+        };
+        super::refuses_a_negative_slope(gpu);
+    }
 }

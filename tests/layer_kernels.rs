@@ -1,6 +1,7 @@
 //! The layer kit's BatchNorm kernels in training mode (`margan::kernels::batch_norm`): the
 //! VJP formula of the backward and the backward against burn's autodiff of the plain-tensor
-//! references (CPU), then each WGSL kernel against its reference, with 1 to 3 groups of the
+//! references (CPU), then each op (the WGSL kernels on wgpu, the loops on flex) against its
+//! reference, with 1 to 3 groups of the
 //! batch, and the kernels' autodiff wiring against burn's autodiff of the references. (The
 //! activations' kernel: `tests/leaky_scale_kernel.rs`. wgpu tests run on Mesa lavapipe in CI;
 //! without an adapter they print why and pass, except when `MARGAN_REQUIRE_GPU=1`.)
@@ -10,8 +11,6 @@ mod common;
 use burn::tensor::{Device, Tensor};
 use common::assert_close;
 use common::layer_inputs::{input, weighted, LAYOUTS, SHAPES};
-#[cfg(feature = "wgpu")]
-use common::layer_inputs::{with_groups, Layout::*};
 use margan::kernels::batch_norm::{
     batch_norm_backward_reference, batch_norm_backward_vjp_reference, batch_norm_forward_reference,
     BatchNormScalars,
@@ -104,19 +103,17 @@ fn batch_norm_vjp_reference_matches_autodiff() {
     }
 }
 
-#[cfg(feature = "wgpu")]
-mod wgpu {
+/// The checks of each op against its reference, on one device (flex, or wgpu).
+mod checks {
     use super::*;
-    use common::gpu;
     use common::layer_inputs::upstream;
+    use common::layer_inputs::{with_groups, Layout::*};
     use margan::kernels::batch_norm::{
         batch_norm_backward_kernel, batch_norm_backward_vjp_kernel, batch_norm_forward,
         batch_norm_forward_kernel, batch_norm_input_grad,
     };
 
-    #[test]
-    fn batch_norm_forward_kernel_matches_reference() {
-        let Some(gpu) = gpu() else { return };
+    pub fn batch_norm_forward_kernel_matches_reference(gpu: Device) {
         let mut rng = Rng::new(21);
         for shape in SHAPES {
             for (view, groups) in with_groups(LAYOUTS, shape[0]) {
@@ -144,9 +141,7 @@ mod wgpu {
     /// The kernel's running statistics are two views of one buffer; fed back in, as a
     /// BatchNorm's next forward does, they must read as the separate tensors of the reference
     /// (channel counts below, at and past the device's 64-value offset alignment).
-    #[test]
-    fn batch_norm_running_statistics_chain_matches_reference() {
-        let Some(gpu) = gpu() else { return };
+    pub fn batch_norm_running_statistics_chain_matches_reference(gpu: Device) {
         let mut rng = Rng::new(23);
         for shape in [[4, 3, 5, 5], [6, 64, 2, 3], [2, 70, 3, 1]] {
             for groups in [1, 2] {
@@ -194,9 +189,7 @@ mod wgpu {
         }
     }
 
-    #[test]
-    fn batch_norm_backward_kernel_matches_reference() {
-        let Some(gpu) = gpu() else { return };
+    pub fn batch_norm_backward_kernel_matches_reference(gpu: Device) {
         let mut rng = Rng::new(22);
         for shape in SHAPES {
             let layouts = [
@@ -227,9 +220,7 @@ mod wgpu {
         }
     }
 
-    #[test]
-    fn batch_norm_backward_vjp_kernel_matches_reference() {
-        let Some(gpu) = gpu() else { return };
+    pub fn batch_norm_backward_vjp_kernel_matches_reference(gpu: Device) {
         let mut rng = Rng::new(23);
         for shape in SHAPES {
             let layouts = [
@@ -268,9 +259,7 @@ mod wgpu {
 
     /// One tensor passed as two arguments (WebGPU refuses a buffer bound twice as writable
     /// storage, so the kernels bind it once or copy it): still the reference's values.
-    #[test]
-    fn batch_norm_kernels_take_one_tensor_twice() {
-        let Some(gpu) = gpu() else { return };
+    pub fn batch_norm_kernels_take_one_tensor_twice(gpu: Device) {
         let mut rng = Rng::new(25);
         let shape = [5, 3, 40, 40];
         let x = input(shape, ChannelMajor, &mut rng, &gpu);
@@ -304,9 +293,7 @@ mod wgpu {
     /// for some upstream gradient, both in one loss; burn's autodiff then runs the forward's
     /// backward kernel and the backward's VJP kernel. Against burn's autodiff of the tensor
     /// ops (the references), on the same device.
-    #[test]
-    fn batch_norm_kernels_autodiff_matches_reference() {
-        let Some(gpu) = gpu() else { return };
+    pub fn batch_norm_kernels_autodiff_matches_reference(gpu: Device) {
         let mut rng = Rng::new(24);
         for shape in SHAPES {
             for (view, groups) in with_groups(LAYOUTS, shape[0]) {
@@ -387,8 +374,82 @@ mod wgpu {
     }
 }
 
+/// On the flex CPU backend (loops).
+mod flex {
+
+    #[test]
+    fn batch_norm_forward_kernel_matches_reference() {
+        super::checks::batch_norm_forward_kernel_matches_reference(margan::device::cpu());
+    }
+
+    #[test]
+    fn batch_norm_running_statistics_chain_matches_reference() {
+        super::checks::batch_norm_running_statistics_chain_matches_reference(margan::device::cpu());
+    }
+
+    #[test]
+    fn batch_norm_backward_kernel_matches_reference() {
+        super::checks::batch_norm_backward_kernel_matches_reference(margan::device::cpu());
+    }
+
+    #[test]
+    fn batch_norm_backward_vjp_kernel_matches_reference() {
+        super::checks::batch_norm_backward_vjp_kernel_matches_reference(margan::device::cpu());
+    }
+
+    #[test]
+    fn batch_norm_kernels_take_one_tensor_twice() {
+        super::checks::batch_norm_kernels_take_one_tensor_twice(margan::device::cpu());
+    }
+
+    #[test]
+    fn batch_norm_kernels_autodiff_matches_reference() {
+        super::checks::batch_norm_kernels_autodiff_matches_reference(margan::device::cpu());
+    }
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::common::gpu;
+
+    #[test]
+    fn batch_norm_forward_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        super::checks::batch_norm_forward_kernel_matches_reference(gpu);
+    }
+
+    #[test]
+    fn batch_norm_running_statistics_chain_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        super::checks::batch_norm_running_statistics_chain_matches_reference(gpu);
+    }
+
+    #[test]
+    fn batch_norm_backward_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        super::checks::batch_norm_backward_kernel_matches_reference(gpu);
+    }
+
+    #[test]
+    fn batch_norm_backward_vjp_kernel_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        super::checks::batch_norm_backward_vjp_kernel_matches_reference(gpu);
+    }
+
+    #[test]
+    fn batch_norm_kernels_take_one_tensor_twice() {
+        let Some(gpu) = gpu() else { return };
+        super::checks::batch_norm_kernels_take_one_tensor_twice(gpu);
+    }
+
+    #[test]
+    fn batch_norm_kernels_autodiff_matches_reference() {
+        let Some(gpu) = gpu() else { return };
+        super::checks::batch_norm_kernels_autodiff_matches_reference(gpu);
+    }
+}
+
 /// `[C]` as `[1, C, 1, 1]`.
-#[allow(dead_code)]
 fn channel(t: Tensor<1>) -> Tensor<4> {
     let c = t.dims()[0];
     t.reshape([1, c, 1, 1])

@@ -5,6 +5,7 @@
 
 use super::adam::AdamScalars;
 use super::adam_ops::AdamOps;
+use super::flex::contiguous;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::{DType, TensorData};
@@ -63,13 +64,4 @@ impl AdamOps for Flex {
 /// written in place), else a contiguous copy of its values.
 fn writable(t: FlexTensor) -> FlexTensor {
     FlexTensor::from_data(t.into_data())
-}
-
-/// `t` itself when its values lie contiguously in memory, else a contiguous copy.
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
 }

@@ -1,8 +1,9 @@
 //! BatchNorm in training mode as WGSL kernels (`shaders/batch_norm_*.wgsl`): the forward
 //! with the running-statistics update, the backward, and the backward's vector-Jacobian
 //! product (what a gradient penalty's double backward needs). Each takes 2 launches on wgpu
-//! where its tensor-op form below (`*_reference`, what the CPU backends
-//! run) takes 20–60.
+//! where its tensor-op form below (`*_reference`, what ndarray and f64 run) takes 20–60; on
+//! the flex CPU backend the same formulas run as two loops over each channel
+//! (`batch_norm_flex.rs`).
 //!
 //! Statistics per channel of `x [N, C, H, W]` over N, H and W, `M = N·H·W` values each:
 //! `μ`, the biased `σ²`, `s = 1/√(σ² + ε)`, `x̂ = (x − μ)·s`.
@@ -202,7 +203,8 @@ pub fn batch_norm_backward_vjp_reference(
     (dx, dgy, dgamma)
 }
 
-/// The forward: the kernel on wgpu, [`batch_norm_forward_reference`] elsewhere.
+/// The forward: the kernel on wgpu, the loops on flex (f32), [`batch_norm_forward_reference`]
+/// elsewhere.
 pub fn batch_norm_forward(
     x: Tensor<4>,
     gamma: Tensor<1>,
@@ -212,15 +214,14 @@ pub fn batch_norm_forward(
     s: BatchNormScalars,
     groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    #[cfg(feature = "wgpu")]
-    if super::has_kernels(&x.device()) {
+    if super::runs_f32_ops(&x) {
         return batch_norm_forward_kernel(x, gamma, beta, running_mean, running_var, s, groups);
     }
     batch_norm_forward_reference(x, gamma, beta, running_mean, running_var, s, groups)
 }
 
-/// The backward's input gradient `gx`: the kernel on wgpu (its own backward: the VJP kernel),
-/// [`batch_norm_backward_reference`] elsewhere.
+/// The backward's input gradient `gx`: the kernel on wgpu or the loops on flex (its own backward:
+/// the VJP op), [`batch_norm_backward_reference`] elsewhere.
 pub fn batch_norm_input_grad(
     x: Tensor<4>,
     gy: Tensor<4>,
@@ -228,8 +229,7 @@ pub fn batch_norm_input_grad(
     eps: f64,
     groups: usize,
 ) -> Tensor<4> {
-    #[cfg(feature = "wgpu")]
-    if super::has_kernels(&x.device()) {
+    if super::runs_f32_ops(&x) && super::runs_f32_ops(&gy) {
         return batch_norm_backward_kernel(x, gy, gamma, eps, groups).0;
     }
     if groups > 1 {
@@ -242,20 +242,18 @@ pub fn batch_norm_input_grad(
 }
 
 /// `groups` as the kernels take it.
-#[cfg(feature = "wgpu")]
 fn groups_u32(groups: usize) -> u32 {
     u32::try_from(groups).expect("BatchNorm: groups exceed u32")
 }
 
-#[cfg(feature = "wgpu")]
 use burn::backend::Dispatch;
 
 /// The forward by the WGSL kernels (two launches: partial sums, then the outputs with the
-/// running statistics), differentiable in `x`, `γ`, `β` through the backward kernel.
+/// running statistics) on wgpu, by two loops over each channel on flex; differentiable in `x`,
+/// `γ`, `β` through the backward op.
 ///
 /// # Panics
-/// When `x` is not on a wgpu device (check with [`super::has_kernels`]) or not f32.
-#[cfg(feature = "wgpu")]
+/// When `x` is not f32 on wgpu or flex (check with [`super::runs_f32_ops`]).
 pub fn batch_norm_forward_kernel(
     x: Tensor<4>,
     gamma: Tensor<1>,
@@ -265,14 +263,13 @@ pub fn batch_norm_forward_kernel(
     s: BatchNormScalars,
     groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    use super::batch_norm_cube::NO_ACTIVATION;
+    use super::batch_norm_ops::NO_ACTIVATION;
     let stats = (running_mean, running_var);
     forward_kernel(x, gamma, beta, stats, s, groups, NO_ACTIVATION)
 }
 
 /// [`batch_norm_forward_kernel`] with `activation` (`NO_ACTIVATION`, or a LeakyReLU slope's
 /// f32 bits) applied to its output in the same launch.
-#[cfg(feature = "wgpu")]
 pub(crate) fn forward_kernel(
     x: Tensor<4>,
     gamma: Tensor<1>,
@@ -282,10 +279,10 @@ pub(crate) fn forward_kernel(
     groups: usize,
     activation: u32,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    use super::batch_norm_cube::BatchNormOps;
+    use super::batch_norm_ops::BatchNormOps;
     assert!(
-        super::has_kernels(&x.device()),
-        "the BatchNorm kernels run on the wgpu backend only"
+        super::runs_f32_ops(&x),
+        "the BatchNorm ops run on f32 tensors on wgpu or flex"
     );
     let (y, rm, rv) = <Dispatch as BatchNormOps>::batch_norm_forward(
         x.into_dispatch(),
@@ -307,12 +304,11 @@ pub(crate) fn forward_kernel(
     )
 }
 
-/// The backward by the WGSL kernels (two launches): `(gx, ∂γ, ∂β)`. `gx` is differentiable in
-/// `x`, `gy` and `γ` through the VJP kernel; `∂γ`, `∂β` are values only.
+/// The backward by the WGSL kernels (two launches; loops on flex): `(gx, ∂γ, ∂β)`. `gx` is
+/// differentiable in `x`, `gy` and `γ` through the VJP op; `∂γ`, `∂β` are values only.
 ///
 /// # Panics
 /// As [`batch_norm_forward_kernel`].
-#[cfg(feature = "wgpu")]
 pub fn batch_norm_backward_kernel(
     x: Tensor<4>,
     gy: Tensor<4>,
@@ -320,10 +316,10 @@ pub fn batch_norm_backward_kernel(
     eps: f64,
     groups: usize,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    use super::batch_norm_cube::BatchNormOps;
+    use super::batch_norm_ops::BatchNormOps;
     assert!(
-        super::has_kernels(&x.device()),
-        "the BatchNorm kernels run on the wgpu backend only"
+        super::runs_f32_ops(&x),
+        "the BatchNorm ops run on f32 tensors on wgpu or flex"
     );
     let (gx, gg, gb) = <Dispatch as BatchNormOps>::batch_norm_backward(
         x.into_dispatch(),
@@ -338,11 +334,11 @@ pub fn batch_norm_backward_kernel(
     )
 }
 
-/// The backward's VJP by the WGSL kernels (two launches): `(∂L/∂x, ∂L/∂gy, ∂L/∂γ)`.
+/// The backward's VJP by the WGSL kernels (two launches; loops on flex): `(∂L/∂x, ∂L/∂gy,
+/// ∂L/∂γ)`.
 ///
 /// # Panics
 /// As [`batch_norm_forward_kernel`].
-#[cfg(feature = "wgpu")]
 pub fn batch_norm_backward_vjp_kernel(
     x: Tensor<4>,
     gy: Tensor<4>,
@@ -351,10 +347,10 @@ pub fn batch_norm_backward_vjp_kernel(
     eps: f64,
     groups: usize,
 ) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
-    use super::batch_norm_cube::BatchNormOps;
+    use super::batch_norm_ops::BatchNormOps;
     assert!(
-        super::has_kernels(&x.device()),
-        "the BatchNorm kernels run on the wgpu backend only"
+        super::runs_f32_ops(&x),
+        "the BatchNorm ops run on f32 tensors on wgpu or flex"
     );
     let (dx, dgy, dg) = <Dispatch as BatchNormOps>::batch_norm_backward_vjp(
         x.into_dispatch(),

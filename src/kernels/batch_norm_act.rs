@@ -5,7 +5,8 @@
 //! upstream gradient, masked by the fused output (`y > 0` exactly where the activation's input
 //! is, for a slope ≥ 0), then the BatchNorm backward.
 //!
-//! [`crate::layers::Network`] takes this path for such blocks in training mode on wgpu;
+//! [`crate::layers::Network`] takes this path for such blocks in training mode on wgpu and on
+//! flex (f32; one loop there, `batch_norm_flex.rs`);
 //! [`batch_norm_act_forward_reference`] is the two layers one after the other.
 
 use super::batch_norm::{batch_norm_forward_reference, BatchNormScalars};
@@ -29,7 +30,8 @@ pub fn batch_norm_act_forward_reference(
     (leaky_relu_reference(y, slope), rm, rv)
 }
 
-/// The fused forward: the kernel on wgpu, [`batch_norm_act_forward_reference`] elsewhere.
+/// The fused forward: the kernel on wgpu, the loops on flex (f32),
+/// [`batch_norm_act_forward_reference`] elsewhere.
 pub fn batch_norm_act_forward(
     x: Tensor<4>,
     gamma: Tensor<1>,
@@ -39,20 +41,18 @@ pub fn batch_norm_act_forward(
     groups: usize,
     slope: f64,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    #[cfg(feature = "wgpu")]
-    if super::has_kernels(&x.device()) {
+    if super::runs_f32_ops(&x) {
         return batch_norm_act_forward_kernel(x, gamma, beta, running, s, groups, slope);
     }
     batch_norm_act_forward_reference(x, gamma, beta, running, s, groups, slope)
 }
 
-/// The fused forward by the WGSL kernels (two launches, as the BatchNorm forward alone),
-/// differentiable in `x`, `γ`, `β`.
+/// The fused forward by the WGSL kernels (two launches, as the BatchNorm forward alone) or the
+/// flex loops, differentiable in `x`, `γ`, `β`.
 ///
 /// # Panics
-/// When `x` is not on a wgpu device (check with [`super::has_kernels`]), not f32, or when
-/// `slope` is negative (the backward takes the activation's mask from its output).
-#[cfg(feature = "wgpu")]
+/// When `x` is not f32 on wgpu or flex (check with [`super::runs_f32_ops`]), or when `slope`
+/// is negative (the backward takes the activation's mask from its output).
 pub fn batch_norm_act_forward_kernel(
     x: Tensor<4>,
     gamma: Tensor<1>,

@@ -1,8 +1,8 @@
-//! Hand-written autodiff for the BatchNorm kernels: the forward's backward is the backward
-//! kernel, the backward's (the gradient penalty differentiates it) the VJP kernel. Running
+//! Hand-written autodiff for the BatchNorm extension: the forward's backward is the backward
+//! op, the backward's (the gradient penalty differentiates it) the VJP op. Running
 //! statistics and the backward's parameter gradients carry no gradient.
 
-use super::batch_norm_cube::{BatchNormOps, NO_ACTIVATION};
+use super::batch_norm_ops::{BatchNormOps, NO_ACTIVATION};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};

@@ -36,9 +36,7 @@ pub fn leaky_relu_grad_reference(x: Tensor<4>, gy: Tensor<4>, slope: f64) -> Ten
 /// Whether [`leaky_scale_kernel`] takes `t`: f32 on wgpu (the WGSL kernel; f16 tensors too
 /// are left to the references) or on the flex CPU backend (one loop).
 pub fn runs_kernel(t: &Tensor<4>) -> bool {
-    let device = t.device();
-    t.dtype() == burn::tensor::DType::F32
-        && (super::has_kernels(&device) || super::is_flex(&device))
+    super::runs_f32_ops(t)
 }
 
 /// The forward: the kernel where [`runs_kernel`], [`leaky_relu_reference`] elsewhere.

@@ -2,8 +2,8 @@
 //!
 //! Each kernel is a WGSL compute shader under `shaders/`, launched through burn's `template`
 //! feature as a backend extension (the differentiable ones with a hand-written autodiff
-//! backward; the Adam step is not differentiated). The Adam step and the ReLU / LeakyReLU op also
-//! run as one loop on the flex CPU backend (`adam_flex.rs`, `leaky_scale_flex.rs`). The public functions
+//! backward; the Adam step is not differentiated). The Adam step, the ReLU / LeakyReLU op and
+//! BatchNorm also run as loops on the flex CPU backend (`*_flex.rs`). The public functions
 //! here take high-level tensors; on a device without the kernel (CPU, or a build without the
 //! `wgpu` feature) callers use the `*_reference` composition instead.
 
@@ -24,14 +24,16 @@ mod adam_flex;
 mod adam_ops;
 #[cfg(feature = "wgpu")]
 mod adapter;
-#[cfg(feature = "wgpu")]
 mod batch_norm_autodiff;
 #[cfg(feature = "wgpu")]
 mod batch_norm_cube;
+mod batch_norm_flex;
+mod batch_norm_ops;
 #[cfg(feature = "wgpu")]
 mod batch_norm_plan;
 #[cfg(feature = "wgpu")]
 mod critic_batch_cube;
+mod flex;
 #[cfg(feature = "wgpu")]
 mod launch;
 #[cfg(feature = "wgpu")]
@@ -87,6 +89,14 @@ pub fn is_flex(device: &Device) -> bool {
         device.as_dispatch().clone().inner(),
         burn::backend::DispatchDevice::Flex(_)
     )
+}
+
+/// Whether the ops with a flex implementation (ReLU / LeakyReLU, BatchNorm) take `t`: f32 on
+/// wgpu (the WGSL kernels) or on flex (loops). Elsewhere, and for other float types, the
+/// plain-tensor references run.
+pub fn runs_f32_ops<const D: usize>(t: &burn::tensor::Tensor<D>) -> bool {
+    let device = t.device();
+    t.dtype() == burn::tensor::DType::F32 && (has_kernels(&device) || is_flex(&device))
 }
 
 /// Whether the WGSL kernels take `t`: an f32 tensor on the wgpu backend (elsewhere, and for other

@@ -91,8 +91,8 @@ impl BatchNorm {
 impl BatchNorm {
     /// This layer in training mode followed by a ReLU (`slope` 0) or LeakyReLU: the
     /// activation's output, as `forward_groups` then the activation would give it, the running
-    /// statistics moved as there. On wgpu the activation is applied by the BatchNorm kernel
-    /// as it writes ([`crate::kernels::batch_norm_act`]).
+    /// statistics moved as there. On wgpu and flex (f32) the activation is applied by the
+    /// BatchNorm op as it writes ([`crate::kernels::batch_norm_act`]).
     pub fn forward_act(&self, x: Tensor<4>, groups: usize, slope: f64) -> Tensor<4> {
         let running = self.running(&x.device());
         let (y, rm, rv) = batch_norm_act_forward(
@@ -112,7 +112,7 @@ impl BatchNorm {
 
 /// Training mode goes through [`crate::kernels::batch_norm`]: WGSL kernels (2–3 launches each)
 /// for the forward (with the running statistics), its backward and the backward's own
-/// backward on wgpu, the same formulas in tensor ops elsewhere.
+/// backward on wgpu, loops on flex (f32), the same formulas in tensor ops elsewhere.
 impl Layer for BatchNorm {
     fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<4> {
         self.forward_groups(x, mode, 1)

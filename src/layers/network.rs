@@ -13,8 +13,8 @@ pub struct Network {
 }
 
 /// The activations of one forward pass: `acts[0]` is the input, `acts[i + 1]` the output of
-/// layer `i` (except that of a BatchNorm whose activation ran fused into it, on wgpu in
-/// training mode: that slot holds the activation's output as well, see
+/// layer `i` (except that of a BatchNorm whose activation ran fused into it, on wgpu or flex
+/// in training mode: that slot holds the activation's output as well, see
 /// [`BatchNorm::forward_act`]); `sn[i]`, the spectral-normalisation estimates layer `i` used
 /// (training mode, layers with spectral normalisation), so that the backward passes take `σ`
 /// where this pass did and not where later passes moved the power iteration. `groups`: how
@@ -84,10 +84,10 @@ impl Network {
     }
 
     /// How a pass over `x` runs the layers: one at a time, except that in training mode on
-    /// wgpu a BatchNorm followed by a ReLU / LeakyReLU runs as one ([`BatchNorm::forward_act`]),
-    /// which saves a launch and a pass over the activation.
+    /// wgpu or flex (f32) a BatchNorm followed by a ReLU / LeakyReLU runs as one
+    /// ([`BatchNorm::forward_act`]), which saves a launch and a pass over the activation.
     fn steps(&self, mode: Mode, x: &Tensor<4>) -> Vec<Step<'_>> {
-        let fuse = mode == Mode::Train && crate::kernels::has_kernels(&x.device());
+        let fuse = mode == Mode::Train && crate::kernels::runs_f32_ops(x);
         let mut steps = Vec::with_capacity(self.layers.len());
         let mut layers = self.layers.iter().peekable();
         while let Some(layer) = layers.next() {
