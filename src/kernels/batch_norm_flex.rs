@@ -111,16 +111,16 @@ impl BatchNormOps for Flex {
                         *s += v;
                     }
                 }
-                let [g1, g2, u1, u2, ug] = sums.map(|v| v * inv_m);
+                // From the means on in f32, as the reference: with one value per channel and
+                // group, Q is then exactly 0, as u·gy and U₁·G₁ round alike.
+                let [g1, g2, u1, u2, ug] = sums.map(|v| (v * inv_m) as f32);
                 // Q/M.
                 let q = ug - (g1 * u1 + g2 * u2);
-                let s = st.inv_std as f64;
-                let gm = gamma[ch] as f64;
-                let x_coef = (q - 2.0 * g2 * u2) as f32;
-                let constant = (g2 * u1 + u2 * g1) as f32;
-                let dx_scale = -(s * s * gm) as f32;
-                let dgy_scale = (s * gm) as f32;
-                let [g2, u1, u2] = [g2, u1, u2].map(|v| v as f32);
+                let (s, gm) = (st.inv_std, gamma[ch]);
+                let x_coef = q - 2.0 * g2 * u2;
+                let constant = g2 * u1 + u2 * g1;
+                let dx_scale = -(s * s * gm);
+                let dgy_scale = s * gm;
                 for r in geo.runs(g, ch) {
                     let (x, gy, u) = (&xs[r.clone()], &gys[r.clone()], &us[r.clone()]);
                     let (dx, dgy) = (&mut dx[r.clone()], &mut dgy[r]);
@@ -130,7 +130,7 @@ impl BatchNormOps for Flex {
                         dx[i] = (xh * x_coef + u[i] * g2 + gy[i] * u2 - constant) * dx_scale;
                     }
                 }
-                dgamma[ch] += (s * q / inv_m) as f32;
+                dgamma[ch] += s * q * geo.m as f32;
             }
         }
         let shape = x.layout().shape().clone();
