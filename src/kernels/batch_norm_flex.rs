@@ -1,5 +1,6 @@
 //! The BatchNorm extension on the flex CPU backend: for each group and channel, one pass for
-//! the statistics (sums in f64) and one for the outputs, instead of burn's dozen or more
+//! the statistics (sums over eight f32 lanes, added up in f64, `flex::lane_sums`) and one for
+//! the outputs, instead of burn's dozen or more
 //! tensor ops each way (each a pass over memory and an allocation; with groups, a split and a
 //! concatenation too). The formulas are the references' (`batch_norm.rs`).
 
@@ -251,7 +252,7 @@ impl Geometry {
         })
     }
 
-    /// Mean and biased variance (two passes, in f64) of channel `ch` in group `g`.
+    /// Mean and biased variance (two passes, [`lane_sums`]) of channel `ch` in group `g`.
     fn stats(&self, xs: &[f32], g: usize, ch: usize, eps: f32) -> Stats {
         let inv_m = 1.0 / self.m as f64;
         let sum: f64 = self
