@@ -1,8 +1,8 @@
 //! The BatchNorm extension on the flex CPU backend: for each group and channel, one pass for
 //! the statistics (sums over eight f32 lanes, added up in f64, `flex::lane_sums`) and one for
-//! the outputs, instead of burn's dozen or more
-//! tensor ops each way (each a pass over memory and an allocation; with groups, a split and a
-//! concatenation too). The formulas are the references' (`batch_norm.rs`).
+//! the outputs, instead of burn's dozen or more tensor ops each way (each a pass over memory and
+//! an allocation; with groups, a split and a concatenation too). The formulas are the
+//! references' (`batch_norm.rs`).
 
 use super::batch_norm_ops::{BatchNormOps, NO_ACTIVATION};
 use super::flex::{channel_values, contiguous, f32_values, from_values, lane_sums};
