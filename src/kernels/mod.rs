@@ -4,8 +4,8 @@
 //! feature as a backend extension (the differentiable ones with a hand-written autodiff
 //! backward; the Adam step is not differentiated). The Adam step, the ReLU / LeakyReLU op and
 //! BatchNorm also run as loops on the flex CPU backend (`*_flex.rs`). The public functions
-//! here take high-level tensors; where neither runs (burn's ndarray backend, f64, wgpu in a
-//! build without the `wgpu` feature) callers use the `*_reference` composition instead.
+//! here take high-level tensors; where neither runs (burn's ndarray backend, f64 tensors)
+//! callers use the `*_reference` composition instead.
 
 pub mod adam;
 pub mod batch_norm;
