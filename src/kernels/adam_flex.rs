@@ -1,14 +1,15 @@
 //! The fused Adam step on the flex CPU backend: one loop over a parameter tensor, reading
-//! `p, g, m, v` and writing `p', m', v'` (the moments in place where it can), instead of burn's 13
-//! elementwise operations (each a pass over memory and an allocation; on strided gradients,
-//! strided ones). The arithmetic is the reference's ([`super::adam::adam_step_reference`]), in f32, in the same order.
+//! `p, g, m, v` and writing `p', m', v'` (the moments in place where it can), instead of burn's
+//! 13 elementwise operations (each a pass over memory and an allocation; on strided gradients,
+//! strided ones). The arithmetic is the reference's ([`super::adam::adam_step_reference`]), in
+//! f32, in the same order.
 
 use super::adam::AdamScalars;
 use super::adam_ops::AdamOps;
-use super::flex::contiguous;
+use super::flex::{contiguous, f32_values, from_values};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
 
 impl AdamOps for Flex {
     fn adam_step(
@@ -29,9 +30,9 @@ impl AdamOps for Flex {
         // The gradient is read; a strided one (burn's matrix products return some weight
         // gradients transposed) is laid out in the parameter's order once, by flex's copy.
         let g = contiguous(g);
-        let g = g.as_slice::<f32>().expect("contiguous f32");
+        let g = f32_values(&g);
         let p_in = contiguous(p);
-        let p = p_in.as_slice::<f32>().expect("contiguous f32");
+        let p = f32_values(&p_in);
         // The moments are updated in place where this step holds their only reference (as it
         // does in training: no allocation, no fresh pages), else in a copy. The parameter is
         // also held by its module, so the new one is a new tensor.
@@ -55,8 +56,7 @@ impl AdamOps for Flex {
             vs[i] = vi;
             po[i] = p[i] - update * s.lr;
         }
-        let shape = p_in.layout().shape().clone();
-        (FlexTensor::from_data(TensorData::new(p_out, shape)), m, v)
+        (from_values(p_out, p_in.layout().shape().clone()), m, v)
     }
 }
 

@@ -259,19 +259,18 @@ impl Geometry {
             .runs(g, ch)
             .map(|r| lane_sums(r.len(), |i| [xs[r.start + i]])[0])
             .sum();
-        let mean = sum * inv_m;
-        let mean32 = mean as f32;
+        let mean = (sum * inv_m) as f32;
         // Deviations from the mean in f32 (as the reference), squares summed.
         let sq: f64 = self
             .runs(g, ch)
             .map(|r| {
                 let x = &xs[r];
-                lane_sums(x.len(), |i| [(x[i] - mean32) * (x[i] - mean32)])[0]
+                lane_sums(x.len(), |i| [(x[i] - mean) * (x[i] - mean)])[0]
             })
             .sum();
         let var = (sq * inv_m) as f32;
         Stats {
-            mean: mean as f32,
+            mean,
             var,
             inv_std: (var + eps).sqrt().recip(),
         }

@@ -4,10 +4,11 @@
 //! kernel's (`shaders/leaky_scale.wgsl`): a product by 1 or by `slope`, so that NaN propagates
 //! and the derivative at exactly 0 is `slope` (0 for ReLU), as in PyTorch.
 
+use super::flex::{contiguous, f32_values, from_values};
 use super::leaky_scale_ops::LeakyScaleOps;
 use burn::backend::flex::{Flex, FlexTensor, Layout};
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
 
 impl LeakyScaleOps for Flex {
     fn leaky_scale(x: FloatTensor<Self>, t: FloatTensor<Self>, slope: u32) -> FloatTensor<Self> {
@@ -34,21 +35,12 @@ impl LeakyScaleOps for Flex {
                 let values = scale(xs, ts);
                 let shape = x.layout().shape().clone();
                 let layout = Layout::new(shape.clone(), x.layout().strides().to_vec(), 0);
-                return FlexTensor::from_data(TensorData::new(values, shape)).with_layout(layout);
+                return from_values(values, shape).with_layout(layout);
             }
         }
-        let [x, t] = [x, t].map(|v| {
-            if v.is_contiguous() {
-                v
-            } else {
-                v.to_contiguous()
-            }
-        });
-        let values = scale(
-            x.as_slice::<f32>().expect("contiguous f32"),
-            t.as_slice::<f32>().expect("contiguous f32"),
-        );
-        FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
+        let [x, t] = [x, t].map(contiguous);
+        let values = scale(f32_values(&x), f32_values(&t));
+        from_values(values, x.layout().shape().clone())
     }
 }
 
