@@ -36,7 +36,8 @@ struct Cli {
     command: Command,
 }
 
-/// Settings that override the config file / preset.
+/// Settings that override the config file / preset (defaults: the preset's; `--print-config`
+/// shows the resolved values).
 #[derive(clap::Args, Default)]
 struct Overrides {
     /// GAN loss: sgan, lsgan, hinge, wgan, rpsgan, rplsgan, rphinge, rasgan, ralsgan, rahinge.
@@ -51,26 +52,34 @@ struct Overrides {
     /// Where the penalty is taken: interpolates, real-perturbed, real, fake.
     #[arg(long)]
     at: Option<String>,
-    /// Penalty weight λ.
-    #[arg(long)]
+    /// Penalty weight λ (≥ 0).
+    #[arg(long, allow_negative_numbers = true)]
     lambda: Option<f64>,
-    #[arg(long)]
+    /// Critic's Adam learning rate (> 0).
+    #[arg(long, allow_negative_numbers = true)]
     lr_d: Option<f64>,
-    #[arg(long)]
+    /// Generator's Adam learning rate (> 0).
+    #[arg(long, allow_negative_numbers = true)]
     lr_g: Option<f64>,
-    #[arg(long)]
+    /// Adam's β1 for both networks, in [0, 1).
+    #[arg(long, allow_negative_numbers = true)]
     beta1: Option<f64>,
-    #[arg(long)]
+    /// Adam's β2 for both networks, in [0, 1).
+    #[arg(long, allow_negative_numbers = true)]
     beta2: Option<f64>,
     /// Critic updates per generator update.
     #[arg(long)]
     d_steps: Option<usize>,
+    /// Samples per batch (real and fake alike).
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Generator updates to train for (in total, counting those of a resumed run).
     #[arg(long)]
     iterations: Option<usize>,
+    /// Seed of the weights' initialisation, the data order and the latents.
     #[arg(long)]
     seed: Option<u64>,
+    /// Where to train.
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
     /// Data: shapes[:SIZE], toy:8gaussians|25gaussians|ring|swissroll, cifar10:DIR, folder:DIR[:SIZE], mnist:DIR[:SIZE].
@@ -79,10 +88,13 @@ struct Overrides {
     /// Output folder of the run.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Iterations between log lines (losses, penalty, gradient norms) and loss-plot points.
     #[arg(long)]
     log_every: Option<usize>,
+    /// Iterations between sample grids written to the run folder.
     #[arg(long)]
     sample_every: Option<usize>,
+    /// Iterations between checkpoints (written atomically; `--resume` continues from the last).
     #[arg(long)]
     checkpoint_every: Option<usize>,
 }
@@ -168,7 +180,7 @@ impl Overrides {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a GAN (default: the embedded shapes data set, a few minutes on a CPU).
+    /// Train a GAN (default: the embedded shapes data set, about a minute on 2 CPU cores).
     Train {
         /// A TOML run config (see `margan train --print-config`).
         #[arg(long)]

@@ -65,6 +65,22 @@ fn config_round_trip_and_validation_errors() {
         &["unknown toy data set"],
     );
     fails_with(margan().args(["train", "--bogus"]), &["--bogus"]);
+    // A negative number reaches the config's checks, which say what the value must be.
+    fails_with(
+        margan().args(["train", "--lr-g", "-1", "--print-config"]),
+        &["lr_g", "must be a positive number, got -1"],
+    );
+    fails_with(
+        margan().args([
+            "train",
+            "--norm",
+            "linf",
+            "--lambda",
+            "-3",
+            "--print-config",
+        ]),
+        &["penalty.weight", "must be ≥ 0, got -3"],
+    );
     fails_with(
         margan().args(["train", "--matmul-tuning", "fastest", "--print-config"]),
         &["unknown --matmul-tuning `fastest`", "f16-emulated"],
