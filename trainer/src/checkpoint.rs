@@ -81,16 +81,27 @@ pub fn read_pack(file: &Path) -> Result<Pack, String> {
     Pack::from_bytes(&bytes, &file.display().to_string()).map_err(e2s)
 }
 
-/// Loads the checkpoint of the run in `dir` onto `device`; the networks are rebuilt from its
-/// config.
+/// Loads the networks of the run in `dir` onto `device`, rebuilt from its config, for sampling
+/// and export. The optimisers' states are not read: their `Gan` fields are fresh. (burn puts a
+/// loaded optimiser state on its default device, which in a GPU build starts the GPU; and a
+/// damaged state then does not stand in the way of the generator.)
 pub fn load(dir: &Path, device: &burn::tensor::Device) -> Result<(RunConfig, Gan), String> {
-    load_on(dir, |_| Ok(device.clone()))
+    load_with(dir, |_| Ok(device.clone()), false)
 }
 
-/// [`load`] onto the device `choose` picks from the run's saved config (e.g. its `device`).
+/// The whole checkpoint, optimiser states included, onto the device `choose` picks from the
+/// run's saved config (e.g. its `device`): what `--resume` continues from.
 pub fn load_on(
     dir: &Path,
     choose: impl FnOnce(&RunConfig) -> Result<burn::tensor::Device, String>,
+) -> Result<(RunConfig, Gan), String> {
+    load_with(dir, choose, true)
+}
+
+fn load_with(
+    dir: &Path,
+    choose: impl FnOnce(&RunConfig) -> Result<burn::tensor::Device, String>,
+    optimisers: bool,
 ) -> Result<(RunConfig, Gan), String> {
     let file = path(dir);
     if !file.exists() {
@@ -123,6 +134,9 @@ pub fn load_on(
     .map_err(e2s)?;
     let mut gan = Gan::new(g, d, config.gan_config(), state.rng, device.clone());
     gan.iteration = state.iteration;
+    if !optimisers {
+        return Ok((config, gan));
+    }
     let opt = |name: &str, o: burn::optim::ModuleOptimizer| {
         let bytes = pack.require(name, &what).map_err(e2s)?;
         o.from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))

@@ -209,10 +209,13 @@ enum Command {
     },
     /// Write a PNG grid of samples from a run's generator.
     Sample {
+        /// The run folder (written by `margan train`, holding checkpoint.bin).
         #[arg(long)]
         run: PathBuf,
-        #[arg(long, default_value_t = 64)]
+        /// How many samples, laid out in a square grid (at least 1).
+        #[arg(long, default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         n: usize,
+        /// Seed of the latents.
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Output PNG (default: RUN/sample.png).
@@ -221,8 +224,10 @@ enum Command {
     },
     /// Export a run's generator for the browser app.
     Export {
+        /// The run folder (written by `margan train`, holding checkpoint.bin).
         #[arg(long)]
         run: PathBuf,
+        /// The generator file to write (e.g. www/mine.margan), for the browser app's sampler.
         #[arg(long)]
         out: PathBuf,
     },
@@ -233,6 +238,7 @@ enum Command {
         /// A smaller network and fewer steps (minutes on a 2-core CPU).
         #[arg(long)]
         quick: bool,
+        /// Seed of the training and evaluation data, the initialisations and the penalty's points.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Folder for margins.csv and decision_boundaries.png.

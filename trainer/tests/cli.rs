@@ -305,6 +305,43 @@ fn export_and_sample_write_files_and_reject_bad_runs() {
         .arg(dir.join("s.png")));
     let img = image::open(dir.join("s.png")).unwrap();
     assert!(img.width() > 100);
+    fails_with(
+        margan().args(["sample", "--n", "0", "--run"]).arg(&run_dir),
+        &["'0' for '--n <N>'", "not in 1.."],
+    );
+    // Sampling and export read the networks only: a damaged optimiser state does not stop them
+    // (resuming, which needs it, names it).
+    let mut pack = sections(&run_dir);
+    for (name, bytes) in &mut pack.sections {
+        if name == "opt_g" {
+            bytes.truncate(bytes.len() / 2);
+        }
+    }
+    let damaged = dir.join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    std::fs::write(damaged.join("checkpoint.bin"), pack.to_bytes()).unwrap();
+    let again = dir.join("g2.margan");
+    ok(margan()
+        .args(["export", "--run"])
+        .arg(&damaged)
+        .arg("--out")
+        .arg(&again));
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&out).unwrap(),
+        "the same generator exported"
+    );
+    ok(margan()
+        .args(["sample", "--n", "9", "--run"])
+        .arg(&damaged)
+        .arg("--out")
+        .arg(dir.join("s2.png")));
+    fails_with(
+        margan()
+            .args(["train", "--iterations", "3", "--resume"])
+            .arg(&damaged),
+        &["checkpoint.bin", "opt_g", "corrupt"],
+    );
     // A corrupt checkpoint gives a message, not a panic.
     let bad = dir.join("bad");
     std::fs::create_dir_all(&bad).unwrap();
