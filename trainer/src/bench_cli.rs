@@ -20,8 +20,11 @@ pub struct BenchArgs {
     /// Penalties to compare, comma separated: none, l1, l2, linf (hinge form, λ = 20, interpolates).
     #[arg(long, value_delimiter = ',', default_value = "none,l2,linf")]
     penalty: Vec<String>,
+    /// Untimed iterations before each row (the first ones tune every matrix product and
+    /// convolution shape on wgpu).
     #[arg(long, default_value_t = 3)]
     warmup: usize,
+    /// Timed iterations per row.
     #[arg(long, default_value_t = 10)]
     iterations: usize,
     /// Convolution paths to compare, comma separated: auto (tiled on native wgpu, burn on
@@ -54,8 +57,8 @@ pub struct BenchArgs {
     /// 64x64, 128x64+pf, 64x128+pf, 128x128+pf, 128x64, 64x128, 128x128, or with vector
     /// staging 64x64+vec, 128x64+vec, 64x128+vec, 128x128+vec. Experimental, where the
     /// adapter has f16 cooperative matrices (tensor cores): f16 (every product on them, operands
-    /// rounded to f16; f16-64x64+pf, f16-128x128, f16-128x128+pf for one of their other
-    /// variants) or measure-f16 (measure, with every variant among the candidates); and
+    /// rounded to f16; f16-64x64+pf, f16-128x128, f16-128x128+pf, f16-128x128-128inv for one of
+    /// their other variants) or measure-f16 (measure, with every variant among the candidates); and
     /// f16-emulated (their arithmetic on any wgpu adapter, no faster).
     #[arg(long, default_value = "measure")]
     matmul_tuning: String,
