@@ -299,6 +299,18 @@ fn train(
             return Err("--resume can change iterations, intervals, learning rates and the device, not the model, data or seed".into());
         }
         gan.config = cfg.gan_config();
+        if gan.iteration >= cfg.iterations {
+            // Nothing rewritten: the run's files stay as they are.
+            eprintln!(
+                "{} is already at iteration {} and --iterations is {}: nothing to train \
+                 (--iterations is the run's total; to go on, give more, e.g. --iterations {})",
+                dir.display(),
+                gan.iteration,
+                cfg.iterations,
+                2 * gan.iteration.max(1)
+            );
+            return Ok(());
+        }
         if !quiet {
             eprintln!(
                 "resuming {} at iteration {} on {name}",

@@ -57,6 +57,21 @@ fn resume_gives_the_same_result_as_an_uninterrupted_run() {
     assert_same_state(&a, &b);
     // A finished run is not overwritten by accident.
     fails_with(&mut toy(&a, 30), &["already holds a run", "--resume"]);
+    // Nor retrained or rewritten by a resume that asks for fewer iterations than it has: it
+    // says so, and how to go on.
+    let before = std::fs::read(b.join("checkpoint.bin")).unwrap();
+    let metrics = std::fs::read(b.join("metrics.jsonl")).unwrap();
+    let o = ok(margan()
+        .args(["train", "--iterations", "20", "--resume"])
+        .arg(&b));
+    let e = stderr(&o);
+    assert!(
+        e.contains("already at iteration 30 and --iterations is 20: nothing to train")
+            && e.contains("--iterations 60"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(b.join("checkpoint.bin")).unwrap(), before);
+    assert_eq!(std::fs::read(b.join("metrics.jsonl")).unwrap(), metrics);
 }
 
 /// The same for the default DCGAN run, with BatchNorm in both networks and with a spectrally
