@@ -71,16 +71,20 @@ pub struct Margins {
 }
 
 impl Margins {
-    /// The expected margin: the mean over samples (those whose ray reached the boundary).
+    /// The expected margin: the mean over samples (those whose ray reached the boundary); NaN
+    /// when none did (a classifier with no boundary in reach has no margin to report, not 0).
     pub fn mean(&self) -> f64 {
-        let v: Vec<f64> = self
-            .values
-            .iter()
-            .cloned()
-            .filter(|v| v.is_finite())
-            .collect();
-        v.iter().sum::<f64>() / v.len().max(1) as f64
+        finite_mean(&self.values)
     }
+}
+
+/// The mean of the finite values; NaN when there are none.
+pub fn finite_mean(values: &[f64]) -> f64 {
+    let v: Vec<f64> = values.iter().cloned().filter(|v| v.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.iter().sum::<f64>() / v.len() as f64
 }
 
 fn flat(t: Tensor<4>) -> Tensor<2> {

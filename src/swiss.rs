@@ -79,7 +79,8 @@ pub struct MarginRow {
     pub penalty: Option<GradientPenalty>,
     /// Expected L1, L2, L∞ margins (the augmented-Lagrangian estimator).
     pub margins: [f64; 3],
-    /// The same by brute force on a grid (`margins_grid`); NaN when skipped.
+    /// The same by brute force on a grid (`margins_grid`); NaN when skipped. (Either is NaN
+    /// where the classifier has no boundary in reach.)
     pub exact: [f64; 3],
     /// Fraction of samples whose estimate converged, per norm.
     pub converged: [f64; 3],
@@ -186,7 +187,7 @@ pub fn expected_margins(
 }
 
 /// The expected margins of [`expected_margins`]' samples by brute force (boundary traced on a
-/// `grid_res²` grid around the data); NaN when `grid_res` is 0.
+/// `grid_res²` grid around the data); NaN when `grid_res` is 0 or no boundary was found.
 pub fn grid_margins(net: &Network, cfg: &SwissRollConfig, device: &Device) -> [f64; 3] {
     if cfg.grid_res == 0 {
         return [f64::NAN; 3];
@@ -201,9 +202,7 @@ pub fn grid_margins(net: &Network, cfg: &SwissRollConfig, device: &Device) -> [f
     let boundary = boundary_points(net, [0.0, 0.0], 1.5 * reach, cfg.grid_res, device);
     let mut out = [0.0; 3];
     for (k, norm) in Norm::ALL.into_iter().enumerate() {
-        let m = distances_to(&boundary, &pts, norm);
-        let finite: Vec<f64> = m.into_iter().filter(|v| v.is_finite()).collect();
-        out[k] = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
+        out[k] = crate::margins::finite_mean(&distances_to(&boundary, &pts, norm));
     }
     out
 }

@@ -110,6 +110,45 @@ fn penalties_enlarge_the_swiss_roll_margins() {
     }
 }
 
+/// A classifier with no decision boundary (constant output) has no margin: the expected margin
+/// is NaN, not 0, and no sample counts as converged; the grid reference finds no boundary point.
+#[test]
+fn a_classifier_without_a_boundary_has_no_margin() {
+    use margan::margins_grid::grid_margins_reference;
+    let dev = device();
+    let mut lin = LinearConfig::new(2, 1).init(&dev, &mut Rng::new(0));
+    lin.weight = burn::module::Param::from_tensor(burn::tensor::Tensor::from_data(
+        burn::tensor::TensorData::new(vec![0.0f32, 0.0], [2, 1]),
+        &dev,
+    ));
+    lin.bias = Some(burn::module::Param::from_tensor(
+        burn::tensor::Tensor::from_floats([1.0], &dev),
+    ));
+    let net = Network::new(vec![LayerKind::Linear(lin)]);
+    let x = Rng::new(4).normal_tensor([6, 2, 1, 1], 0.0, 1.0, &dev);
+    let pts: Vec<[f64; 2]> = to_vec(x.clone())
+        .chunks(2)
+        .map(|p| [p[0] as f64, p[1] as f64])
+        .collect();
+    for norm in Norm::ALL {
+        let m = estimate(&net, x.clone(), &MarginConfig::new(norm));
+        assert!(
+            m.mean().is_nan(),
+            "{norm:?}: mean {} of {:?}",
+            m.mean(),
+            m.values
+        );
+        assert!(
+            !m.converged.iter().any(|c| *c),
+            "{norm:?}: {:?}",
+            m.converged
+        );
+        let g = grid_margins_reference(&net, &pts, norm, [0.0, 0.0], 3.0, 60, &dev);
+        assert!(g.iter().all(|v| !v.is_finite()), "{norm:?}: grid {g:?}");
+        assert!(margan::margins::finite_mean(&g).is_nan());
+    }
+}
+
 /// The grid reference itself, on a 2-D linear classifier: within one grid cell of the closed form.
 #[test]
 fn grid_reference_matches_the_closed_form() {

@@ -244,11 +244,11 @@ enum Command {
         /// Folder for margins.csv and decision_boundaries.png.
         #[arg(long, default_value = "runs/margins")]
         out: PathBuf,
-        /// Adam steps per classifier (default: 3000, quick 1500).
-        #[arg(long)]
+        /// Adam steps per classifier, at least 1 (default: 3000, quick 1500).
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         iterations: Option<usize>,
-        /// Penalty weight λ (default 20).
-        #[arg(long)]
+        /// Penalty weight λ, ≥ 0 (default 20).
+        #[arg(long, allow_negative_numbers = true)]
         weight: Option<f64>,
         /// Only these variants, comma separated (e.g. none,linf-hinge).
         #[arg(long, value_delimiter = ',')]

@@ -21,6 +21,12 @@ pub fn run(
     };
     cfg.iterations = iterations.unwrap_or(cfg.iterations);
     cfg.weight = weight.unwrap_or(cfg.weight);
+    if !(cfg.weight >= 0.0 && cfg.weight.is_finite()) {
+        return Err(format!(
+            "--weight {}: the penalty weight λ must be a finite number ≥ 0",
+            cfg.weight
+        ));
+    }
     let known: Vec<String> = swiss::variants(cfg.weight)
         .into_iter()
         .map(|(n, _)| n.replace(' ', "-").to_lowercase())
@@ -68,6 +74,12 @@ pub fn run(
         "(L· grid: the same margins by brute force, boundary traced on a {0}×{0} grid)",
         cfg.grid_res
     );
+    if rows
+        .iter()
+        .any(|(r, _)| r.margins.iter().any(|m| m.is_nan()))
+    {
+        println!("(NaN: no decision boundary in reach, so no margin; that classifier did not separate the classes: more --iterations)");
+    }
     std::fs::write(out.join("margins.csv"), csv).map_err(|e| format!("{}: {e}", out.display()))?;
     // One panel per variant: both classes over the classifier's decision surface.
     let (a, b) = swiss::data(

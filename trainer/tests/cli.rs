@@ -378,3 +378,49 @@ fn a_second_default_run_does_not_overwrite_the_first() {
     assert!(cwd.join("runs/toy-8gaussians/checkpoint.bin").exists());
     assert!(cwd.join("runs/toy-8gaussians-2/checkpoint.bin").exists());
 }
+
+#[test]
+fn margins_checks_its_arguments_and_writes_its_table() {
+    fails_with(
+        margan().args(["margins", "--quick", "--variants", "none,l3-ls"]),
+        &["unknown variant `l3-ls`", "linf-hinge"],
+    );
+    fails_with(
+        margan().args(["margins", "--quick", "--iterations", "0"]),
+        &["'0' for '--iterations <ITERATIONS>'"],
+    );
+    fails_with(
+        margan().args(["margins", "--quick", "--weight", "-1"]),
+        &["--weight -1", "≥ 0"],
+    );
+    // Two Adam steps leave the classifier without a boundary: its margins are NaN (not 0), and
+    // the table says why.
+    let out = tmp("margins");
+    let o = ok(margan()
+        .args([
+            "margins",
+            "--quick",
+            "--iterations",
+            "2",
+            "--variants",
+            "none",
+            "--out",
+        ])
+        .arg(&out));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("no decision boundary in reach"), "{table}");
+    let csv = std::fs::read_to_string(out.join("margins.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(
+        rows[0].starts_with("penalty,l1_margin,l2_margin,linf_margin"),
+        "{csv}"
+    );
+    assert!(rows[1].starts_with("none,NaN,NaN,NaN,"), "{csv}");
+    assert!(
+        image::open(out.join("decision_boundaries.png"))
+            .unwrap()
+            .width()
+            > 100
+    );
+}
