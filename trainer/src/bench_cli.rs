@@ -24,8 +24,8 @@ pub struct BenchArgs {
     /// convolution shape on wgpu).
     #[arg(long, default_value_t = 3)]
     warmup: usize,
-    /// Timed iterations per row.
-    #[arg(long, default_value_t = 10)]
+    /// Timed iterations per row (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     iterations: usize,
     /// Convolution paths to compare, comma separated: auto (tiled on native wgpu, burn on
     /// the CPU), burn (burn's own convolutions), gemm (patches + burn's matrix product), tiled
@@ -155,6 +155,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         (true, true) => vec![64],
         (true, false) => vec![cfg.batch_size],
     };
+    if batches.contains(&0) {
+        return Err("--batch 0: a batch needs at least 1 sample".into());
+    }
     let plan = bench::BenchPlan {
         paths,
         batches,

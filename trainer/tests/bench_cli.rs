@@ -202,6 +202,10 @@ fn bad_options_name_the_fix() {
             &["--device", "cpu", "--layers", "--repeat", "0"][..],
             "--repeat 0: give at least 1 launch per sample",
         ),
+        (
+            &["--device", "cpu", "--batch", "4,0"][..],
+            "--batch 0: a batch needs at least 1 sample",
+        ),
     ] {
         let o = bench(args);
         assert!(!o.status.success(), "{args:?} should fail");
@@ -209,6 +213,15 @@ fn bad_options_name_the_fix() {
         assert!(e.contains(needle), "{args:?}: {e}");
         assert!(!e.contains("panicked"), "{e}");
     }
+    let o = Command::new(env!("CARGO_BIN_EXE_margan"))
+        .args(["bench", "--device", "cpu", "--iterations", "0"])
+        .output()
+        .expect("margan runs");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("'0' for '--iterations <ITERATIONS>'"),
+        "{e}"
+    );
 }
 
 /// A file as `bench/torch_dcgan32.py --json` writes it, in a scratch folder that goes with the
