@@ -125,6 +125,7 @@ impl RunConfig {
         let positive = [
             ("batch_size", self.batch_size),
             ("d_steps", self.d_steps),
+            ("iterations", self.iterations),
             ("log_every", self.log_every),
             ("sample_every", self.sample_every),
             ("checkpoint_every", self.checkpoint_every),

@@ -57,6 +57,10 @@ fn config_round_trip_and_validation_errors() {
         &["batch_size", "at least 1"],
     );
     fails_with(
+        margan().args(["train", "--iterations", "0", "--print-config"]),
+        &["iterations", "at least 1"],
+    );
+    fails_with(
         margan().args(["train", "--norm", "l7", "--print-config"]),
         &["unknown gradient norm", "linf"],
     );
