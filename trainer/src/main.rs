@@ -416,6 +416,12 @@ fn main() -> ExitCode {
         })(),
         Command::Export { run, out } => (|| {
             let (cfg, gan) = checkpoint::load(&run, &margan::device::cpu())?;
+            if cfg.model.sample_shape()[1] == 1 {
+                return Err(format!(
+                    "{}: a 2-D run; the browser's sampler shows image generators (the playground trains 2-D ones live), so there is nothing to export",
+                    run.display()
+                ));
+            }
             let info = checkpoint::export(&cfg, &gan, &out)?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
             println!(

@@ -384,6 +384,26 @@ fn a_second_default_run_does_not_overwrite_the_first() {
 }
 
 #[test]
+fn a_2d_run_is_neither_sampled_nor_exported() {
+    let run = tmp("toy-export");
+    ok(&mut toy(&run, 2));
+    fails_with(
+        margan().args(["sample", "--run"]).arg(&run),
+        &["2-D runs have their scatter plot"],
+    );
+    let out = run.join("g.margan");
+    fails_with(
+        margan()
+            .args(["export", "--run"])
+            .arg(&run)
+            .arg("--out")
+            .arg(&out),
+        &["a 2-D run", "image generators"],
+    );
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
 fn margins_checks_its_arguments_and_writes_its_table() {
     fails_with(
         margan().args(["margins", "--quick", "--variants", "none,l3-ls"]),
