@@ -25,7 +25,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     warmup: usize,
     /// Timed iterations per row (at least 1).
-    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = crate::at_least_one())]
     iterations: usize,
     /// Convolution paths to compare, comma separated: auto (tiled on native wgpu, burn on
     /// the CPU), burn (burn's own convolutions), gemm (patches + burn's matrix product), tiled

@@ -25,6 +25,11 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// The parser of a count option that must be at least 1 (clap names the bound on 0).
+pub(crate) fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
 #[derive(Parser)]
 #[command(
     name = "margan",
@@ -213,7 +218,7 @@ enum Command {
         #[arg(long)]
         run: PathBuf,
         /// How many samples, laid out in a square grid (at least 1).
-        #[arg(long, default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        #[arg(long, default_value_t = 64, value_parser = at_least_one())]
         n: usize,
         /// Seed of the latents.
         #[arg(long, default_value_t = 0)]
@@ -245,7 +250,7 @@ enum Command {
         #[arg(long, default_value = "runs/margins")]
         out: PathBuf,
         /// Adam steps per classifier, at least 1 (default: 3000, quick 1500).
-        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        #[arg(long, value_parser = at_least_one())]
         iterations: Option<usize>,
         /// Penalty weight λ, ≥ 0 (default 20).
         #[arg(long, allow_negative_numbers = true)]
