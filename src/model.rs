@@ -95,10 +95,14 @@ impl ModelSpec {
             ModelSpec::Mlp { layers: 0, .. } => {
                 bad("model.layers", "an MLP needs at least 1 layer".into())
             }
-            ModelSpec::StandardCnn { width_scale, .. } if !(*width_scale > 0.0) => bad(
-                "model.width_scale",
-                format!("must be > 0, got {width_scale}"),
-            ),
+            ModelSpec::StandardCnn { width_scale, .. }
+                if !width_scale.is_finite() || *width_scale <= 0.0 =>
+            {
+                bad(
+                    "model.width_scale",
+                    format!("must be a finite number > 0, got {width_scale}"),
+                )
+            }
             _ if self.z_dim() == 0 => bad("model.z_dim", "must be at least 1".into()),
             ModelSpec::Dcgan { width: 0, .. } | ModelSpec::Mlp { width: 0, .. } => {
                 bad("model.width", "must be at least 1".into())

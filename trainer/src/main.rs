@@ -183,6 +183,8 @@ impl Overrides {
     }
 }
 
+// Parsed once per run: boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Train a GAN (default: the embedded shapes data set, about a minute on 2 CPU cores).

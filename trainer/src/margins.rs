@@ -88,27 +88,21 @@ pub fn run(
         &mut margan::rng::Rng::new(seed ^ 0xE7A1),
     );
     // The outer roll reaches 1.5 · 4.5π ≈ 21.2 (times the scale).
-    let (res, lo, hi) = (96usize, -22.0 * cfg.scale, 22.0 * cfg.scale);
-    let grid: Vec<[f64; 2]> = (0..res * res)
-        .map(|k| {
-            [
-                lo + ((k % res) as f64 + 0.5) / res as f64 * (hi - lo),
-                hi - ((k / res) as f64 + 0.5) / res as f64 * (hi - lo),
-            ]
-        })
-        .collect();
-    let grid = margan::toy::points_tensor(&grid, &device);
+    let grid = plot::Grid {
+        res: 96,
+        lo: -22.0 * cfg.scale,
+        hi: 22.0 * cfg.scale,
+    };
+    let points = margan::toy::points_tensor(&grid.points(), &device);
     let panels: Vec<image::RgbImage> = rows
         .iter()
         .map(|(r, net)| {
-            let values = margan::device::to_vec(net.forward(grid.clone(), Mode::Eval));
+            let values = margan::device::to_vec(net.forward(points.clone(), Mode::Eval));
             plot::scatter(
                 &a,
                 &b,
                 &values,
-                res,
-                lo,
-                hi,
+                grid,
                 &r.variant,
                 "green: roll  black: roll x1.5",
             )

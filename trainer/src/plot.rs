@@ -122,18 +122,42 @@ fn diverging(v: f32, scale: f32) -> Colour {
     }
 }
 
-/// Two point sets (green, black; `legend` names them) over the critic's values on a `res`×`res` grid
-/// covering `[lo, hi]²` (row-major from the top), with the decision boundary `C = 0` drawn.
+/// A `res`×`res` grid of cell centres covering `[lo, hi]²`, row-major from the top (largest y).
+#[derive(Clone, Copy, Debug)]
+pub struct Grid {
+    pub res: usize,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Grid {
+    /// The cell centres, in the order [`scatter`] reads the critic's values.
+    pub fn points(&self) -> Vec<[f64; 2]> {
+        let Grid { res, lo, hi } = *self;
+        let step = (hi - lo) / res as f64;
+        (0..res * res)
+            .map(|k| {
+                [
+                    lo + ((k % res) as f64 + 0.5) * step,
+                    hi - ((k / res) as f64 + 0.5) * step,
+                ]
+            })
+            .collect()
+    }
+}
+
+/// Two point sets (green, black; `legend` names them) over the critic's values at `grid`'s points,
+/// with the decision boundary `C = 0` drawn.
 pub fn scatter(
     real: &[[f64; 2]],
     fake: &[[f64; 2]],
     critic: &[f32],
-    res: usize,
-    lo: f64,
-    hi: f64,
+    grid: Grid,
     title: &str,
     legend: &str,
 ) -> RgbImage {
+    let Grid { res, lo, hi } = grid;
+    assert_eq!(critic.len(), res * res, "one critic value per grid point");
     let side = 512u32;
     let mut img = RgbImage::new(side, side);
     let scale = critic.iter().map(|v| v.abs()).fold(1e-6f32, f32::max);
@@ -277,4 +301,48 @@ pub fn curves(panels: &[Panel]) -> RgbImage {
         }
     }
     img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_points_are_cell_centres_row_major_from_the_top() {
+        let grid = Grid {
+            res: 4,
+            lo: -2.0,
+            hi: 2.0,
+        };
+        let p = grid.points();
+        assert_eq!(p.len(), 16);
+        assert_eq!(p[0], [-1.5, 1.5]); // top left
+        assert_eq!(p[1], [-0.5, 1.5]); // next along x
+        assert_eq!(p[4], [-1.5, 0.5]); // next row down
+        assert_eq!(p[15], [1.5, -1.5]); // bottom right
+    }
+
+    #[test]
+    fn scatter_marks_the_decision_boundary() {
+        // C > 0 on the left half, < 0 on the right: the boundary is a vertical line in the middle.
+        let grid = Grid {
+            res: 8,
+            lo: -1.0,
+            hi: 1.0,
+        };
+        let critic: Vec<f32> = grid.points().iter().map(|p| -p[0] as f32).collect();
+        let img = scatter(&[], &[], &critic, grid, "", "");
+        let row = 384; // a grid corner (the boundary is drawn at corners, one disc per cell), below the text
+        let dark = |x: u32| img.get_pixel(x, row).0.iter().all(|&c| c < 60);
+        assert!(dark(256), "the boundary C = 0 is drawn at x = 0");
+        assert!(!dark(64) && !dark(448), "no boundary away from it");
+        assert!(
+            img.get_pixel(64, row).0[0] > img.get_pixel(64, row).0[2],
+            "red where C > 0"
+        );
+        assert!(
+            img.get_pixel(448, row).0[2] > img.get_pixel(448, row).0[0],
+            "blue where C < 0"
+        );
+    }
 }

@@ -58,26 +58,20 @@ pub fn write_samples(
         let real = source
             .map(|s| s.batch(config.seed, u64::MAX, 512))
             .unwrap_or_default();
-        let (res, lo, hi) = (96usize, -3.0, 3.0);
-        let grid: Vec<f32> = (0..res * res)
-            .flat_map(|k| {
-                let (gx, gy) = (k % res, k / res);
-                let x = lo + (gx as f64 + 0.5) / res as f64 * (hi - lo);
-                let y = hi - (gy as f64 + 0.5) / res as f64 * (hi - lo);
-                [x as f32, y as f32]
-            })
-            .collect();
-        let grid = Tensor::from_data(TensorData::new(grid, [res * res, 2, 1, 1]), device);
-        let values = margan::device::to_vec(gan.d.forward(grid, Mode::Eval).detach());
+        let grid = plot::Grid {
+            res: 96,
+            lo: -3.0,
+            hi: 3.0,
+        };
+        let points = margan::toy::points_tensor(&grid.points(), device);
+        let values = margan::device::to_vec(gan.d.forward(points, Mode::Eval).detach());
         let title = format!("iteration {}", gan.iteration);
         plot::save(
             &plot::scatter(
                 &to_points(&real),
                 &to_points(&fake),
                 &values,
-                res,
-                lo,
-                hi,
+                grid,
                 &title,
                 "green: real  black: generated",
             ),
@@ -227,13 +221,13 @@ pub fn run(
         }
         // Gradient norms are measured on the iterations that are logged.
         let next = gan.iteration + 1;
-        gan.diagnostics = next % config.log_every == 0 || next == config.iterations;
+        gan.diagnostics = next.is_multiple_of(config.log_every) || next == config.iterations;
         pending.push(gan.step_tensors(|_| to_tensor(prefetch.next())));
         let it = gan.iteration;
         let last = it == config.iterations;
-        let logged = it % config.log_every == 0 || last;
-        let sampled = it % config.sample_every == 0 || last;
-        let saved = it % config.checkpoint_every == 0 || last;
+        let logged = it.is_multiple_of(config.log_every) || last;
+        let sampled = it.is_multiple_of(config.sample_every) || last;
+        let saved = it.is_multiple_of(config.checkpoint_every) || last;
         if !(logged
             || sampled
             || saved
@@ -251,11 +245,7 @@ pub fn run(
         };
         last_read = Instant::now();
         bar.set_position(it as u64);
-        let stats = read
-            .last()
-            .expect("this step's figures were read")
-            .1
-            .clone();
+        let stats = read.last().expect("this step's figures were read").1;
         if logged {
             bar.set_message(format!(
                 "D {:.3} G {:.3} GP {:.3} |∇| real {:.3} fake {:.3}",

@@ -36,7 +36,7 @@ pub fn load(dir: &Path) -> Result<ImageSet, String> {
 
 /// Appends the images of one batch file.
 pub fn parse(bytes: &[u8], path: &Path, pixels: &mut Vec<u8>) -> Result<(), String> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(format!(
             "{}: {} bytes is not a whole number of CIFAR-10 records ({RECORD} bytes each: 1 label + 3072 pixels); the file is truncated or not CIFAR-10",
             path.display(),

@@ -149,7 +149,7 @@ mod tests {
         let mut bytes = Vec::new();
         for (label, v) in [(3u8, 0u8), (9, 255)] {
             bytes.push(label);
-            bytes.extend(std::iter::repeat(v).take(3072));
+            bytes.extend(std::iter::repeat_n(v, 3072));
         }
         std::fs::write(dir.join("data_batch_1.bin"), &bytes).unwrap();
         std::fs::write(dir.join("data_batch_2.bin"), &bytes).unwrap();
