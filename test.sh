@@ -23,6 +23,9 @@ coop=$!
 # If a step below fails, do not leave the installations running.
 trap 'pkill -P "$tools" 2>/dev/null; pkill -P "$coop" 2>/dev/null; kill "$tools" "$coop" 2>/dev/null; true' EXIT
 
+step "PyTorch for the tests that check margan against it (.ci/torch-env)"
+source .ci/torch-env
+
 step "cargo test (workspace, release, the trainer's wgpu and ndarray features)"
 # The trainer as GPU users build it (`--features wgpu`: margan's wgpu backend with burn's
 # autotune), plus ndarray: burn's ndarray CPU backend, checked against flex and benchmarked

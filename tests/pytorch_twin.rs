@@ -8,7 +8,8 @@
 //! of the other nine losses with that penalty, and HingeGAN with each other norm, form and place
 //! of the penalty.
 //!
-//! Needs `python3` with `torch`; without them the test prints why it skips.
+//! Needs `python3` with `torch`; without them the test prints why it skips, unless
+//! `MARGAN_REQUIRE_TORCH` is set (`test.sh` sets it, after `.ci/torch-env` installed torch).
 
 mod common;
 
@@ -25,6 +26,11 @@ fn penalised_steps_match_pytorch() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !has_torch {
+        assert!(
+            std::env::var_os("MARGAN_REQUIRE_TORCH").is_none(),
+            "MARGAN_REQUIRE_TORCH is set (by .ci/torch-env) but python3 has no torch: \
+             source .ci/torch-env, or pip install torch"
+        );
         eprintln!(
             "SKIPPED penalised_steps_match_pytorch: no python3 with torch here \
              (pip install torch, then rerun)"
