@@ -124,6 +124,13 @@ tensor_tests() {
 }
 export -f tensor_tests
 section "f16 tensor cores, every f32 kernel variant, a penalised step: correctness on this GPU" 90 tensor_tests
+# f32's precision on the tensor cores: the f16x3 products (each operand as two f16 parts,
+# three products) among the measured, the f32 kernels and burn's; if they win, they could be
+# the default's candidates too (every candidate f32-accurate).
+section "full iteration: margan with f16x3 tensor-core products (f32-accurate) among the measured" 90 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --matmul-tuning measure-f16x3 --batch "$batches" --penalty linf --warmup 3 --iterations "$iters" --matmul \
+    $(against /tmp/torch-iteration.json)
 section "full iteration: margan with f16 tensor-core products among the measured (experimental)" 90 \
     /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
     --matmul-tuning measure-f16 --batch "$batches" --penalty linf --warmup 3 --iterations "$iters" --matmul \

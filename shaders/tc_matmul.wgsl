@@ -13,7 +13,8 @@
 // fixed width W (margan generates the shader for it: `kernels::matmul_tc`); subgroup s owns a
 // region of TILES_M × TILES_N tiles (with W = 32, TILE = 16: 2×2 for a 64 block, 2×4 for a 128
 // block of 256, 4×4 for one of 128), at tile row TILES_M · (s / REGIONS_N), tile column
-// TILES_N · (s % REGIONS_N), one accumulator matrix per tile. Each 32-deep slice of K is staged
+// TILES_N · (s % REGIONS_N), one accumulator matrix per tile. Each BK-deep slice of K (32; 16 for
+// an f16×3 128 block) is staged
 // as f16 with the operand's contiguous index contiguous in workgroup memory too — A as [m][k]
 // (row-major) or, a transposed view, [k][m] (column-major), B as [k][n] or [n][k] — so that the
 // values an invocation stages from one vec4 are 4 neighbours there as well (one store, where
@@ -32,6 +33,12 @@
 // tile through its own TILE² staging slot in workgroup memory, from where its invocations write
 // what lies inside C.
 // info = [M, N, K, A's stride along m, along k, B's stride along k, along n, K per range].
+//
+// The f16×3 variants (`TcVariant::split`, `split_decl` below) keep f32's precision: each
+// operand, scaled by a power of two that brings its largest magnitude just under 2^15 (so that
+// f16's range holds it), is staged as a high part h = f16(x) and a low part l = f16((x − h)·2^11),
+// 22 significant bits between them, and C = (Σ hₐh_b + 2^-11·Σ (hₐl_b + lₐh_b)) / (scales) in
+// two sets of accumulators (the lₐl_b term, 2^-22 of C, is left out).
 
 enable f16;
 enable wgpu_cooperative_matrix;
@@ -45,7 +52,7 @@ enable wgpu_cooperative_matrix;
 
 const BM: u32 = {{ block }}u;
 const BN: u32 = {{ block }}u;
-const BK: u32 = 32u;
+const BK: u32 = {{ depth }}u;
 const A_KFAST: bool = {{ a_kfast }};
 const B_NFAST: bool = {{ b_nfast }};
 // Staging rows, padded: along k for A's [m][k] and B's [n][k], along m or n for [k][m], [k][n].
@@ -62,6 +69,8 @@ var<workgroup> a_s: array<f16, {{ a_len }}>; // [m][k] (BM·ROW_A) or [k][m] (BK
 var<workgroup> b_s: array<f16, {{ b_len }}>; // [k][n] (BK·ROW_B) or [n][k] (BN·ROW_B)
 var<workgroup> c_s: array<f32, {{ staging }}>; // a TILE² slot per subgroup, at s·TILE², [m][n]
 
+{{ split_decl }}
+
 {{ loads }}
 
 {{ vec_loads }}
@@ -77,12 +86,12 @@ fn b_at_s(k: u32, n: u32) -> u32 {
 
 fn stash_a(e: u32, v: f32) {
     let p = a_place(e);
-    a_s[a_at_s(p.x, p.y)] = f16(v);
+    put_a(a_at_s(p.x, p.y), v);
 }
 
 fn stash_b(e: u32, v: f32) {
     let p = b_place(e);
-    b_s[b_at_s(p.y, p.x)] = f16(v);
+    put_b(b_at_s(p.y, p.x), v);
 }
 
 // Vector v of A's slice (read as vec4): 4 values along A's contiguous index, neighbours in
@@ -90,20 +99,20 @@ fn stash_b(e: u32, v: f32) {
 fn stash_a4(v: u32, x: vec4<f32>) {
     let p = a_vec_place(v);
     let i = a_at_s(p.x, p.y);
-    a_s[i] = f16(x.x);
-    a_s[i + 1u] = f16(x.y);
-    a_s[i + 2u] = f16(x.z);
-    a_s[i + 3u] = f16(x.w);
+    put_a(i, x.x);
+    put_a(i + 1u, x.y);
+    put_a(i + 2u, x.z);
+    put_a(i + 3u, x.w);
 }
 
 // Vector v of B's slice: 4 values along B's contiguous index.
 fn stash_b4(v: u32, x: vec4<f32>) {
     let p = b_vec_place(v);
     let i = b_at_s(p.y, p.x);
-    b_s[i] = f16(x.x);
-    b_s[i + 1u] = f16(x.y);
-    b_s[i + 2u] = f16(x.z);
-    b_s[i + 3u] = f16(x.w);
+    put_b(i, x.x);
+    put_b(i + 1u, x.y);
+    put_b(i + 2u, x.z);
+    put_b(i + 3u, x.w);
 }
 
 // Writes subgroup `slot`'s staged tile (rows r0.., columns c0.. of C) where it lies inside C.
@@ -134,6 +143,7 @@ fn main(
     // The region's first row and column within the block.
     let qm = TILE * TILES_M * (s / REGIONS_N);
     let qn = TILE * TILES_N * (s % REGIONS_N);
+{{ scales }}
     // Accumulators c<i>_<j>: tile i down, j across the region.
 {{ declare }}
 {{ prologue }}
@@ -146,6 +156,7 @@ fn main(
         }
         workgroupBarrier();
     }
+{{ combine }}
     let base = wid.z * m_size * n_size;
     if (m0 + BM <= m_size && n0 + BN <= n_size && n_size % 4u == 0u) {
 {{ store_direct }}

@@ -16,9 +16,9 @@ use common::penalised_step::{compare_within, step};
 use common::{assert_close, gpu};
 use margan::conv::{with_conv_path, ConvPath};
 use margan::kernels::matmul::{
-    matmul_kernel, matmul_reference, product_launches, tensor_core_report,
-    tensor_core_variant_fits, tensor_core_wgsl, tensor_cores, with_matmul_tuning, MatmulChoice,
-    MatmulTuning, MatmulVariant, TcVariant, TENSOR_CORE_WIDTHS,
+    kernel_variant_fits, matmul_kernel, matmul_reference, product_launches, tensor_core_report,
+    tensor_core_variant_fits, tensor_core_wgsl, tensor_cores, tune_records, with_matmul_tuning,
+    MatmulChoice, MatmulTuning, MatmulVariant, TcVariant, TENSOR_CORE_WIDTHS,
 };
 use margan::rng::Rng;
 
@@ -29,7 +29,7 @@ use margan::rng::Rng;
 #[test]
 fn tensor_core_shader_is_valid_wgsl_and_spirv() {
     let layouts = [(true, true), (false, true), (true, false), (false, false)];
-    let cases = TcVariant::ALL.into_iter().flat_map(|v| {
+    let cases = TcVariant::every().flat_map(|v| {
         [16, 8].into_iter().flat_map(move |t| {
             TENSOR_CORE_WIDTHS.into_iter().flat_map(move |w| {
                 [false, true]
@@ -191,6 +191,162 @@ fn tensor_core_matmul_matches_reference() {
     }
 }
 
+/// `a · b` in f64 and `|a| · |b|` (the scale of each value's rounding error), from the CPU
+/// tensors' values.
+fn product64(a: &Tensor<2>, b: &Tensor<2>) -> (Vec<f64>, Vec<f64>) {
+    let ([m, k], [_, n]) = (a.dims(), b.dims());
+    let (av, bv) = (common::to_vec64(a.clone()), common::to_vec64(b.clone()));
+    let mut exact = vec![0.0; m * n];
+    let mut size = vec![0.0; m * n];
+    for i in 0..m {
+        for p in 0..k {
+            let x = av[i * k + p];
+            for j in 0..n {
+                exact[i * n + j] += x * bv[p * n + j];
+                size[i * n + j] += (x * bv[p * n + j]).abs();
+            }
+        }
+    }
+    (exact, size)
+}
+
+/// The largest error of `got` against the f64 product, each relative to its `|a|·|b|`.
+fn product_error(got: Tensor<2>, (exact, size): &(Vec<f64>, Vec<f64>)) -> f64 {
+    let got = common::to_vec64(got);
+    got.iter()
+        .zip(exact)
+        .zip(size)
+        .map(|((g, e), s)| {
+            if *s > 0.0 {
+                (g - e).abs() / s
+            } else {
+                (g - e).abs()
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The f16×3 variants keep f32's precision: against the f64 product, each value's error
+/// (relative to `|a|·|b|`) is within a few times that of burn's f32 product (on the CPU),
+/// for operands of ordinary size, of a gradient's (10⁻⁷), beyond f16's range (10⁵) and far apart
+/// (10⁻²⁵ · 10²⁵), where the plain f16 kernel loses them (checked on the first two).
+#[test]
+fn f16x3_matmul_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    if !tensor_cores() {
+        eprintln!(
+            "SKIPPED the f16x3 tensor-core product: this adapter has {} (an NVIDIA GPU through \
+             Vulkan has them; so does Mesa's lavapipe from 26.x, not older ones)",
+            tensor_core_report()
+        );
+        return;
+    }
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(71);
+    let scales = [(1.0, 1.0), (1e-7, 3e-3), (3e5, 2.0), (1e-25, 1e25)];
+    let mut worst = 0.0f64;
+    for (c, (m, k, n)) in CASES.into_iter().enumerate() {
+        let (sa, sb) = scales[c % scales.len()];
+        for (a_view, b_view) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = operand(m, k, a_view, &mut rng).mul_scalar(sa);
+            let b = operand(k, n, b_view, &mut rng).mul_scalar(sb);
+            let exact = product64(&a, &b);
+            let (da, db) = (on(&a, a_view, &dev), on(&b, b_view, &dev));
+            // burn's f32 product on the CPU (on lavapipe, burn's autotune would time its
+            // candidates for every new shape: minutes).
+            let f32_err = product_error(matmul_reference(a.clone(), b.clone()), &exact);
+            let fixed = |v| MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
+            for v in TcVariant::SPLIT
+                .into_iter()
+                .filter(|&v| tensor_core_variant_fits(v))
+            {
+                let what = format!(
+                    "{} [{m}, {k}]·[{k}, {n}] (×{sa:e}, ×{sb:e}), views {a_view}/{b_view}",
+                    v.name()
+                );
+                let before = product_launches();
+                let got = with_matmul_tuning(fixed(v), || matmul_kernel(da.clone(), db.clone()));
+                assert_eq!(product_launches().since(before).launches, 1, "{what}");
+                let e = product_error(got.to_device(&cpu), &exact);
+                worst = worst.max(e / f32_err.max(1e-9));
+                // f16×3 keeps 22 bits per operand (f32 24), and drops the low parts' product:
+                // about 2⁻²¹ per term at most.
+                assert!(
+                    e <= (4.0 * f32_err).max(1e-6),
+                    "{what}: error {e:.2e} against f32's {f32_err:.2e}"
+                );
+            }
+            // The plain f16 kernel is 10⁻⁴ off (ordinary operands) or loses the small ones.
+            if sa <= 1.0 && sb <= 1.0 && k > 1 {
+                let f16 = with_matmul_tuning(fixed(TcVariant::DEFAULT), || {
+                    matmul_kernel(da.clone(), db.clone())
+                });
+                let e = product_error(f16.to_device(&cpu), &exact);
+                assert!(
+                    e > 3e-5,
+                    "f16 [{m}, {k}]·[{k}, {n}] ×{sa:e}: only {e:.2e} off"
+                );
+            }
+        }
+    }
+    eprintln!("f16x3 products: at most {worst:.2} times the f32 product's error");
+}
+
+/// `measure-f16x3` times the f16×3 variants among burn's and the f32 kernel's, never the plain
+/// f16 ones: whichever it keeps, the product keeps f32's precision.
+#[test]
+fn measure_f16x3_takes_only_f32_accurate_candidates() {
+    let Some(dev) = gpu() else { return };
+    if !tensor_cores() {
+        eprintln!(
+            "SKIPPED measure-f16x3's candidates: this adapter has {} (no tensor cores, so the \
+             setting measures what `measure` does)",
+            tensor_core_report()
+        );
+        return;
+    }
+    let cpu = margan::device::cpu();
+    let mut rng = Rng::new(73);
+    // 2²⁴ multiply-adds: the smallest product the tuner measures.
+    let (m, k, n) = (256, 512, 128);
+    let a = rng.normal_tensor([m, k], 0.0, 1.0, &cpu);
+    let b = rng.normal_tensor([k, n], 0.0, 1.0, &cpu);
+    let got = with_matmul_tuning(MatmulTuning::MeasureF16x3, || {
+        matmul_kernel(a.clone().to_device(&dev), b.clone().to_device(&dev))
+    });
+    let record = tune_records()
+        .into_iter()
+        .find(|r| {
+            (r.m, r.n, r.k) == (m, n, k)
+                && r.times
+                    .iter()
+                    .any(|t| matches!(t.0, MatmulChoice::TensorCores(v) if v.split))
+        })
+        .expect("the shape was measured with the f16x3 variants");
+    let mut want: Vec<MatmulChoice> = vec![MatmulChoice::Burn];
+    want.extend(
+        MatmulVariant::ALL
+            .into_iter()
+            .filter(|&v| kernel_variant_fits(v))
+            .map(MatmulChoice::Kernel),
+    );
+    want.extend(
+        TcVariant::SPLIT
+            .into_iter()
+            .filter(|&v| tensor_core_variant_fits(v))
+            .map(MatmulChoice::TensorCores),
+    );
+    let timed: Vec<MatmulChoice> = record.times.iter().map(|t| t.0).collect();
+    assert_eq!(timed, want, "burn, the f32 kernels and the f16x3 ones");
+    eprintln!("measure-f16x3 kept {}", record.chosen.name());
+    assert_close(
+        got.to_device(&cpu),
+        matmul_reference(a, b),
+        1e-5,
+        &format!("measure-f16x3 ({})", record.chosen.name()),
+    );
+}
+
 /// What f16 operands do to the penalised step, on any adapter: every product with its operands
 /// rounded to f16 (the tensor cores' arithmetic, emulated), against the CPU in f32. The
 /// differences are printed; the bounds are loose (f16 keeps 11 significant bits).
@@ -241,6 +397,23 @@ fn f16_tensor_core_step_against_cpu() {
         let a = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f16, || step(&gpu)));
         let what = format!("wgpu (tensor cores, {})", v.name());
         let [losses, grads] = compare_within(&a, &b, &what, "cpu f32", [2e-2, 5e-2]);
+        eprintln!(
+            "{what}: losses and penalty within {losses:.2e} of f32, gradients within {grads:.2e}"
+        );
+    }
+    // The f16×3 products keep f32's precision: within the f32 kernel's bounds.
+    for v in [TcVariant::SPLIT[0], TcVariant::SPLIT[2]] {
+        if !tensor_core_variant_fits(v) {
+            eprintln!(
+                "SKIPPED {}: the device's workgroup memory cannot hold it",
+                v.name()
+            );
+            continue;
+        }
+        let f16x3 = MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
+        let a = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f16x3, || step(&gpu)));
+        let what = format!("wgpu (tensor cores, {})", v.name());
+        let [losses, grads] = compare_within(&a, &b, &what, "cpu f32", [1e-4, 1e-3]);
         eprintln!(
             "{what}: losses and penalty within {losses:.2e} of f32, gradients within {grads:.2e}"
         );

@@ -104,21 +104,29 @@ fn tuning_settings_parse_their_names_and_scope_to_a_thread() {
         "heuristic".into(),
         "burn".into(),
         "measure-f16".into(),
+        "measure-f16x3".into(),
         "f16-emulated".into(),
     ];
     names.extend(MatmulVariant::ALL.map(|v| v.name()));
-    names.extend(TcVariant::ALL.map(|v| v.name()));
+    names.extend(TcVariant::every().map(|v| v.name()));
     for name in &names {
         let t = MatmulTuning::parse(name).unwrap_or_else(|| panic!("{name} parses"));
         assert_eq!(&t.name(), name);
     }
-    // `f16` is the tensor-core kernel's default variant.
+    // `f16` is the tensor-core kernel's default variant, `f16x3` its default f16×3 one.
     assert_eq!(
         MatmulTuning::parse("f16"),
         Some(MatmulTuning::Fixed(MatmulChoice::TensorCores(
             TcVariant::DEFAULT
         )))
     );
+    assert_eq!(
+        MatmulTuning::parse("f16x3"),
+        Some(MatmulTuning::Fixed(MatmulChoice::TensorCores(
+            TcVariant::SPLIT[0]
+        )))
+    );
+    assert_eq!(TcVariant::SPLIT[0].name(), "f16x3-64x64");
     let distinct: std::collections::HashSet<_> = names.iter().collect();
     assert_eq!(
         distinct.len(),

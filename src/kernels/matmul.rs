@@ -28,8 +28,9 @@ pub enum MatmulChoice {
     Burn,
     /// margan's tiled kernel.
     Kernel(MatmulVariant),
-    /// The optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`): operands rounded to f16,
-    /// 16×16×16 cooperative matrices, f32 accumulation; only where [`tensor_cores`] is true.
+    /// The optional f16 tensor-core kernel (`shaders/tc_matmul.wgsl`): operands rounded to f16
+    /// (or split into two f16 parts: [`TcVariant::split`]), 16×16×16 cooperative matrices, f32
+    /// accumulation; only where [`tensor_cores`] is true.
     TensorCores(TcVariant),
     /// The tensor cores' arithmetic on any wgpu adapter: the 64×64 kernel with its operands
     /// rounded to f16 as they are staged, f32 multiply-adds. What f16 products do to a run can
@@ -62,14 +63,19 @@ pub enum MatmulTuning {
     Fixed(MatmulChoice),
     /// As [`MatmulTuning::Measure`], with every [`TcVariant`] of the f16 tensor-core kernel among
     /// the candidates where the adapter has it ([`tensor_cores`]) and its workgroup memory holds
-    /// the variant. Experimental: f16 operands change the numbers.
+    /// the variant (the f16×3 ones too). Experimental: f16 operands change the numbers.
     MeasureF16,
+    /// As [`MatmulTuning::Measure`], with the f16×3 variants of the tensor-core kernel
+    /// ([`TcVariant::SPLIT`]: f32's precision from three f16 products) among the candidates where
+    /// the adapter has tensor cores: every candidate is then an f32-accurate product.
+    MeasureF16x3,
 }
 
 impl MatmulTuning {
     /// `measure`, `heuristic`, `burn`, a variant's [`MatmulVariant::name`] (e.g. `64x64+pf`),
     /// `f16` (the tensor-core kernel's default variant) or a [`TcVariant::name`] (e.g.
-    /// `f16-128x128+pf`), `measure-f16` or `f16-emulated`.
+    /// `f16-128x128+pf`), `f16x3` (the default f16×3 variant) or an f16×3 one's name,
+    /// `measure-f16`, `measure-f16x3` or `f16-emulated`.
     pub fn parse(s: &str) -> Option<Self> {
         let fixed = |c| Some(MatmulTuning::Fixed(c));
         match s {
@@ -78,11 +84,13 @@ impl MatmulTuning {
             "burn" => fixed(MatmulChoice::Burn),
             "f16" => fixed(MatmulChoice::TensorCores(TcVariant::DEFAULT)),
             "measure-f16" => Some(MatmulTuning::MeasureF16),
+            "f16x3" => fixed(MatmulChoice::TensorCores(TcVariant::SPLIT[0])),
+            "measure-f16x3" => Some(MatmulTuning::MeasureF16x3),
             "f16-emulated" => fixed(MatmulChoice::F16Emulated),
             _ => MatmulVariant::ALL
                 .into_iter()
                 .map(MatmulChoice::Kernel)
-                .chain(TcVariant::ALL.map(MatmulChoice::TensorCores))
+                .chain(TcVariant::every().map(MatmulChoice::TensorCores))
                 .find(|c| c.name() == s)
                 .and_then(fixed),
         }
@@ -94,6 +102,7 @@ impl MatmulTuning {
             MatmulTuning::Heuristic => "heuristic".into(),
             MatmulTuning::Fixed(c) => c.name(),
             MatmulTuning::MeasureF16 => "measure-f16".into(),
+            MatmulTuning::MeasureF16x3 => "measure-f16x3".into(),
         }
     }
 
@@ -106,11 +115,12 @@ impl MatmulTuning {
             MatmulTuning::Fixed(MatmulChoice::Burn) => 2,
             MatmulTuning::MeasureF16 => 3,
             MatmulTuning::Fixed(MatmulChoice::F16Emulated) => 4,
+            MatmulTuning::MeasureF16x3 => 5,
             MatmulTuning::Fixed(MatmulChoice::Kernel(v)) => {
                 KERNEL_CODES + MatmulVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
             }
             MatmulTuning::Fixed(MatmulChoice::TensorCores(v)) => {
-                TC_CODES + TcVariant::ALL.iter().position(|&w| w == v).unwrap_or(0) as u32
+                TC_CODES + TcVariant::every().position(|w| w == v).unwrap_or(0) as u32
             }
         }
     }
@@ -123,18 +133,20 @@ impl MatmulTuning {
             2 => MatmulTuning::Fixed(MatmulChoice::Burn),
             3 => MatmulTuning::MeasureF16,
             4 => MatmulTuning::Fixed(MatmulChoice::F16Emulated),
+            5 => MatmulTuning::MeasureF16x3,
             c if c < TC_CODES => MatmulTuning::Fixed(MatmulChoice::Kernel(
                 MatmulVariant::ALL[at(c, KERNEL_CODES, MatmulVariant::ALL.len())],
             )),
-            c => MatmulTuning::Fixed(MatmulChoice::TensorCores(
-                TcVariant::ALL[at(c, TC_CODES, TcVariant::ALL.len())],
-            )),
+            c => {
+                let tc: Vec<TcVariant> = TcVariant::every().collect();
+                MatmulTuning::Fixed(MatmulChoice::TensorCores(tc[at(c, TC_CODES, tc.len())]))
+            }
         }
     }
 }
 
 /// The first code of the kernel variants, and of the tensor-core variants.
-const KERNEL_CODES: u32 = 5;
+const KERNEL_CODES: u32 = 6;
 const TC_CODES: u32 = KERNEL_CODES + MatmulVariant::ALL.len() as u32;
 
 static TUNING: AtomicU32 = AtomicU32::new(0);
@@ -367,10 +379,11 @@ mod tests {
             MatmulTuning::Measure,
             MatmulTuning::Heuristic,
             MatmulTuning::MeasureF16,
+            MatmulTuning::MeasureF16x3,
         ];
         all.extend([MatmulChoice::Burn, MatmulChoice::F16Emulated].map(MatmulTuning::Fixed));
         all.extend(MatmulVariant::ALL.map(|v| MatmulTuning::Fixed(MatmulChoice::Kernel(v))));
-        all.extend(TcVariant::ALL.map(|v| MatmulTuning::Fixed(MatmulChoice::TensorCores(v))));
+        all.extend(TcVariant::every().map(|v| MatmulTuning::Fixed(MatmulChoice::TensorCores(v))));
         let codes: std::collections::HashSet<u32> = all.iter().map(|t| t.code()).collect();
         assert_eq!(codes.len(), all.len(), "one code each");
         for t in all {

@@ -93,7 +93,7 @@ pub(crate) fn count_launch(a_vec4: bool, b_vec4: bool) {
 
 /// The tiled kernel's launch, operands rounded to f16 as they are staged if `round_f16`.
 fn launch(a: CubeTensor, b: CubeTensor, v: MatmulVariant, round_f16: bool) -> CubeTensor {
-    launch_blocked(a, b, v.block(), 256, |l| {
+    launch_blocked(a, b, v.block(), 256, None, |l| {
         let (a_vec4, b_vec4) = (v.vec4 && l.a_vec4, v.vec4 && l.b_vec4);
         count_launch(a_vec4, b_vec4);
         MatmulShader {
@@ -163,13 +163,14 @@ impl Layout {
 /// `block` of C at column block x, row block y over the z-th range of K, reading the info
 /// buffer of `shaders/tiled_matmul.wgsl` — and the split sum's when K is split. `shader`
 /// builds the kernel for the operands' layouts (A's k index contiguous, B's n index
-/// contiguous, and whether each can be read as vec4: [`Layout`]). Shared by the tiled kernel and
-/// the tensor-core one.
+/// contiguous, and whether each can be read as vec4: [`Layout`]); `extra`, where given, is bound
+/// after the info buffer. Shared by the tiled kernel and the tensor-core one.
 pub(crate) fn launch_blocked<K: KernelSource + 'static>(
     a: CubeTensor,
     b: CubeTensor,
     [bm, bn]: [usize; 2],
     workgroup: u32,
+    extra: Option<CubeTensor>,
     shader: impl FnOnce(Layout) -> K,
 ) -> CubeTensor {
     let (sa, sb) = (a.meta.shape().clone(), b.meta.shape().clone());
@@ -186,18 +187,20 @@ pub(crate) fn launch_blocked<K: KernelSource + 'static>(
     let partial = empty_like(&a, Shape::new([ranges * m, n]));
     let info = [m, n, k, sa_m, sa_k, sb_k, sb_n, range].map(|v| u32_of(v, "size"));
     let info = info_buffer(&a, &info);
+    let mut buffers = vec![
+        a.handle.clone().binding(),
+        b.handle.clone().binding(),
+        partial.handle.clone().binding(),
+        info.binding(),
+    ];
+    buffers.extend(extra.map(|t| t.handle.binding()));
     a.client.launch(
         Box::new(SourceKernel::new(
             shader(Layout::of(&a, &b, [m, k, n])),
             CubeDim::new_1d(workgroup),
         )),
         CubeCount::Static(n.div_ceil(bn) as u32, m.div_ceil(bm) as u32, ranges as u32),
-        KernelArguments::new().with_buffers(vec![
-            a.handle.clone().binding(),
-            b.handle.clone().binding(),
-            partial.handle.clone().binding(),
-            info.binding(),
-        ]),
+        KernelArguments::new().with_buffers(buffers),
     );
     if ranges == 1 {
         return CubeTensor::new_contiguous(

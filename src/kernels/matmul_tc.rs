@@ -5,7 +5,8 @@
 //! with subgroups of one fixed width of 8, 16, 32 or 64; blocks of 64 or 128 and prefetch or
 //! not ([`TcVariant`]), generated for the adapter.
 //! Never picked unless asked for ([`super::matmul::MatmulTuning::MeasureF16`] or `Fixed`):
-//! rounding the operands to f16 changes the numbers.
+//! rounding the operands to f16 changes the numbers. Its f16×3 variants keep f32's precision
+//! ([`super::matmul_split`]; [`super::matmul::MatmulTuning::MeasureF16x3`]).
 
 use super::adapter::{available, report, shared_bytes, tile, width, WIDTHS};
 use super::matmul::TcVariant;
@@ -39,8 +40,7 @@ fn shader(variant: TcVariant, layout: Layout, width: u32, tile: u32) -> TcShader
     }
 }
 
-/// The depth of one staged slice of K, and the padding of the staging rows (f16 values).
-const BK: u32 = 32;
+/// The padding of the staging rows (f16 values).
 const PAD: u32 = 8;
 
 /// `shaders/tc_matmul.wgsl` for one variant, one layout of the operands, one subgroup width and
@@ -59,10 +59,20 @@ impl TcShader {
         self.variant.block as u32
     }
 
-    /// Values of each operand one invocation stages per slice: BLOCK · BK / invocations (16,
-    /// or 32 for a 128 block of 128 invocations).
+    /// The depth of one staged slice of K: 32, or 16 for an f16×3 128 block (whose two parts
+    /// of each operand would not fit in 48 KB of workgroup memory 32 deep).
+    fn depth(&self) -> u32 {
+        if self.variant.split && self.block() == 128 {
+            16
+        } else {
+            32
+        }
+    }
+
+    /// Values of each operand one invocation stages per slice: BLOCK · depth / invocations
+    /// (16, or 32 for a 128 block of 128 invocations, 8 for an f16×3 128 block).
     fn loads(&self) -> u32 {
-        self.block() * BK / self.variant.invocations()
+        self.block() * self.depth() / self.variant.invocations()
     }
 
     /// Loads of one operand per invocation and slice, and the name's suffix of the load and
@@ -101,7 +111,8 @@ impl TcShader {
     /// [m][k], B's [n][k]) or of the block's side ([k][m], [k][n]), padded.
     fn staging(&self) -> [u32; 3] {
         let b = self.block();
-        let (along_k, along_block) = (b * (BK + PAD), BK * (b + PAD));
+        let bk = self.depth();
+        let (along_k, along_block) = (b * (bk + PAD), bk * (b + PAD));
         let l = self.layout;
         [
             if l.a_kfast { along_k } else { along_block },
@@ -113,7 +124,7 @@ impl TcShader {
     /// Workgroup memory in bytes.
     fn shared_bytes(&self) -> u32 {
         let [a, b, c] = self.staging();
-        2 * (a + b) + 4 * c
+        2 * (a + b) + 4 * c + super::matmul_split::extra_shared_bytes(self.variant.split, [a, b])
     }
 
     /// `[prologue, stage]`: with prefetch, the loads of the first slice before the loop, and in
@@ -157,14 +168,16 @@ impl TcShader {
         [prologue, stage]
     }
 
-    /// `[declare, multiply, store_direct, store_edge]`: the accumulators, one step of `tile`
-    /// along K, the stores of an inner block straight to `out`, those of an edge block through
-    /// the subgroup's staging slot.
-    fn body(&self) -> [String; 4] {
+    /// `[declare, multiply, combine, store_direct, store_edge]`: the accumulators, one step of
+    /// `tile` along K, for f16×3 the sums' combination and scaling, the stores of an inner block
+    /// straight to `out`, those of an edge block through the subgroup's staging slot.
+    fn body(&self) -> [String; 5] {
         let (tm, tn) = self.region();
         let t = self.tile;
+        let split = self.variant.split;
         let mut declare = String::new();
         let mut multiply = String::new();
+        let mut combine = String::new();
         let mut direct = String::new();
         let mut edge = String::new();
         let ind = "            ";
@@ -180,6 +193,12 @@ impl TcShader {
                 multiply,
                 "{ind}let a{i} = {load}<coop_mat{t}x{t}<f16, A>>(&a_s[{at}], ROW_A);"
             );
+            if split {
+                let _ = writeln!(
+                    multiply,
+                    "{ind}let al{i} = {load}<coop_mat{t}x{t}<f16, A>>(&a_lo[{at}], ROW_A);"
+                );
+            }
         }
         for j in 0..tn {
             let (load, at) = if l.b_nfast {
@@ -191,6 +210,12 @@ impl TcShader {
                 multiply,
                 "{ind}let b{j} = {load}<coop_mat{t}x{t}<f16, B>>(&b_s[{at}], ROW_B);"
             );
+            if split {
+                let _ = writeln!(
+                    multiply,
+                    "{ind}let bl{j} = {load}<coop_mat{t}x{t}<f16, B>>(&b_lo[{at}], ROW_B);"
+                );
+            }
         }
         for i in 0..tm {
             for j in 0..tn {
@@ -203,6 +228,19 @@ impl TcShader {
                     multiply,
                     "{ind}c{i}_{j} = coopMultiplyAdd(a{i}, b{j}, c{i}_{j});"
                 );
+                if split {
+                    // The cross terms in accumulators of their own (2¹¹ times larger).
+                    let _ = writeln!(declare, "    var e{i}_{j} = coop_mat{t}x{t}<f32, C>();");
+                    let _ = writeln!(
+                        multiply,
+                        "{ind}e{i}_{j} = coopMultiplyAdd(a{i}, bl{j}, e{i}_{j});\n\
+                         {ind}e{i}_{j} = coopMultiplyAdd(al{i}, b{j}, e{i}_{j});"
+                    );
+                    let _ = writeln!(
+                        combine,
+                        "    c{i}_{j} = (c{i}_{j} + (1.0 / LO) * e{i}_{j}) * c_scale_1 * c_scale_2;"
+                    );
+                }
                 // The offset as a `let` of its own: naga 30's SPIR-V writer fails on a
                 // cooperative store whose storage-buffer index is computed in place.
                 let _ = writeln!(
@@ -219,17 +257,24 @@ impl TcShader {
                 );
             }
         }
-        [declare, multiply, direct, edge]
+        [declare, multiply, combine, direct, edge]
     }
 }
 
 impl KernelSource for TcShader {
     fn source(&self) -> SourceTemplate {
         let (tm, tn) = self.region();
-        let [declare, multiply, direct, edge] = self.body();
+        let [declare, multiply, combine, direct, edge] = self.body();
         let [prologue, stage] = self.staging_code();
         let [a_len, b_len, staging] = self.staging();
         let l = self.layout;
+        let split = self.variant.split;
+        let inv = self.variant.invocations();
+        let scales = if split {
+            "    set_scales(lid, s, lane, width);"
+        } else {
+            ""
+        };
         SourceTemplate::new(include_str!("../../shaders/tc_matmul.wgsl"))
             .register("loads", include_str!("../../shaders/matmul_loads.wgsl"))
             .register(
@@ -245,10 +290,17 @@ impl KernelSource for TcShader {
                     + &super::matmul_shader::access("b", l.b_vec4),
             )
             .register("block", self.block().to_string())
+            .register("depth", self.depth().to_string())
             .register("invocations", self.variant.invocations().to_string())
             .register("a_len", a_len.to_string())
             .register("b_len", b_len.to_string())
             .register("staging", staging.to_string())
+            .register(
+                "split_decl",
+                super::matmul_split::declarations(split, [a_len, b_len], inv).trim_end(),
+            )
+            .register("scales", scales)
+            .register("combine", combine.trim_end())
             .register("prologue", prologue.trim_end())
             .register("stage", stage.trim_end())
             .register("a_kfast", l.a_kfast.to_string())
@@ -268,6 +320,7 @@ impl KernelSource for TcShader {
             self.variant.block,
             self.variant.invocations,
             self.variant.prefetch,
+            self.variant.split,
             [
                 self.layout.a_kfast,
                 self.layout.b_nfast,
@@ -306,7 +359,11 @@ pub(crate) fn launch(a: CubeTensor, b: CubeTensor, variant: TcVariant) -> CubeTe
         shared_bytes()
     );
     let block = variant.block;
-    launch_blocked(a, b, [block, block], variant.invocations(), |l| {
+    let b = super::launch::unaliased(b, &[&a]);
+    let maxima = variant
+        .split
+        .then(|| super::matmul_split::operand_maxima(&a, &b));
+    launch_blocked(a, b, [block, block], variant.invocations(), maxima, |l| {
         super::matmul_cube::count_launch(l.a_vec4, l.b_vec4);
         shader(variant, l, width, tile)
     })

@@ -1,11 +1,12 @@
 //! [`MatmulTuning::Measure`]: the first time a product shape (and operand layout) comes by, each
 //! candidate — burn's `matmul` and every [`MatmulVariant`] of the kernel, with
-//! [`MatmulTuning::MeasureF16`] every [`super::matmul::TcVariant`] of the tensor-core one too — runs on the real
+//! [`MatmulTuning::MeasureF16`] every [`super::matmul::TcVariant`] of the tensor-core one too, with
+//! [`MatmulTuning::MeasureF16x3`] its f16×3 ones — runs on the real
 //! operands, timed between device synchronisations, and the fastest is kept for the process.
 //! A GAN iteration has a few dozen product shapes, all seen in its first iteration, so the
 //! cost (a second or so on a large GPU) falls in the warm-up.
 
-use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TuneRecord};
+use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TcVariant, TuneRecord};
 use super::matmul_cube::strides;
 use burn::backend::wgpu::CubeTensor;
 use std::collections::HashMap;
@@ -20,14 +21,43 @@ const REPEATS: usize = 4;
 /// would otherwise spend its time measuring).
 const MAX_SHAPES: usize = 1024;
 
+/// The tensor-core variants a measurement takes among its candidates.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum TcCandidates {
+    None,
+    /// The f16×3 ones (f32-accurate).
+    Split,
+    /// Every one (f16 and f16×3).
+    All,
+}
+
+impl TcCandidates {
+    fn of(tuning: MatmulTuning) -> Self {
+        match tuning {
+            _ if !super::adapter::available() => TcCandidates::None,
+            MatmulTuning::MeasureF16 => TcCandidates::All,
+            MatmulTuning::MeasureF16x3 => TcCandidates::Split,
+            _ => TcCandidates::None,
+        }
+    }
+
+    fn takes(self, v: TcVariant) -> bool {
+        match self {
+            TcCandidates::None => false,
+            TcCandidates::Split => v.split,
+            TcCandidates::All => true,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     m: usize,
     n: usize,
     k: usize,
     row_major: [bool; 2],
-    /// Whether the f16 tensor-core kernel was among the candidates.
-    f16: bool,
+    /// Which variants of the tensor-core kernel were among the candidates.
+    tc: TcCandidates,
 }
 
 struct Cache {
@@ -73,20 +103,15 @@ pub(crate) fn choose(a: &CubeTensor, b: &CubeTensor, tuning: MatmulTuning) -> Ma
         MatmulTuning::Fixed(c) => c,
         MatmulTuning::Heuristic => heuristic(m, n, k),
         // The browser cannot wait on the device, so nothing can be timed there.
-        MatmulTuning::Measure | MatmulTuning::MeasureF16 if cfg!(target_arch = "wasm32") => {
-            heuristic(m, n, k)
-        }
-        MatmulTuning::Measure | MatmulTuning::MeasureF16 if m * n * k < MEASURED_FROM => {
-            MatmulChoice::Burn
-        }
-        MatmulTuning::Measure | MatmulTuning::MeasureF16 => {
-            let f16 = tuning == MatmulTuning::MeasureF16 && super::adapter::available();
+        _ if cfg!(target_arch = "wasm32") => heuristic(m, n, k),
+        _ if m * n * k < MEASURED_FROM => MatmulChoice::Burn,
+        MatmulTuning::Measure | MatmulTuning::MeasureF16 | MatmulTuning::MeasureF16x3 => {
             let key = Key {
                 m,
                 n,
                 k,
                 row_major: [strides(a)[1] == 1, strides(b)[1] == 1],
-                f16,
+                tc: TcCandidates::of(tuning),
             };
             let known = with_cache(|c| {
                 c.chosen
@@ -110,9 +135,8 @@ fn measure(a: &CubeTensor, b: &CubeTensor, key: Key) -> MatmulChoice {
                 .map(MatmulChoice::Kernel),
         )
         .chain(
-            super::matmul::TcVariant::ALL
-                .into_iter()
-                .filter(|&v| key.f16 && super::matmul_tc::fits(v))
+            TcVariant::every()
+                .filter(|&v| key.tc.takes(v) && super::matmul_tc::fits(v))
                 .map(MatmulChoice::TensorCores),
         );
     let times: Vec<(MatmulChoice, f64)> = candidates.map(|c| (c, time(a, b, c))).collect();

@@ -96,6 +96,11 @@ pub struct TcVariant {
     pub invocations: usize,
     /// Whether the next 32-deep slice of K is loaded while the current one is multiplied.
     pub prefetch: bool,
+    /// f16×3: f32's precision from three f16 products — each operand scaled by a power of two
+    /// into f16's range (a launch of its own finds the scales) and staged as a high and a low
+    /// f16 part, `C = AₕBₕ + AₕB_l + A_lBₕ` in f32 accumulators. Three times the tensor-core
+    /// work and twice the staging of the plain f16 kernel, whose operands keep 11 bits.
+    pub split: bool,
 }
 
 impl TcVariant {
@@ -108,13 +113,34 @@ impl TcVariant {
         TcVariant::new(128, 128, false),
     ];
     pub const DEFAULT: TcVariant = TcVariant::ALL[0];
+    /// The f16×3 variants ([`Self::split`]), the default first (the one `f16x3` names). No
+    /// 128 block of 128 invocations: its 4×4 tiles would take 32 accumulators per subgroup.
+    pub const SPLIT: [TcVariant; 3] = [
+        TcVariant::new(64, 128, false).f16x3(),
+        TcVariant::new(64, 128, true).f16x3(),
+        TcVariant::new(128, 256, false).f16x3(),
+    ];
 
     pub const fn new(block: usize, invocations: usize, prefetch: bool) -> Self {
         TcVariant {
             block,
             invocations,
             prefetch,
+            split: false,
         }
+    }
+
+    /// The same blocks as f16×3 ([`Self::split`]).
+    pub const fn f16x3(self) -> Self {
+        TcVariant {
+            split: true,
+            ..self
+        }
+    }
+
+    /// [`Self::ALL`] then [`Self::SPLIT`].
+    pub fn every() -> impl Iterator<Item = TcVariant> {
+        Self::ALL.into_iter().chain(Self::SPLIT)
     }
 
     /// Invocations per workgroup.
@@ -123,7 +149,7 @@ impl TcVariant {
     }
 
     /// e.g. `f16-64x64`, `f16-128x128+pf`, or `f16-128x128-128inv` where the invocations are
-    /// not twice the block's side.
+    /// not twice the block's side; `f16x3-64x64` for f16×3.
     pub fn name(self) -> String {
         let b = self.block;
         let inv = if self.invocations == 2 * b {
@@ -131,6 +157,8 @@ impl TcVariant {
         } else {
             format!("-{}inv", self.invocations)
         };
-        format!("f16-{b}x{b}{inv}{}", if self.prefetch { "+pf" } else { "" })
+        let kind = if self.split { "f16x3" } else { "f16" };
+        let pf = if self.prefetch { "+pf" } else { "" };
+        format!("{kind}-{b}x{b}{inv}{pf}")
     }
 }

@@ -45,6 +45,8 @@ mod matmul_cube;
 #[cfg(feature = "wgpu")]
 mod matmul_shader;
 #[cfg(feature = "wgpu")]
+mod matmul_split;
+#[cfg(feature = "wgpu")]
 mod matmul_tc;
 #[cfg(feature = "wgpu")]
 mod matmul_tune;

@@ -59,7 +59,10 @@ pub struct BenchArgs {
     /// adapter has f16 cooperative matrices (tensor cores): f16 (every product on them, operands
     /// rounded to f16; f16-64x64+pf, f16-128x128, f16-128x128+pf, f16-128x128-128inv for one of
     /// their other variants) or measure-f16 (measure, with every variant among the candidates); and
-    /// f16-emulated (their arithmetic on any wgpu adapter, no faster).
+    /// f16-emulated (their arithmetic on any wgpu adapter, no faster). With f32's precision on
+    /// the tensor cores: f16x3 (each operand as two f16 parts, three products; f16x3-64x64+pf,
+    /// f16x3-128x128 for the other variants) or measure-f16x3 (measure, with those among the
+    /// candidates).
     #[arg(long, default_value = "measure")]
     matmul_tuning: String,
     /// After the iterations, print every matrix product shape the tiled path measured: burn's
@@ -219,20 +222,25 @@ pub fn parse_matmul_tuning(s: &str) -> Result<MatmulTuning, String> {
     MatmulTuning::parse(s).ok_or_else(|| {
         format!(
             "unknown --matmul-tuning `{s}`: use measure, heuristic, burn, a kernel variant ({}), \
-             f16 or a tensor-core variant ({}), measure-f16 or f16-emulated",
+             f16 or a tensor-core variant ({}), f16x3 or an f16x3 variant ({}), measure-f16, \
+             measure-f16x3 or f16-emulated",
             MatmulVariant::ALL.map(|v| v.name()).join(", "),
-            TcVariant::ALL.map(|v| v.name()).join(", ")
+            TcVariant::ALL.map(|v| v.name()).join(", "),
+            TcVariant::SPLIT.map(|v| v.name()).join(", ")
         )
     })
 }
 
-/// An error if `tuning` needs the tensor cores (`f16`, `measure-f16`) and no device has them,
+/// An error if `tuning` needs the tensor cores (`f16`, `f16x3`, `measure-f16`, `measure-f16x3`)
+/// and no device has them,
 /// or fixes a variant the device's workgroup memory cannot hold (checked after the devices are
 /// set up, which is when they are detected).
 pub fn check_matmul_tuning(tuning: MatmulTuning, arg: &str) -> Result<(), String> {
     let wants = matches!(
         tuning,
-        MatmulTuning::Fixed(MatmulChoice::TensorCores(_)) | MatmulTuning::MeasureF16
+        MatmulTuning::Fixed(MatmulChoice::TensorCores(_))
+            | MatmulTuning::MeasureF16
+            | MatmulTuning::MeasureF16x3
     );
     if wants && !margan::kernels::matmul::tensor_cores() {
         let found = match margan::kernels::matmul::tensor_core_report() {
@@ -262,7 +270,7 @@ pub fn check_matmul_tuning(tuning: MatmulTuning, arg: &str) -> Result<(), String
         if !margan::kernels::matmul::tensor_core_variant_fits(v) {
             return Err(format!(
                 "--matmul-tuning {arg}: the wgpu device's workgroup memory cannot hold the {} \
-                 variant; use f16 (64×64 blocks) or measure-f16",
+                 variant; use f16 or f16x3 (64×64 blocks), measure-f16 or measure-f16x3",
                 v.name()
             ));
         }

@@ -19,10 +19,9 @@ pub fn print() {
         "matrix products measured by the tiled path (ms per product, mean of synchronised \
          launches; layout r = row-major operand, t = transposed view; burn = burn's autotuned matmul)"
     );
-    // The tensor-core variants measured on some shape (measure-f16).
-    let f16 = TcVariant::ALL
+    // The tensor-core variants measured on some shape (measure-f16, measure-f16x3).
+    let f16 = TcVariant::every()
         .map(MatmulChoice::TensorCores)
-        .into_iter()
         .filter(|&c| records.iter().any(|r| r.times.iter().any(|t| t.0 == c)));
     let mut choices: Vec<MatmulChoice> = MatmulVariant::ALL.map(MatmulChoice::Kernel).to_vec();
     choices.extend(f16);
@@ -85,7 +84,7 @@ fn kept_tally(records: &[TuneRecord]) -> String {
     let order = |c: &MatmulChoice| {
         std::iter::once(MatmulChoice::Burn)
             .chain(MatmulVariant::ALL.map(MatmulChoice::Kernel))
-            .chain(TcVariant::ALL.map(MatmulChoice::TensorCores))
+            .chain(TcVariant::every().map(MatmulChoice::TensorCores))
             .position(|x| x == *c)
             .unwrap_or(usize::MAX)
     };

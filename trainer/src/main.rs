@@ -64,7 +64,8 @@ enum Command {
         /// fastest per shape), heuristic, burn, a kernel variant such as 64x64+pf; experimental,
         /// with operands rounded to f16: f16 (or one of its variants, e.g. f16-128x128+pf) or
         /// measure-f16 (tensor cores, where the adapter has them) and f16-emulated (their
-        /// arithmetic on any wgpu adapter). See README, "GPU speed".
+        /// arithmetic on any wgpu adapter); f16x3 or measure-f16x3 (tensor cores with f32's
+        /// precision: each operand as two f16 parts). See README, "GPU speed".
         #[arg(long, default_value = "measure")]
         matmul_tuning: String,
         #[command(flatten)]
