@@ -15,19 +15,24 @@ const WG: u32 = {{ workgroup_size }}u;
 var<workgroup> part: array<u32, WG>;
 
 // The largest |x| over this invocation's values of a rows × cols operand with strides
-// (s_row, s_col), visited along its contiguous index.
+// (s_row, s_col), visited along its contiguous index. An operand that fills its memory densely
+// (contiguous, or the transposed view of a contiguous tensor) is read as the flat array it is.
 fn largest(which: u32, rows: u32, cols: u32, s_row: u32, s_col: u32, first: u32) -> u32 {
     var m = 0u;
     let len = rows * cols;
     let cols_fast = s_col <= s_row;
+    let dense = (s_col == 1u && s_row == cols) || (s_row == 1u && s_col == rows);
     for (var e = first; e < len; e += GROUPS * WG) {
-        var r = e / cols;
-        var c = e % cols;
-        if (!cols_fast) {
-            r = e % rows;
-            c = e / rows;
+        var i = e;
+        if (!dense) {
+            var r = e / cols;
+            var c = e % cols;
+            if (!cols_fast) {
+                r = e % rows;
+                c = e / rows;
+            }
+            i = r * s_row + c * s_col;
         }
-        let i = r * s_row + c * s_col;
         var x: f32;
         if (which == 0u) {
             x = a[i];

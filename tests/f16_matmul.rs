@@ -290,6 +290,33 @@ fn f16x3_matmul_matches_reference() {
         }
     }
     eprintln!("f16x3 products: at most {worst:.2} times the f32 product's error");
+    // An operand that does not fill its memory (a block of columns of a wider tensor, whose
+    // other columns hold 10³⁰): its scale comes from its own values, read through its strides.
+    // (64 more columns: a slice whose end lies 256 bytes before the buffer's is a view in burn;
+    // an unaligned one is copied.)
+    let (m, k, n) = (70, 300, 33);
+    let wide = operand(m, k, false, &mut rng);
+    let outside = Tensor::<2>::ones([m, 64], &cpu).mul_scalar(1e30);
+    let wide = wide.mul_scalar(1e-6);
+    let a = wide.clone();
+    let full = Tensor::cat(vec![wide, outside], 1).to_device(&dev);
+    let view = full.slice([0..m, 0..k]);
+    let b = operand(k, n, false, &mut rng);
+    let exact = product64(&a, &b);
+    let f32_err = product_error(matmul_reference(a, b.clone()), &exact);
+    for v in TcVariant::SPLIT
+        .into_iter()
+        .filter(|&v| tensor_core_variant_fits(v))
+    {
+        let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
+        let got = with_matmul_tuning(fixed, || matmul_kernel(view.clone(), on(&b, false, &dev)));
+        let e = product_error(got.to_device(&cpu), &exact);
+        assert!(
+            e <= (4.0 * f32_err).max(1e-6),
+            "{}: a column block of a wider operand: error {e:.2e} against f32's {f32_err:.2e}",
+            v.name()
+        );
+    }
 }
 
 /// `measure-f16x3` times the f16×3 variants among burn's and the f32 kernel's, never the plain
