@@ -11,7 +11,7 @@
 mod common;
 
 use burn::tensor::Tensor;
-use common::matmul::{on, operand, CASES};
+use common::matmul::{on, operand, product64, product_error, round_f16, CASES};
 use common::penalised_step::{compare_within, step};
 use common::{assert_close, gpu};
 use margan::conv::{with_conv_path, ConvPath};
@@ -67,21 +67,6 @@ fn tensor_core_shader_is_valid_wgsl_and_spirv() {
         .validate(&module);
         assert!(plain.is_err(), "cooperative matrices need their capability");
     }
-}
-
-/// `x` rounded to f16 and back, as the tensor-core kernel stages its operands.
-fn round_f16(t: &Tensor<2>) -> Tensor<2> {
-    let dims = t.dims();
-    let v: Vec<f32> = t
-        .clone()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(|x| burn::tensor::f16::from_f32(x).to_f32())
-        .collect();
-    Tensor::from_data(burn::tensor::TensorData::new(v, dims), &t.device())
 }
 
 /// The tensor cores' arithmetic emulated (operands rounded to f16 as they are staged, f32
@@ -189,41 +174,6 @@ fn tensor_core_matmul_matches_reference() {
             );
         }
     }
-}
-
-/// `a · b` in f64 and `|a| · |b|` (the scale of each value's rounding error), from the CPU
-/// tensors' values.
-fn product64(a: &Tensor<2>, b: &Tensor<2>) -> (Vec<f64>, Vec<f64>) {
-    let ([m, k], [_, n]) = (a.dims(), b.dims());
-    let (av, bv) = (common::to_vec64(a.clone()), common::to_vec64(b.clone()));
-    let mut exact = vec![0.0; m * n];
-    let mut size = vec![0.0; m * n];
-    for i in 0..m {
-        for p in 0..k {
-            let x = av[i * k + p];
-            for j in 0..n {
-                exact[i * n + j] += x * bv[p * n + j];
-                size[i * n + j] += (x * bv[p * n + j]).abs();
-            }
-        }
-    }
-    (exact, size)
-}
-
-/// The largest error of `got` against the f64 product, each relative to its `|a|·|b|`.
-fn product_error(got: Tensor<2>, (exact, size): &(Vec<f64>, Vec<f64>)) -> f64 {
-    let got = common::to_vec64(got);
-    got.iter()
-        .zip(exact)
-        .zip(size)
-        .map(|((g, e), s)| {
-            if *s > 0.0 {
-                (g - e).abs() / s
-            } else {
-                (g - e).abs()
-            }
-        })
-        .fold(0.0, f64::max)
 }
 
 /// The f16×3 variants keep f32's precision: against the f64 product, each value's error

@@ -1,4 +1,5 @@
-//! Operands of the matrix-product tests (`matmul_kernel.rs`, `f16_matmul.rs`).
+//! Operands of the matrix-product tests (`matmul_kernel.rs`, `f16_matmul.rs`), and the references
+//! they are checked against.
 
 use burn::tensor::{Device, Tensor};
 use margan::rng::Rng;
@@ -52,4 +53,54 @@ pub fn launches_counted(test: &str) -> bool {
         );
     }
     !margan::device::FUSION
+}
+
+/// `x` rounded to f16 and back, as the tensor-core kernel stages its operands.
+pub fn round_f16(t: &Tensor<2>) -> Tensor<2> {
+    let dims = t.dims();
+    let v: Vec<f32> = t
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(|x| burn::tensor::f16::from_f32(x).to_f32())
+        .collect();
+    Tensor::from_data(burn::tensor::TensorData::new(v, dims), &t.device())
+}
+
+/// `a · b` in f64 and `|a| · |b|` (the scale of each value's rounding error), from the CPU
+/// tensors' values.
+pub fn product64(a: &Tensor<2>, b: &Tensor<2>) -> (Vec<f64>, Vec<f64>) {
+    let ([m, k], [_, n]) = (a.dims(), b.dims());
+    let (av, bv) = (super::to_vec64(a.clone()), super::to_vec64(b.clone()));
+    let mut exact = vec![0.0; m * n];
+    let mut size = vec![0.0; m * n];
+    for i in 0..m {
+        for p in 0..k {
+            let x = av[i * k + p];
+            for j in 0..n {
+                exact[i * n + j] += x * bv[p * n + j];
+                size[i * n + j] += (x * bv[p * n + j]).abs();
+            }
+        }
+    }
+    (exact, size)
+}
+
+/// The largest error of `got` against the f64 product, each relative to its `|a|·|b|`.
+pub fn product_error(got: Tensor<2>, (exact, size): &(Vec<f64>, Vec<f64>)) -> f64 {
+    let got = super::to_vec64(got);
+    got.iter()
+        .zip(exact)
+        .zip(size)
+        .map(|((g, e), s)| {
+            if *s > 0.0 {
+                (g - e).abs() / s
+            } else {
+                (g - e).abs()
+            }
+        })
+        .fold(0.0, f64::max)
 }
