@@ -17,12 +17,16 @@ var<private> b_scale: f32;
 var<private> c_scale_1: f32;
 var<private> c_scale_2: f32;
 
-// x rounded to 11 significant bits (to nearest, ties away from zero), in integer operations:
-// a compiler may take f32(f16(x)) for x (Mesa's does), which would leave the low part 0. Exact
-// in f16 where x is in its normal range (below it, f16's own rounding takes the rest: 2^-25 at
-// most, 2^-40 of the operand's largest).
+// x rounded to what f16 keeps of it: 11 significant bits (to nearest, ties away from zero), or
+// below f16's normal range (2^-14) a multiple of its subnormals' 2^-24, so that the low part
+// takes all the rest. In integer and exact operations: a compiler may take f32(f16(x)) for x
+// (Mesa's does), which would leave the low part 0.
 fn high(x: f32) -> f32 {
-    return bitcast<f32>((bitcast<u32>(x) + 0x1000u) & 0xffffe000u);
+    let bits = bitcast<u32>(x);
+    if ((bits & 0x7fffffffu) < 0x38800000u) {
+        return round(x * 16777216.0) * 5.9604644775390625e-8;
+    }
+    return bitcast<f32>((bits + 0x1000u) & 0xffffe000u);
 }
 
 fn put_a(i: u32, v: f32) {

@@ -240,6 +240,34 @@ fn f16x3_matmul_matches_reference() {
         }
     }
     eprintln!("f16x3 products: at most {worst:.2} times the f32 product's error");
+    // Rows of A from 1 down to 10⁻⁸ of the largest (as a gradient's can be): each value keeps
+    // its precision relative to its own size, not just to the operand's largest.
+    let (m, k, n) = (9, 700, 40);
+    let decades: Vec<f32> = (0..m).map(|r| 10f32.powi(-(r as i32))).collect();
+    let rows = Tensor::<1>::from_floats(decades.as_slice(), &cpu).reshape([m, 1]);
+    let a = operand(m, k, false, &mut rng) * rows;
+    let b = operand(k, n, false, &mut rng);
+    let exact = product64(&a, &b);
+    let f32_err = product_error(matmul_reference(a.clone(), b.clone()), &exact);
+    for v in TcVariant::SPLIT
+        .into_iter()
+        .filter(|&v| tensor_core_variant_fits(v))
+    {
+        let fixed = MatmulTuning::Fixed(MatmulChoice::TensorCores(v));
+        let got = with_matmul_tuning(fixed, || {
+            matmul_kernel(on(&a, false, &dev), on(&b, false, &dev))
+        });
+        let e = product_error(got.to_device(&cpu), &exact);
+        eprintln!(
+            "{}: rows 1 to 1e-8: error {e:.2e} against f32's {f32_err:.2e}",
+            v.name()
+        );
+        assert!(
+            e <= (4.0 * f32_err).max(1e-6),
+            "{}: rows 1 to 1e-8: error {e:.2e} against f32's {f32_err:.2e}",
+            v.name()
+        );
+    }
     // An operand that does not fill its memory (a block of columns of a wider tensor, whose
     // other columns hold 10³⁰): its scale comes from its own values, read through its strides.
     // (64 more columns: a slice whose end lies 256 bytes before the buffer's is a view in burn;
@@ -340,7 +368,10 @@ fn f16_emulated_step_against_cpu() {
     // The rounding shows: the same step in f32 on the same kernel is far closer.
     let f32 = MatmulTuning::Fixed(MatmulChoice::Kernel(MatmulVariant::DEFAULT));
     let c = with_conv_path(ConvPath::Tiled, || with_matmul_tuning(f32, || step(&gpu)));
-    let [_, grads32] = compare_within(&c, &b, "wgpu (f32 kernel)", "cpu f32", [1e-4, 1e-3]);
+    let [losses32, grads32] = compare_within(&c, &b, "wgpu (f32 kernel)", "cpu f32", [1e-4, 1e-3]);
+    eprintln!(
+        "f32 kernel: losses and penalty within {losses32:.2e} of the CPU, gradients within {grads32:.2e}"
+    );
     assert!(
         grads > 3.0 * grads32,
         "f16 {grads:.2e} vs f32 {grads32:.2e}"
