@@ -161,9 +161,10 @@ section "full iteration: margan tiled with the fixed rule of stop 10 (64x64 kern
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
 section "kernel profile: one L-inf iteration (tiled, the first batch), CubeCL timing every kernel" 60 \
     profile /tmp/margan tiled
-# With the products on tensor cores, what is left: the other kernels, and the gaps between them.
-section "kernel profile: the same iteration with f16 tensor-core products among the measured" 60 \
-    profile /tmp/margan tiled measure-f16
+# With the products on tensor cores (f16x3: f32-accurate), what is left: the other kernels, the
+# operand maxima launches, and the gaps between them.
+section "kernel profile: the same iteration with f16x3 tensor-core products among the measured" 60 \
+    profile /tmp/margan tiled measure-f16x3
 if $fusion; then
     section "full iteration: margan with burn's fusion (experimental)" 120 \
         /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
