@@ -138,8 +138,9 @@ impl MatmulTuning {
                 MatmulVariant::ALL[at(c, KERNEL_CODES, MatmulVariant::ALL.len())],
             )),
             c => {
-                let tc: Vec<TcVariant> = TcVariant::every().collect();
-                MatmulTuning::Fixed(MatmulChoice::TensorCores(tc[at(c, TC_CODES, tc.len())]))
+                let len = TcVariant::ALL.len() + TcVariant::SPLIT.len();
+                let v = TcVariant::every().nth(at(c, TC_CODES, len));
+                MatmulTuning::Fixed(MatmulChoice::TensorCores(v.unwrap_or(TcVariant::DEFAULT)))
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The f16×3 variants of the tensor-core product ([`super::matmul::TcVariant::split`]): f32's
 //! precision on f16 tensor cores. Each operand is scaled by a power of two that brings its
-//! largest magnitude just under 2¹⁵ and staged as two f16 parts, `h = f16(x)` and
-//! `l = f16((x − h)·2¹¹)` — 22 significant bits between them, f32 has 24 — and
+//! largest magnitude just under 2¹⁵ and staged as two f16 parts, `h` (x rounded to what f16
+//! keeps of it) and `l = f16((x − h)·2¹¹)` — 22 significant bits between them, f32 has 24 — and
 //! `C = (AₕBₕ + 2⁻¹¹(AₕB_l + A_lBₕ)) / (scales)`, the two sums in f32 accumulators (the
 //! `A_lB_l` term is 2⁻²² of C). The scaling keeps small operands (a gradient of 10⁻⁸) out of
 //! f16's subnormals, where the plain f16 kernel loses them, and large ones below its 65504.
