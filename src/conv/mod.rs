@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 pub enum ConvPath {
     /// Per device: [`ConvPath::Tiled`] on native wgpu (WGSL patch kernels, each matrix product
     /// burn's or margan's split-K tiled kernel, whichever is faster), [`ConvPath::Gemm`] on
-    /// burn's ndarray backend, [`ConvPath::Burn`] on flex and in the browser (see [`resolve`]).
+    /// native flex (the patch loops) and on burn's ndarray backend, [`ConvPath::Burn`] in the
+    /// browser (see [`resolve`]).
     Auto,
     /// burn's `conv2d` / `conv_transpose2d` (and a convolution for the weight gradient).
     Burn,
@@ -99,19 +100,26 @@ pub fn conv_path() -> ConvPath {
 /// formulation with the tiled kernel on native wgpu (burn 0.22's direct convolutions are 10–100×
 /// slower than a matrix product there; on an H200 the `tiled` path ran DCGAN-32 with the L∞
 /// penalty at 46.5 it/s against 43.3 with burn's matrix product alone and 15.4 with burn's
-/// convolutions, batch 64) and burn's own convolutions on flex, the CPU backend (faster there;
-/// `margan bench --conv` measures both). In the browser `Auto` keeps burn's convolutions on
-/// WebGPU too: on the one WebGPU adapter measured so far (Chromium's SwiftShader) a DCGAN-32
-/// sampling batch took 9.9 s on the GEMM path against 1.1–1.6 s on burn's.
+/// convolutions, batch 64), and the GEMM formulation on native flex, the CPU backend: one
+/// matrix product over the whole batch (flex's convolutions multiply one image at a time, and
+/// products a few outputs wide run gemm's narrowest micro-kernels) with the patch loops of
+/// `kernels/patches_flex.rs`; DCGAN-32 with the L∞ penalty ran 1.25–1.5× faster than on flex's
+/// convolutions at batches 2 to 64 (`margan bench --conv burn,gemm`). In the browser `Auto`
+/// keeps burn's convolutions, on WebGPU and on the CPU (single-threaded WebAssembly, not
+/// measured on the GEMM path): on the one WebGPU adapter measured so far (Chromium's
+/// SwiftShader) a DCGAN-32 sampling batch took 9.9 s on the GEMM path against 1.1–1.6 s on
+/// burn's.
 ///
 /// On burn's ndarray CPU backend (feature `ndarray`, there for comparison) `Auto` takes the GEMM
 /// path as well: ndarray's own convolutions ran a DCGAN-32 iteration 27× slower than its matrix
 /// product did (`margan bench --device ndarray --conv burn,gemm`).
 pub fn resolve(device: &Device) -> ConvPath {
-    let native_gpu = cfg!(not(target_arch = "wasm32")) && crate::kernels::has_kernels(device);
+    let native = cfg!(not(target_arch = "wasm32"));
+    let native_gpu = native && crate::kernels::has_kernels(device);
     match conv_path() {
         ConvPath::Auto if native_gpu => ConvPath::Tiled,
         ConvPath::Auto if crate::device::is_ndarray(device) => ConvPath::Gemm,
+        ConvPath::Auto if native && crate::kernels::is_flex(device) => ConvPath::Gemm,
         ConvPath::Auto => ConvPath::Burn,
         p => p,
     }

@@ -6,8 +6,8 @@
 //! convolution is `W[C_out, C·k²] · cols` and the batch is folded into the product's columns
 //! (one large matrix product rather than many small ones).
 //!
-//! [`im2col`] / [`col2im`] pick the WGSL kernels on wgpu and the plain-tensor references
-//! elsewhere; both are differentiable (each is the other's backward).
+//! [`im2col`] / [`col2im`] pick the WGSL kernels on wgpu, loops on the flex CPU backend and the
+//! plain-tensor references elsewhere; all are differentiable (each is the other's backward).
 
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Slice, Tensor};
@@ -150,19 +150,19 @@ pub fn col2im_reference(cols: Tensor<2>, g: Patches) -> Tensor<4> {
     out.slice([0..g.n, 0..g.c, p..p + g.h, p..p + g.w])
 }
 
-/// `im2col` by the WGSL kernel on wgpu (f32), by [`im2col_reference`] elsewhere.
+/// `im2col` by the WGSL kernel on wgpu or the loop on flex (f32), by [`im2col_reference`]
+/// elsewhere.
 pub fn im2col(x: Tensor<4>, g: Patches) -> Tensor<2> {
-    #[cfg(feature = "wgpu")]
-    if crate::kernels::runs_f32_kernels(&x) {
+    if crate::kernels::patches::runs_kernel(&x) {
         return crate::kernels::patches::im2col_kernel(x, g);
     }
     im2col_reference(x, g)
 }
 
-/// `col2im` by the WGSL kernel on wgpu (f32), by [`col2im_reference`] elsewhere.
+/// `col2im` by the WGSL kernel on wgpu or the loop on flex (f32), by [`col2im_reference`]
+/// elsewhere.
 pub fn col2im(cols: Tensor<2>, g: Patches) -> Tensor<4> {
-    #[cfg(feature = "wgpu")]
-    if crate::kernels::runs_f32_kernels(&cols) {
+    if crate::kernels::patches::runs_kernel(&cols) {
         return crate::kernels::patches::col2im_kernel(cols, g);
     }
     col2im_reference(cols, g)

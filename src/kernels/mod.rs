@@ -2,8 +2,8 @@
 //!
 //! Each kernel is a WGSL compute shader under `shaders/`, launched through burn's `template`
 //! feature as a backend extension (the differentiable ones with a hand-written autodiff
-//! backward; the Adam step is not differentiated). The Adam step, the ReLU / LeakyReLU op and
-//! BatchNorm also run as loops on the flex CPU backend (`*_flex.rs`). The public functions
+//! backward; the Adam step is not differentiated). The Adam step, the ReLU / LeakyReLU op,
+//! BatchNorm and the patch ops also run as loops on the flex CPU backend (`*_flex.rs`). The public functions
 //! here take high-level tensors; where neither runs (burn's ndarray backend, f64 tensors)
 //! callers use the `*_reference` composition instead.
 
@@ -55,10 +55,11 @@ mod matmul_variant;
 mod mean_terms_autodiff;
 #[cfg(feature = "wgpu")]
 mod mean_terms_cube;
-#[cfg(feature = "wgpu")]
 mod patches_autodiff;
 #[cfg(feature = "wgpu")]
 mod patches_cube;
+mod patches_flex;
+mod patches_ops;
 #[cfg(feature = "wgpu")]
 mod row_norm_autodiff;
 #[cfg(feature = "wgpu")]

@@ -1,7 +1,7 @@
 //! Autodiff of the patch kernels: both are linear, and each is the other's adjoint, so the
 //! backward of `im2col` is `col2im` of the upstream gradient and vice versa (no saved state).
 
-use super::patches_cube::PatchOps;
+use super::patches_ops::PatchOps;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};

@@ -1,32 +1,13 @@
-//! The patch (im2col / col2im) backend extension and its WGSL launch on the CubeCL (wgpu)
-//! backend.
+//! The patch (im2col / col2im) extension's WGSL launch on the CubeCL (wgpu) backend.
 
 use super::launch::{cube_count, empty_like};
+use super::patches_ops::PatchOps;
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
-use burn::backend::{backend_extension, tensor::FloatTensor};
+use burn::backend::tensor::FloatTensor;
 use burn::tensor::{DType, Shape};
 use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments};
-
-/// Backend extension: patch extraction and its adjoint. `info` is
-/// [`crate::conv::patches::Patches::info`]: `[n, c, h, w, k, s, p, ho, wo]`.
-#[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
-pub trait PatchOps: burn::backend::Backend {
-    /// `x [n, c, h, w]` → `cols [c·k², n·ho·wo]`.
-    #[fusion(dtype = x, shape = {
-        let [n, c, _, _, k, _, _, ho, wo] = info.map(|v| v as usize);
-        Shape::new([c * k * k, n * ho * wo])
-    })]
-    fn im2col(x: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self>;
-
-    /// `cols [c·k², n·ho·wo]` → `x [n, c, h, w]` (sum over the taps that read each pixel).
-    #[fusion(dtype = cols, shape = {
-        let [n, c, h, w, ..] = info.map(|v| v as usize);
-        Shape::new([n, c, h, w])
-    })]
-    fn col2im(cols: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self>;
-}
 
 /// Invocations per workgroup (one output element each).
 const WORKGROUP: u32 = 256;

@@ -27,9 +27,9 @@ pub struct BenchArgs {
     /// Timed iterations per row (at least 1).
     #[arg(long, default_value_t = 10, value_parser = crate::at_least_one())]
     iterations: usize,
-    /// Convolution paths to compare, comma separated: auto (tiled on native wgpu, burn on
-    /// the CPU), burn (burn's own convolutions), gemm (patches + burn's matrix product), tiled
-    /// (gemm with margan's split-K WGSL product for the thin products).
+    /// Convolution paths to compare, comma separated: auto (tiled on native wgpu, gemm on the
+    /// CPU), burn (burn's own convolutions), gemm (patches + burn's matrix product over the
+    /// whole batch), tiled (gemm with margan's split-K WGSL product for the thin products).
     #[arg(long, value_delimiter = ',', default_value = "auto")]
     conv: Vec<String>,
     /// How a critic step runs the critic, comma separated: one (one pass over the real batch,
