@@ -2,10 +2,10 @@
 
 use super::launch::{cube_count, empty_like};
 use super::patches_ops::PatchOps;
+use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
-use burn::backend::tensor::FloatTensor;
 use burn::tensor::{DType, Shape};
 use burn_cubecl::cubecl::{prelude::KernelId, server::KernelArguments};
 
