@@ -13,10 +13,11 @@ use margan::conv::patches::{col2im_reference, im2col_reference, Patches};
 use margan::kernels::patches::{col2im_kernel, im2col_kernel, runs_kernel};
 use margan::rng::Rng;
 
-/// `(n, c, c_out, h, w, k, s, p)`: padding wider than the image (taps reading only zeros),
-/// stride 3, a 1×1 image, an 8×2 one.
-const EDGE_CASES: [ConvCase; 4] = [
+/// `(n, c, c_out, h, w, k, s, p)`: padding wider than the image (taps reading only zeros, some
+/// of them on both sides), stride 3, a 1×1 image, an 8×2 one.
+const EDGE_CASES: [ConvCase; 5] = [
     (2, 2, 1, 1, 1, 3, 1, 2),
+    (1, 2, 1, 1, 1, 6, 1, 3),
     (1, 3, 1, 7, 8, 2, 3, 1),
     (3, 2, 1, 2, 3, 4, 1, 2),
     (1, 1, 1, 8, 2, 3, 2, 1),
