@@ -3,9 +3,9 @@
 //! Each kernel is a WGSL compute shader under `shaders/`, launched through burn's `template`
 //! feature as a backend extension (the differentiable ones with a hand-written autodiff
 //! backward; the Adam step is not differentiated). The Adam step, the ReLU / LeakyReLU op,
-//! BatchNorm and the patch ops also run as loops on the flex CPU backend (`*_flex.rs`). The public functions
-//! here take high-level tensors; where neither runs (burn's ndarray backend, f64 tensors)
-//! callers use the `*_reference` composition instead.
+//! BatchNorm and the patch ops also run as loops on the flex CPU backend (`*_flex.rs`). The
+//! public functions here take high-level tensors; where neither runs (burn's ndarray backend,
+//! f64 tensors) callers use the `*_reference` composition instead.
 
 pub mod adam;
 pub mod batch_norm;
