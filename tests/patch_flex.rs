@@ -7,9 +7,8 @@
 
 mod common;
 
-use burn::tensor::Tensor;
-use common::{assert_close, device, ConvCase, CONV_CASES};
-use margan::conv::patches::{col2im_reference, im2col_reference, Patches};
+use common::{device, patches, ConvCase, CONV_CASES};
+use margan::conv::patches::Patches;
 use margan::kernels::patches::{col2im_kernel, im2col_kernel, runs_kernel};
 use margan::rng::Rng;
 
@@ -28,34 +27,9 @@ fn flex_patch_ops_match_reference() {
     let dev = device();
     let mut rng = Rng::new(21);
     for (n, c, _, h, w, k, s, p) in CONV_CASES.into_iter().chain(EDGE_CASES) {
-        let g = Patches::conv([n, c, h, w], k, s, p);
-        let x = rng
-            .normal_tensor([n, c, h, w], 0.0, 1.0, &dev)
-            .require_grad();
+        let x = rng.normal_tensor([n, c, h, w], 0.0, 1.0, &dev);
         assert!(runs_kernel(&x), "f32 on flex takes the loops");
-        let cols = rng
-            .normal_tensor([g.rows(), g.cols()], 0.0, 1.0, &dev)
-            .detach()
-            .require_grad();
-
-        // Forward: im2col moves values (exact); col2im sums up to k² of them per pixel, in
-        // another order than the reference.
-        let a = im2col_kernel(x.clone(), g);
-        let r = im2col_reference(x.clone(), g);
-        assert_close(a.clone(), r.clone(), 0.0, &format!("im2col {g:?}"));
-        let fa = col2im_kernel(cols.clone(), g);
-        let fr = col2im_reference(cols.clone(), g);
-        assert_close(fa.clone(), fr.clone(), 1e-6, &format!("col2im {g:?}"));
-
-        // Backward through the extension's autodiff against autodiff of the references.
-        let up = rng.normal_tensor([g.rows(), g.cols()], 0.0, 1.0, &dev);
-        let dk = x.grad(&(a * up.clone()).sum().backward()).unwrap();
-        let dr = x.grad(&(r * up).sum().backward()).unwrap();
-        assert_close(dk, dr, 1e-6, &format!("im2col backward {g:?}"));
-        let up = rng.normal_tensor([n, c, h, w], 0.0, 1.0, &dev);
-        let dk = cols.grad(&(fa * up.clone()).sum().backward()).unwrap();
-        let dr = cols.grad(&(fr * up).sum().backward()).unwrap();
-        assert_close(dk, dr, 0.0, &format!("col2im backward {g:?}"));
+        patches::check_against_reference(Patches::conv([n, c, h, w], k, s, p), &mut rng, &dev);
     }
 }
 
@@ -83,49 +57,19 @@ fn flex_patch_ops_are_adjoint() {
     }
 }
 
-/// im2col reads its input through its strides: channel-major views (what a GEMM convolution
-/// hands on), one group's rows of such a view, NHWC viewed as NCHW, a broadcast and a flip
-/// (negative strides).
+/// im2col reads its input through its strides: the views of the WGSL kernel's test
+/// (channel-major, row-sliced, NHWC, broadcast) and a flip (negative strides).
 #[test]
 fn flex_im2col_on_strided_inputs_matches_reference() {
     let dev = device();
     let mut rng = Rng::new(23);
     for (n, c, _, h, w, k, s, p) in CONV_CASES.into_iter().chain(EDGE_CASES) {
         let g = Patches::conv([n, c, h, w], k, s, p);
-        let views: [(&str, Tensor<4>); 5] = [
-            (
-                "channel-major",
-                rng.normal_tensor([c, n, h, w], 0.0, 1.0, &dev)
-                    .swap_dims(0, 1),
-            ),
-            (
-                "rows of a channel-major view",
-                rng.normal_tensor([c, n + 2, h, w], 0.0, 1.0, &dev)
-                    .swap_dims(0, 1)
-                    .slice([1..n + 1, 0..c, 0..h, 0..w]),
-            ),
-            (
-                "NHWC",
-                rng.normal_tensor([n, h, w, c], 0.0, 1.0, &dev)
-                    .permute([0, 3, 1, 2]),
-            ),
-            (
-                "broadcast over the batch",
-                rng.normal_tensor([1, c, h, w], 0.0, 1.0, &dev)
-                    .expand([n, c, h, w]),
-            ),
-            (
-                "flipped along its width",
-                rng.normal_tensor([n, c, h, w], 0.0, 1.0, &dev).flip([3]),
-            ),
-        ];
-        for (what, x) in views {
-            assert_close(
-                im2col_kernel(x.clone(), g),
-                im2col_reference(x, g),
-                0.0,
-                &format!("im2col of a {what} input, {g:?}"),
-            );
-        }
+        let mut inputs = patches::strided_inputs(g, &mut rng, &dev);
+        inputs.push((
+            "flipped along its width",
+            rng.normal_tensor([n, c, h, w], 0.0, 1.0, &dev).flip([3]),
+        ));
+        patches::check_strided(g, inputs);
     }
 }

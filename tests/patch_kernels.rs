@@ -12,6 +12,7 @@ mod common;
 use burn::tensor::Tensor;
 use common::assert_close;
 use common::gpu;
+use common::patches;
 use common::CONV_CASES as CASES;
 use margan::conv::patches::{col2im_reference, im2col_reference, Patches};
 use margan::conv::{self, with_conv_path, ConvPath};
@@ -23,34 +24,7 @@ fn patch_kernels_match_reference() {
     let Some(dev) = gpu() else { return };
     let mut rng = Rng::new(11);
     for (n, c, _, h, w, k, s, p) in CASES {
-        let g = Patches::conv([n, c, h, w], k, s, p);
-        let x = rng
-            .normal_tensor([n, c, h, w], 0.0, 1.0, &dev)
-            .require_grad();
-        let cols = rng
-            .normal_tensor([g.rows(), g.cols(), 1, 1], 0.0, 1.0, &dev)
-            .reshape([g.rows(), g.cols()])
-            .detach()
-            .require_grad();
-
-        // Forward: exact (pure data movement) for im2col; col2im sums up to k² terms.
-        let a = im2col_kernel(x.clone(), g);
-        let r = im2col_reference(x.clone(), g);
-        assert_close(a.clone(), r.clone(), 0.0, &format!("im2col {g:?}"));
-        let fa = col2im_kernel(cols.clone(), g);
-        let fr = col2im_reference(cols.clone(), g);
-        assert_close(fa.clone(), fr.clone(), 1e-6, &format!("col2im {g:?}"));
-
-        // Backward through the hand-written autodiff against autodiff of the references.
-        let up = rng.normal_tensor([g.rows(), g.cols(), 1, 1], 0.0, 1.0, &dev);
-        let up = up.reshape([g.rows(), g.cols()]);
-        let dk = x.grad(&(a * up.clone()).sum().backward()).unwrap();
-        let dr = x.grad(&(r * up).sum().backward()).unwrap();
-        assert_close(dk, dr, 1e-6, &format!("im2col backward {g:?}"));
-        let up = rng.normal_tensor([n, c, h, w], 0.0, 1.0, &dev);
-        let dk = cols.grad(&(fa * up.clone()).sum().backward()).unwrap();
-        let dr = cols.grad(&(fr * up).sum().backward()).unwrap();
-        assert_close(dk, dr, 0.0, &format!("col2im backward {g:?}"));
+        patches::check_against_reference(Patches::conv([n, c, h, w], k, s, p), &mut rng, &dev);
     }
 }
 
@@ -115,36 +89,6 @@ fn im2col_kernel_on_strided_inputs_matches_reference() {
     let mut rng = Rng::new(12);
     for (n, c, _, h, w, k, s, p) in CASES {
         let g = Patches::conv([n, c, h, w], k, s, p);
-        let views: [(&str, Tensor<4>); 4] = [
-            (
-                "channel-major",
-                rng.normal_tensor([c, n, h, w], 0.0, 1.0, &dev)
-                    .swap_dims(0, 1),
-            ),
-            (
-                "rows of a channel-major view",
-                rng.normal_tensor([c, n + 2, h, w], 0.0, 1.0, &dev)
-                    .swap_dims(0, 1)
-                    .slice([1..n + 1, 0..c, 0..h, 0..w]),
-            ),
-            (
-                "NHWC",
-                rng.normal_tensor([n, h, w, c], 0.0, 1.0, &dev)
-                    .permute([0, 3, 1, 2]),
-            ),
-            (
-                "broadcast over the batch",
-                rng.normal_tensor([1, c, h, w], 0.0, 1.0, &dev)
-                    .expand([n, c, h, w]),
-            ),
-        ];
-        for (what, x) in views {
-            assert_close(
-                im2col_kernel(x.clone(), g),
-                im2col_reference(x, g),
-                0.0,
-                &format!("im2col of a {what} input, {g:?}"),
-            );
-        }
+        patches::check_strided(g, patches::strided_inputs(g, &mut rng, &dev));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod layer_inputs;
 pub mod matmul;
+pub mod patches;
 pub mod penalised_step;
 
 use burn::module::{Module, ModuleVisitor, Param};
