@@ -6,7 +6,9 @@
 //! A GAN iteration has a few dozen product shapes, all seen in its first iteration, so the
 //! cost (a second or so on a large GPU) falls in the warm-up.
 
-use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TcVariant, TuneRecord};
+#[cfg(not(target_arch = "wasm32"))]
+use super::matmul::TcVariant;
+use super::matmul::{is_thin, MatmulChoice, MatmulTuning, MatmulVariant, TuneRecord};
 use super::matmul_cube::strides;
 use burn::backend::wgpu::CubeTensor;
 use std::collections::HashMap;
