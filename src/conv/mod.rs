@@ -103,7 +103,7 @@ pub fn conv_path() -> ConvPath {
 /// convolutions, batch 64), and the GEMM formulation on native flex, the CPU backend: one
 /// matrix product over the whole batch (flex's convolutions multiply one image at a time, and
 /// products a few outputs wide run gemm's narrowest micro-kernels) with the patch loops of
-/// `kernels/patches_flex.rs`; DCGAN-32 with the L∞ penalty ran 1.25–1.5× faster than on flex's
+/// `kernels/patches_flex.rs`; DCGAN-32 with the L∞ penalty ran 1.15–1.5× faster than on flex's
 /// convolutions at batches 2 to 64 (`margan bench --conv burn,gemm`). In the browser `Auto`
 /// keeps burn's convolutions, on WebGPU and on the CPU (single-threaded WebAssembly, not
 /// measured on the GEMM path): on the one WebGPU adapter measured so far (Chromium's
