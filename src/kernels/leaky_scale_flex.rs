@@ -4,7 +4,7 @@
 //! kernel's (`shaders/leaky_scale.wgsl`): a product by 1 or by `slope`, so that NaN propagates
 //! and the derivative at exactly 0 is `slope` (0 for ReLU), as in PyTorch.
 
-use super::flex::{contiguous, f32_values, from_values};
+use super::flex::{contiguous, f32_values, for_chunks, from_values, in_planes, PlaneOrder, Planes};
 use super::leaky_scale_ops::LeakyScaleOps;
 use burn::backend::flex::{Flex, FlexTensor, Layout};
 use burn::backend::tensor::FloatTensor;
@@ -21,15 +21,28 @@ impl LeakyScaleOps for Flex {
             "leaky_scale: x and t have different shapes"
         );
         let slope = f32::from_bits(slope);
+        // Images: plane by plane, each read in place where contiguous (a channel-major
+        // activation, one group's rows of one, and the gradients autodiff hands out), written
+        // in x's order of planes.
+        if x.layout().num_dims() == 4 {
+            let [x, t] = [x, t].map(in_planes);
+            let order = PlaneOrder::of(&x);
+            let (xp, tp) = (Planes::new(&x), Planes::new(&t));
+            let mut out = vec![0f32; order.len()];
+            for_chunks(&mut out, order.hw(), |plane, out| {
+                let (b, ch) = order.plane_at(plane);
+                scale_into(out, xp.get(b, ch), tp.get(b, ch), slope);
+            });
+            return order.tensor(out);
+        }
         let scale = |x: &[f32], t: &[f32]| -> Vec<f32> {
             x.iter()
                 .zip(t)
                 .map(|(&x, &t)| t * if x > 0.0 { 1.0 } else { slope })
                 .collect()
         };
-        // Two views of the same dense order (a channel-major activation and its gradient, say)
-        // are read in memory order, and the result keeps that order; others are copied to
-        // row-major first.
+        // Otherwise two views of the same dense order are read in memory order, and the result
+        // keeps that order; others are copied to row-major first.
         if let (Some(xs), Some(ts)) = (dense(&x), dense(&t)) {
             if same_order(x.layout(), t.layout()) {
                 let values = scale(xs, ts);
@@ -41,6 +54,14 @@ impl LeakyScaleOps for Flex {
         let [x, t] = [x, t].map(contiguous);
         let values = scale(f32_values(&x), f32_values(&t));
         from_values(values, x.layout().shape().clone())
+    }
+}
+
+/// `out = t · (x > 0 ? 1 : slope)`; a function of its own, so that the compiler knows the
+/// slices apart and vectorises the loop.
+fn scale_into(out: &mut [f32], x: &[f32], t: &[f32], slope: f32) {
+    for ((o, &x), &t) in out.iter_mut().zip(x).zip(t) {
+        *o = t * if x > 0.0 { 1.0 } else { slope };
     }
 }
 

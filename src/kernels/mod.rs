@@ -34,6 +34,8 @@ mod batch_norm_plan;
 #[cfg(feature = "wgpu")]
 mod critic_batch_cube;
 mod flex;
+#[cfg(test)]
+mod flex_layouts;
 #[cfg(feature = "wgpu")]
 mod launch;
 #[cfg(feature = "wgpu")]

@@ -4,7 +4,7 @@
 //! passes over the whole image (col2im). With the `fast-cpu` feature the rows are spread over
 //! rayon's threads. The indexing is the references' (`conv::patches`).
 
-use super::flex::{contiguous, f32_values, from_values};
+use super::flex::{contiguous, f32_values, for_chunks, from_values};
 use super::patches_ops::PatchOps;
 use burn::backend::flex::Flex;
 use burn::backend::tensor::FloatTensor;
@@ -13,25 +13,6 @@ use burn::tensor::{DType, Shape};
 /// `[n, c, h, w, k, s, p, ho, wo]`.
 fn dims(info: [u32; 9]) -> [usize; 9] {
     info.map(|v| v as usize)
-}
-
-/// Runs `f(i, chunk)` on each `len`-long chunk of `out`, on rayon's threads where the
-/// `fast-cpu` feature is on.
-fn for_chunks(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
-    if len == 0 {
-        return;
-    }
-    #[cfg(feature = "fast-cpu")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(len)
-            .enumerate()
-            .for_each(|(i, chunk)| f(i, chunk));
-    }
-    #[cfg(not(feature = "fast-cpu"))]
-    out.chunks_mut(len)
-        .enumerate()
-        .for_each(|(i, chunk)| f(i, chunk));
 }
 
 /// The input positions `o·s + t − p` of the outputs `o < outs` for kernel tap `t`, on an axis
@@ -91,8 +72,10 @@ impl PatchOps for Flex {
         from_values(out, Shape::new([c * k * k, cols]))
     }
 
-    /// The image comes out row-major `[N, C, h, w]` (what flex's own operations read in
-    /// place); each channel's plane of every image is summed from its k² rows in turn.
+    /// The image comes out channel-major (a `[N, C, h, w]` view of `[C, N, h, w]` values, as
+    /// the WGSL kernel writes it): the next GEMM convolution's `[C, N·h·w]` operand, and
+    /// BatchNorm's input, whose output keeps the layout. Each channel's plane of every image is
+    /// summed from its k² rows in turn.
     fn col2im(cols: FloatTensor<Self>, info: [u32; 9]) -> FloatTensor<Self> {
         let [n, c, h, w, k, s, p, ho, wo] = dims(info);
         let cols = contiguous(cols);
@@ -104,9 +87,9 @@ impl PatchOps for Flex {
         let src = f32_values(&cols);
         let width = n * ho * wo;
         let mut out = vec![0f32; n * c * h * w];
-        // One chunk per (image, channel) plane.
+        // One chunk per (channel, image) plane.
         for_chunks(&mut out, h * w, |plane, dst| {
-            let (b, ch) = (plane / c, plane % c);
+            let (ch, b) = (plane / n, plane % n);
             for kh in 0..k {
                 let (oh0, oh1) = inside(kh, s, p, h, ho);
                 for kw in 0..k {
@@ -127,6 +110,6 @@ impl PatchOps for Flex {
                 }
             }
         });
-        from_values(out, Shape::new([n, c, h, w]))
+        from_values(out, Shape::new([c, n, h, w])).transpose(0, 1)
     }
 }
