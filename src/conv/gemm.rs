@@ -26,6 +26,16 @@ fn product(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     a.matmul(b)
 }
 
+/// `aᵀ · b` by [`product`], or on flex by [`crate::kernels::product_tn::product_tn`], whose
+/// backward gives `a`'s gradient in `a`'s layout (a weight's, which otherwise came back
+/// transposed and was copied by the reshape to the weight's shape).
+fn product_transposed(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    if crate::kernels::is_flex(&a.device()) {
+        return crate::kernels::product_tn::product_tn(a, b);
+    }
+    product(a.transpose(), b)
+}
+
 /// `[N, C, h, w]` → `[C, N·h·w]`: a view of the channel-major activations the kit's
 /// convolutions and kernels hand on. A `1×1` image of several channels (the generator's latent
 /// input) is usually contiguous NCHW instead, and there `[N, C]` transposed is the view. (One
@@ -78,7 +88,7 @@ pub fn conv2d_input_grad_gemm(
         g.ho,
         g.wo
     );
-    let cols = product(w.reshape([c_out, g.rows()]).transpose(), channels_first(gy));
+    let cols = product_transposed(w.reshape([c_out, g.rows()]), channels_first(gy));
     col2im(cols, g)
 }
 
