@@ -107,9 +107,9 @@ impl BatchNormOps for Flex {
         let eps = f32::from_bits(eps);
         let [xp, gyp, up] = [&x, &gy, &u].map(|t| geo.planes_like(t));
         let inv_m = 1.0 / geo.m as f64;
-        // Per group and channel: the statistics and the means over the channel's group of
-        // gy, gy·x̂, u, u·x̂, u·gy.
-        let sums = map_indices(geo.groups * c, |i| {
+        // Per group and channel: the statistics, the means over the channel's group of gy,
+        // gy·x̂, u, u·x̂, u·gy, and the coefficients of the outputs derived from them.
+        let coefs = map_indices(geo.groups * c, |i| {
             let (g, ch) = (i / c, i % c);
             let st = geo.stats(&xp, g, ch, eps);
             let mut sums = [0f64; 5];
@@ -125,28 +125,34 @@ impl BatchNormOps for Flex {
             }
             // From the means on in f32, as the reference: with one value per channel and
             // group, Q is then exactly 0, as u·gy and U₁·G₁ round alike.
-            (st, sums.map(|v| (v * inv_m) as f32))
+            let [g1, g2, u1, u2, ug] = sums.map(|v| (v * inv_m) as f32);
+            let q = ug - (g1 * u1 + g2 * u2); // Q/M
+            let (s, gm) = (st.inv_std, gamma[ch]);
+            VjpCoefficients {
+                u1,
+                u2,
+                g2,
+                x_coef: q - 2.0 * g2 * u2,
+                constant: g2 * u1 + u2 * g1,
+                dx_scale: -(s * s * gm),
+                dgy_scale: s * gm,
+                dgamma: s * q * geo.m as f32,
+                st,
+            }
         });
         let mut dgamma = vec![0f32; c];
-        for (i, (st, [g1, g2, u1, u2, ug])) in sums.iter().enumerate() {
-            let q = ug - (g1 * u1 + g2 * u2); // Q/M
-            dgamma[i % c] += st.inv_std * q * geo.m as f32;
+        for (i, k) in coefs.iter().enumerate() {
+            dgamma[i % c] += k.dgamma;
         }
         let (mut dx, mut dgy) = (vec![0f32; geo.len], vec![0f32; geo.len]);
         for_chunk_pairs(&mut dx, &mut dgy, geo.hw, |plane, dx, dgy| {
             let (b, ch) = geo.plane_at(plane);
-            let (st, [g1, g2, u1, u2, ug]) = &sums[geo.group_of(b) * c + ch];
-            let q = ug - (g1 * u1 + g2 * u2);
-            let (s, gm) = (st.inv_std, gamma[ch]);
-            let x_coef = q - 2.0 * g2 * u2;
-            let constant = g2 * u1 + u2 * g1;
-            let dx_scale = -(s * s * gm);
-            let dgy_scale = s * gm;
+            let k = &coefs[geo.group_of(b) * c + ch];
             let (x, gy, u) = (xp.get(b, ch), gyp.get(b, ch), up.get(b, ch));
             for i in 0..x.len() {
-                let xh = (x[i] - st.mean) * st.inv_std;
-                dgy[i] = (u[i] - u1 - xh * u2) * dgy_scale;
-                dx[i] = (xh * x_coef + u[i] * g2 + gy[i] * u2 - constant) * dx_scale;
+                let xh = (x[i] - k.st.mean) * k.st.inv_std;
+                dgy[i] = (u[i] - k.u1 - xh * k.u2) * k.dgy_scale;
+                dx[i] = (xh * k.x_coef + u[i] * k.g2 + gy[i] * k.u2 - k.constant) * k.dx_scale;
             }
         });
         (
@@ -222,6 +228,20 @@ fn backward(
         from_values(grad_gamma, [c].into()),
         from_values(grad_beta, [c].into()),
     )
+}
+
+/// The backward VJP's coefficients for one channel and group (the reference's formulas).
+struct VjpCoefficients {
+    st: Stats,
+    u1: f32,
+    u2: f32,
+    g2: f32,
+    x_coef: f32,
+    constant: f32,
+    dx_scale: f32,
+    dgy_scale: f32,
+    /// This group's share of ∂γ.
+    dgamma: f32,
 }
 
 /// A channel's statistics over one group.
