@@ -7,15 +7,21 @@
 //!
 //! where `dy` is `[C_out, N·L]` (channels first). Every step is a differentiable tensor op, so
 //! burn's first-order autodiff differentiates these again inside the gradient penalty. The
-//! product is burn's `matmul`, or on the `tiled` path margan's tiled WGSL kernel.
+//! product is burn's `matmul`, on the `tiled` path margan's tiled WGSL kernel, and on flex
+//! `kernels::product_flex`'s three forms (`a·b`, `aᵀ·b`, `a·bᵀ`).
 
 use super::patches::{col2im, im2col, Patches};
 use burn::tensor::Tensor;
 
-/// The matrix product of the current path: on [`super::ConvPath::Tiled`] (and wgpu) the one
-/// [`crate::kernels::matmul::matmul_kernel`] picks for the shape (burn's or a variant of
-/// margan's tiled kernel), elsewhere burn's `matmul`.
+/// The matrix product of the current path: on flex one of [`crate::kernels::product_flex`]'s
+/// three (each differentiated into the others, in the orientation gemm runs fastest), on
+/// [`super::ConvPath::Tiled`] (and wgpu) the one [`crate::kernels::matmul::matmul_kernel`]
+/// picks for the shape (burn's or a variant of margan's tiled kernel), elsewhere burn's
+/// `matmul`.
 fn product(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    if crate::kernels::is_flex(&a.device()) {
+        return crate::kernels::product_flex::product_nn(a, b);
+    }
     #[cfg(feature = "wgpu")]
     {
         use super::{resolve, ConvPath};
@@ -26,14 +32,22 @@ fn product(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     a.matmul(b)
 }
 
-/// `aᵀ · b` by [`product`], or on flex by [`crate::kernels::product_tn::product_tn`], whose
-/// backward gives `a`'s gradient in `a`'s layout (a weight's, which otherwise came back
-/// transposed and was copied by the reshape to the weight's shape).
+/// `aᵀ · b`: [`product`] of the transposed view, or on flex
+/// [`crate::kernels::product_flex::product_tn`].
 fn product_transposed(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     if crate::kernels::is_flex(&a.device()) {
-        return crate::kernels::product_tn::product_tn(a, b);
+        return crate::kernels::product_flex::product_tn(a, b);
     }
     product(a.transpose(), b)
+}
+
+/// `a · bᵀ`: [`product`] with the transposed view, or on flex
+/// [`crate::kernels::product_flex::product_nt`].
+fn product_by_transposed(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    if crate::kernels::is_flex(&a.device()) {
+        return crate::kernels::product_flex::product_nt(a, b);
+    }
+    product(a, b.transpose())
 }
 
 /// `[N, C, h, w]` → `[C, N·h·w]`: a view of the channel-major activations the kit's
@@ -109,5 +123,5 @@ pub fn conv2d_weight_grad_gemm(
         g.ho,
         g.wo
     );
-    product(channels_first(gy), im2col(x, g).transpose()).reshape([c_out, g.c, k, k])
+    product_by_transposed(channels_first(gy), im2col(x, g)).reshape([c_out, g.c, k, k])
 }

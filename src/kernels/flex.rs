@@ -218,3 +218,50 @@ pub(super) fn lane_sums<const K: usize>(n: usize, term: impl Fn(usize) -> [f32; 
     }
     out
 }
+
+/// `tᵀ` of a row-major `[R, C]` tensor, as a new row-major `[C, R]` one: 16×16 tiles, each read
+/// along `t`'s rows into a block on the stack and written out along the output's rows, output
+/// rows split over rayon's threads (about 4 tasks per thread). A quarter of a nanosecond per
+/// value on 2 cores of a Zen 5 EPYC, where flex's strided copy of the transposed view took
+/// several.
+pub(super) fn transposed(t: &FlexTensor) -> FlexTensor {
+    const B: usize = 16;
+    let [r, c] = [t.layout().shape()[0], t.layout().shape()[1]];
+    let src = f32_values(t);
+    let mut out = vec![0f32; r * c];
+    #[cfg(feature = "fast-cpu")]
+    let tasks = rayon::current_num_threads() * 4;
+    #[cfg(not(feature = "fast-cpu"))]
+    let tasks = 1;
+    // Output rows (columns of `t`) per task, a multiple of the tile.
+    let rows = c.div_ceil(tasks).next_multiple_of(B).max(B);
+    for_chunks(&mut out, rows * r, |task, dst| {
+        let first = task * rows;
+        let last = first + dst.len() / r;
+        for i0 in (first..last).step_by(B) {
+            let i1 = (i0 + B).min(last);
+            for j0 in (0..r).step_by(B) {
+                let j1 = (j0 + B).min(r);
+                if i1 - i0 == B && j1 - j0 == B {
+                    let mut tile = [[0f32; B]; B];
+                    for j in 0..B {
+                        let row = &src[(j0 + j) * c + i0..][..B];
+                        for i in 0..B {
+                            tile[i][j] = row[i];
+                        }
+                    }
+                    for (i, values) in tile.iter().enumerate() {
+                        dst[(i0 + i - first) * r + j0..][..B].copy_from_slice(values);
+                    }
+                } else {
+                    for i in i0..i1 {
+                        for j in j0..j1 {
+                            dst[(i - first) * r + j] = src[j * c + i];
+                        }
+                    }
+                }
+            }
+        }
+    });
+    from_values(out, Shape::new([c, r]))
+}

@@ -15,7 +15,7 @@ pub mod leaky_scale;
 pub mod matmul;
 pub mod mean_terms;
 pub mod patches;
-pub mod product_tn;
+pub mod product_flex;
 pub mod row_norm;
 pub mod tanh;
 

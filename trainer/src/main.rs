@@ -11,6 +11,7 @@ mod checkpoint;
 mod config;
 mod data;
 mod device;
+mod large_blocks;
 mod margins;
 mod plot;
 mod presets;
@@ -22,6 +23,10 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use train_cli::Overrides;
+
+/// The system allocator, keeping freed blocks of 32 MiB and more for reuse (`large_blocks`).
+#[global_allocator]
+static ALLOCATOR: large_blocks::LargeBlockCache = large_blocks::LargeBlockCache::new();
 
 /// The parser of a count option that must be at least 1 (clap names the bound on 0).
 pub(crate) fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
