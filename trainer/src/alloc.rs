@@ -8,7 +8,8 @@
 //! depends on the order of frees, so unrelated changes moved the iteration's time by ±10% (the
 //! in-place Adam step of `margan::kernels::adam_flex` doubled the page faults). Fixing the
 //! threshold at the ceiling of glibc's own sliding one and not trimming the heap keeps the freed
-//! buffers for reuse (a 1 GiB threshold measured the same at b64, without more page faults).
+//! buffers for reuse. (glibc refuses a threshold above 32 MiB: a 1 GiB one, tried at an earlier
+//! stop, left its defaults in place. Freed blocks that large are kept by `large_blocks`.)
 //! DCGAN-32 b16 L∞ on 2 cores (`bench --device cpu --iterations 25`, three rounds alternated):
 //! page faults per run 0.26–0.33M before the in-place Adam step, 0.60–0.69M after it, 0.056M
 //! with these settings; ms per iteration 414–489, 447–472 and 399–445.

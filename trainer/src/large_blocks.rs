@@ -6,9 +6,11 @@
 //! On the flex CPU backend at batch 64 and up, an iteration's largest tensors (DCGAN-32's patch
 //! matrices and their gradients, 32–100 MiB at b64) are such blocks, allocated and freed in the
 //! same sizes every iteration: each time, every page of them was faulted in and zeroed by the
-//! kernel. DCGAN-32 b64 on 2 cores (`margan bench --device cpu --batch 64`): 1.5–1.8M page
-//! faults in 7 iterations without the cache, 0.34M with it; 525–620 → 437–479 ms per iteration
-//! without a penalty, 772–833 → 657–705 with the L∞ one; peak resident memory 474 → 840 MB.
+//! kernel. DCGAN-32 b64 on 2 cores (`margan bench --device cpu --preset cifar10-hinge-linf-hinge
+//! --batch 64 --penalty none,linf --iterations 5 --warmup 2`): 1.39–1.47M page faults per run
+//! without the cache, 0.34M with it; this cache alone took 525–620 → 437–479 ms per iteration
+//! without a penalty and 772–833 → 657–705 with the L∞ one (two rounds alternated). Peak
+//! resident memory 0.49 → 1.03–1.05 GB (PyTorch's process at the same batch: 1.03 GB).
 //! Smaller batches allocate no such blocks and run as before.
 //!
 //! The cache holds at most `MAX_BLOCKS` blocks and `MAX_BYTES` bytes, handing the oldest back to
