@@ -14,7 +14,9 @@
 //!   ([`super::flex`]'s tiled transpose, 0.25 ns a value), stays at 380–420: 1.05–3.9× faster
 //!   at `K` ≥ 512 over the 27 such shapes timed (`M` 64–512, `N` 512–8192; one at 0.98×), 0.7–0.9×
 //!   below. With more rows than columns (`[128, 48]`, the first layer's) the direct product is
-//!   the faster one, by 2×. Hence the rule: **`(b·aᵀ)ᵀ` when `N > M` and `K` ≥ 512**. Both
+//!   the faster one, by 2×. Hence the rule: **`(b·aᵀ)ᵀ` when `N > M` and `K` ≥ 512**. (With
+//!   the AVX2 kernels, on CPUs without AVX-512, the orientation matters little: 0.89–1.27× over
+//!   the shapes with `K` ≥ 1024, 0.97–0.98× on DCGAN-32's.) Both
 //!   orientations sum over `K` in the same order (gemm's blocks of it depend on `K` alone), so
 //!   the values are bit-identical whichever is taken (`tests/product_flex.rs`).
 
