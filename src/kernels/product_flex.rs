@@ -14,9 +14,10 @@
 //!   ([`super::flex`]'s tiled transpose, 0.25 ns a value), stays at 380–420: 1.05–3.9× faster
 //!   at `K` ≥ 512 over the 27 such shapes timed (`M` 64–512, `N` 512–8192; one at 0.98×), 0.7–0.9×
 //!   below. With more rows than columns (`[128, 48]`, the first layer's) the direct product is
-//!   the faster one, by 2×. Hence the rule: **`(b·aᵀ)ᵀ` when `N > M` and `K` ≥ 512**. (With
-//!   the AVX2 kernels, on CPUs without AVX-512, the orientation matters little: 0.89–1.27× over
-//!   the shapes with `K` ≥ 1024, 0.97–0.98× on DCGAN-32's.) Both
+//!   the faster one, by 2×. Hence the rule: **`(b·aᵀ)ᵀ` when `N > M` and `K` ≥ 512, where gemm
+//!   runs its AVX-512 kernels**. With its AVX2 kernels (CPUs without AVX-512F) the transposed
+//!   orientation, its transpose included, ran at 0.71–1.16× the direct one at `K` = 512 and
+//!   0.89–1.27× at `K` ≥ 1024 (0.97–0.98× on DCGAN-32's shapes): there the product is direct. Both
 //!   orientations sum over `K` in the same order (gemm's blocks of it depend on `K` alone), so
 //!   the values are bit-identical whichever is taken (`tests/product_flex.rs`).
 
@@ -27,6 +28,7 @@ use burn::backend::flex::Flex;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::{backend_extension, tensor::FloatTensor, Autodiff};
 use burn::tensor::Tensor;
+use std::cell::Cell;
 
 /// Backend extension: the three products of 2-D tensors.
 #[backend_extension(Flex, Autodiff)]
@@ -39,10 +41,36 @@ pub trait ProductFlexOps: burn::backend::Backend {
     fn product_nt(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-/// Whether `a·bᵀ` of an `[M, N]` output over a shared dimension `K` is taken as `(b·aᵀ)ᵀ`
-/// (the module's rule).
+thread_local! {
+    /// [`with_nt_transposed`]'s override on this thread.
+    static NT_TRANSPOSED: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with every f32 `a·bᵀ` on this thread taken as `(b·aᵀ)ᵀ` (`true`) or directly
+/// (`false`), whatever the shape and CPU: the tests compare the two orientations this way.
+pub fn with_nt_transposed<R>(transposed: bool, f: impl FnOnce() -> R) -> R {
+    crate::scoped::with_override(&NT_TRANSPOSED, transposed, f)
+}
+
+/// Whether gemm runs its AVX-512 kernels here (the CPU has AVX-512F and the `fast-cpu` build
+/// has them), where the rule was measured to pay.
+fn avx512() -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "fast-cpu"))]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "fast-cpu")))]
+    {
+        false
+    }
+}
+
+/// Whether `a·bᵀ` of an `[M, N]` output over a shared dimension `K` is taken as `(b·aᵀ)ᵀ`:
+/// the module's rule, with gemm's AVX-512 kernels only (unless [`with_nt_transposed`] says).
 pub fn nt_transposed(m: usize, n: usize, k: usize) -> bool {
-    n > m && k >= 512
+    NT_TRANSPOSED
+        .with(Cell::get)
+        .unwrap_or_else(|| n > m && k >= 512 && avx512())
 }
 
 impl ProductFlexOps for Flex {
