@@ -168,23 +168,12 @@ unsafe impl GlobalAlloc for LargeBlockCache {
         }
     }
 
+    /// The system's own `realloc` (glibc moves a large block's pages with `mremap`, without
+    /// copying): every block handed out is a block of [`System`] with the caller's layout, and
+    /// a grown or shrunk one need not be kept.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if layout.size() < MIN_BYTES && new_size < MIN_BYTES {
-            // SAFETY: the caller's contract, and both sizes stay with `System`.
-            return unsafe { System.realloc(ptr, layout, new_size) };
-        }
-        // SAFETY: the caller's contract makes the new layout valid.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        // SAFETY: as in `alloc`.
-        let new = unsafe { self.alloc(new_layout) };
-        if !new.is_null() {
-            // SAFETY: both blocks hold at least the smaller size; they are distinct blocks.
-            unsafe {
-                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
-        }
-        new
+        // SAFETY: the caller's contract; `ptr` was allocated by `System` with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
