@@ -21,7 +21,7 @@ pub fn tune() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // Blocks up to 32 MiB (where glibc's sliding threshold stops) come from the heap.
-        const MMAP_THRESHOLD: libc::c_int = 32 << 20;
+        const MMAP_THRESHOLD: libc::c_int = crate::large_blocks::MIN_BYTES as libc::c_int;
         // Freed memory at the heap's top stays mapped (up to 2 GiB), for the next iteration.
         const TRIM_THRESHOLD: libc::c_int = libc::c_int::MAX;
         // SAFETY: mallopt only changes malloc's parameters, under malloc's own lock.

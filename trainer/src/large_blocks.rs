@@ -82,6 +82,12 @@ impl LargeBlockCache {
     /// # Safety
     /// `ptr` was allocated by [`System`] with `layout` and is no longer used.
     unsafe fn keep(&self, ptr: *mut u8, layout: Layout) {
+        if layout.size() > MAX_BYTES {
+            // Too large to keep: back to the system, the kept blocks left as they are.
+            // SAFETY: the caller's contract.
+            unsafe { System.dealloc(ptr, layout) };
+            return;
+        }
         let mut evicted = [None; MAX_BLOCKS];
         {
             let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -95,22 +101,14 @@ impl LargeBlockCache {
                 evicted[n] = Some(oldest);
                 n += 1;
             }
-            if layout.size() <= MAX_BYTES {
-                let len = c.len;
-                c.blocks[len] = Block {
-                    ptr: ptr as usize,
-                    size: layout.size(),
-                    align: layout.align(),
-                };
-                c.len += 1;
-                c.bytes += layout.size();
-            } else {
-                evicted[n] = Some(Block {
-                    ptr: ptr as usize,
-                    size: layout.size(),
-                    align: layout.align(),
-                });
-            }
+            let len = c.len;
+            c.blocks[len] = Block {
+                ptr: ptr as usize,
+                size: layout.size(),
+                align: layout.align(),
+            };
+            c.len += 1;
+            c.bytes += layout.size();
         }
         // Outside the lock: the system's free of an mmapped block is a system call.
         for b in evicted.into_iter().flatten() {
@@ -264,6 +262,28 @@ mod tests {
             assert!(c.blocks[..c.len].iter().all(|b| b.size != sizes[0]));
             drop(c);
             cache.dealloc(first, layout(sizes[0]));
+        }
+    }
+
+    #[test]
+    fn a_block_over_the_byte_limit_is_freed_and_leaves_the_kept_ones() {
+        let cache = LargeBlockCache::new();
+        let big = layout(MIN_BYTES);
+        let huge = layout(super::MAX_BYTES + 4096);
+        // SAFETY: as above; the blocks are never touched.
+        unsafe {
+            let kept: Vec<_> = (0..MAX_BLOCKS).map(|_| cache.alloc(big)).collect();
+            for &p in &kept {
+                cache.dealloc(p, big);
+            }
+            let before = cache.cache.lock().unwrap().len;
+            assert!(before > 0);
+            let h = cache.alloc(huge);
+            assert!(!h.is_null());
+            cache.dealloc(h, huge);
+            let c = cache.cache.lock().unwrap();
+            assert_eq!(c.len, before, "the kept blocks stay");
+            assert!(c.blocks[..c.len].iter().all(|b| b.size == big.size()));
         }
     }
 
