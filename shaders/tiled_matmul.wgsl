@@ -71,9 +71,27 @@ fn slot(k: u32, c: u32, row: u32) -> u32 {
     return k * row + c;
 }
 
+// v rounded to the nearest f16 (ties to even), as f32: 11 significant bits; below f16's normal
+// range (2^-14) a multiple of its subnormals' 2^-24; from 65520 on, infinity. In integer and
+// exact operations: NVIDIA's Vulkan compiler takes unpack2x16float(pack2x16float(v)) for v.
+fn to_f16(v: f32) -> f32 {
+    let bits = bitcast<u32>(v);
+    let size = bits & 0x7fffffffu;
+    if (size >= 0x7f800000u) {
+        return v;
+    }
+    if (size >= 0x477ff000u) {
+        return bitcast<f32>((bits & 0x80000000u) | 0x7f800000u);
+    }
+    if (size < 0x38800000u) {
+        return round(v * 16777216.0) * 5.9604644775390625e-8;
+    }
+    return bitcast<f32>((bits + 0xfffu + ((bits >> 13u) & 1u)) & 0xffffe000u);
+}
+
 fn staged(v: f32) -> f32 {
     if (ROUND_F16) {
-        return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x;
+        return to_f16(v);
     }
     return v;
 }

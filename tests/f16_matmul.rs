@@ -113,6 +113,57 @@ fn f16_emulated_matmul_matches_rounded_reference() {
     assert_close(ga, want, 1e-5, "∂a = round(∂c) · round(b)ᵀ");
 }
 
+/// The emulation's rounding, value by value, against the `half` crate's f32 → f16 conversion
+/// (to nearest, ties to even): `[m, 1]·[1, 1]` with B = 1 is A rounded. The values include
+/// ties, f16's subnormals and the edge of its range (65504 the largest, 65520 the first to
+/// round to infinity); the comparison is exact, bit for bit.
+#[test]
+fn f16_emulated_rounding_matches_half() {
+    let Some(dev) = gpu() else { return };
+    let cpu = margan::device::cpu();
+    let ulp = |e: i32| 2f32.powi(e);
+    let mut values = vec![
+        0.0,
+        1.0,
+        1.0 + ulp(-11),            // a tie: down to 1 (even)
+        1.0 + 3.0 * ulp(-11),      // a tie: up to 1 + 2^-9 (even)
+        1.0 + ulp(-11) + ulp(-20), // just over a tie: up
+        1.0 / 3.0,
+        std::f32::consts::PI,
+        65504.0,
+        65519.0,
+        65520.0,
+        1.0e6,
+        ulp(-14),                  // the smallest normal
+        ulp(-14) - ulp(-26),       // rounds up to it
+        ulp(-24),                  // the smallest subnormal
+        ulp(-25),                  // a tie: down to 0
+        3.0 * ulp(-25),            // a tie: up to 2^-23
+        1.5 * ulp(-24) + ulp(-30), // over a tie: 2^-23
+        1.0e-30,
+    ];
+    let mut rng = Rng::new(71);
+    values.extend((0..46).map(|i| rng.normal() as f32 * 10f32.powi(i % 9 - 4)));
+    let signed: Vec<f32> = values.iter().flat_map(|&v| [v, -v]).collect();
+    let m = signed.len();
+    let a = Tensor::<2>::from_data(burn::tensor::TensorData::new(signed.clone(), [m, 1]), &dev);
+    let one = Tensor::<2>::ones([1, 1], &dev);
+    let emulated = MatmulTuning::Fixed(MatmulChoice::F16Emulated);
+    let got: Vec<f32> = with_matmul_tuning(emulated, || matmul_kernel(a, one))
+        .to_device(&cpu)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for (&v, &g) in signed.iter().zip(&got) {
+        let want = burn::tensor::f16::from_f32(v).to_f32();
+        assert!(
+            g.to_bits() == want.to_bits() || (g == 0.0 && want == 0.0),
+            "{v:e} (bits {:#010x}) rounded to {g:e}, the f16 nearest is {want:e}",
+            v.to_bits()
+        );
+    }
+}
+
 #[test]
 fn tensor_core_matmul_matches_reference() {
     let Some(dev) = gpu() else { return };
