@@ -85,7 +85,7 @@ fn run_path(
                 let [c, h, w] = config.model.sample_shape();
                 let real = rng.uniform_tensor([batch, c, h, w], -1.0, 1.0, device);
                 run_steps(&mut gan, &real, warmup);
-                let _ = device.sync();
+                let settled = settle(&mut gan, &real, device, warmup.max(2));
                 let t = Instant::now();
                 run_steps(&mut gan, &real, iterations);
                 let _ = device.sync();
@@ -109,6 +109,9 @@ fn run_path(
                     phases,
                 });
                 print_row(rows);
+                if let Some(s) = settled {
+                    println!("{:>14}{s}", "");
+                }
             }
         }
     }
@@ -121,6 +124,42 @@ pub fn critic_pass_name(one_pass: bool) -> &'static str {
     } else {
         "separate"
     }
+}
+
+/// Blocks of relative difference under this are steady.
+const STEADY: f64 = 0.05;
+/// Most blocks [`settle`] runs.
+const MAX_SETTLE_BLOCKS: usize = 8;
+
+/// Blocks of `block` iterations after the warm-up, each timed between waits on the device,
+/// until one takes within 5% of the one before (at most 8 blocks): a GPU that has just been idle
+/// or has just measured dozens of product shapes may take a while to reach its steady speed,
+/// and the first row timed would pay for it. Returns a note for the table where the first block
+/// and the last differ by more than 5% (their ms per iteration), `None` where the warm-up was
+/// enough.
+fn settle(gan: &mut Gan, real: &Tensor<4>, device: &Device, block: usize) -> Option<String> {
+    let _ = device.sync();
+    let mut ms = Vec::new();
+    while ms.len() < MAX_SETTLE_BLOCKS {
+        let t = Instant::now();
+        run_steps(gan, real, block);
+        let _ = device.sync();
+        ms.push(1e3 * t.elapsed().as_secs_f64() / block as f64);
+        if let [.., a, b] = ms[..] {
+            if (b - a).abs() <= STEADY * a {
+                break;
+            }
+        }
+    }
+    let (first, last) = (ms[0], ms[ms.len() - 1]);
+    let steady = ms.len() < MAX_SETTLE_BLOCKS;
+    ((first - last).abs() > STEADY * last).then(|| {
+        format!(
+            "(after the warm-up, {} blocks of {block} iterations {}: {first:.1} → {last:.1} ms/it)",
+            ms.len(),
+            if steady { "to reach a steady speed" } else { "and still not steady" }
+        )
+    })
 }
 
 /// `n` iterations on `real`, their figures read back every [`READ_EVERY`] iterations (as

@@ -21,7 +21,9 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "none,l2,linf")]
     penalty: Vec<String>,
     /// Untimed iterations before each row (the first ones tune every matrix product and
-    /// convolution shape on wgpu).
+    /// convolution shape on wgpu); then untimed blocks of as many (at least 2) until one runs
+    /// within 5% of the one before (at most 8; a note under the row says when the first and
+    /// last differed). (--layers warms each op up by 2 samples, then more until steady.)
     #[arg(long, default_value_t = 3)]
     warmup: usize,
     /// Timed iterations per row (at least 1).

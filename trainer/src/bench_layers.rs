@@ -59,38 +59,50 @@ pub const DCGAN32: [LayerShape; 8] = [
 ];
 
 /// Median milliseconds of one `f` over `iters` samples of `repeat` launches each, after
-/// `warmup` samples.
+/// `warmup` samples or more (until steady): `[op, host]`, where host is the time the CPU took to issue the `repeat`
+/// ops before the wait (per op). Where host comes close to the op's time, the op is bound by
+/// what its launches cost the host, not by the device.
 fn time(
     device: &Device,
     warmup: usize,
     iters: usize,
     repeat: usize,
     f: &dyn Fn() -> Tensor<4>,
-) -> f64 {
+) -> [f64; 2] {
     let run = || {
+        let t = Instant::now();
         // Every result stays alive until the device has been waited on.
         let ys: Vec<Tensor<4>> = (0..repeat).map(|_| f()).collect();
+        let issued = t.elapsed();
         // Reading one value back waits for the queued work on every backend.
         if let Some(y) = ys.last() {
             let _ = y.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data();
         }
         let _ = device.sync();
+        [t.elapsed(), issued].map(|d| 1e3 * d.as_secs_f64() / repeat as f64)
     };
-    for _ in 0..warmup {
-        run();
+    // Warm-up samples, then more until one is within 5% of the one before (at most 8 more): a
+    // GPU that has just been idle, or has just tuned the op's products, may take a while to
+    // reach its steady speed.
+    let mut last = f64::NAN;
+    for i in 0..warmup + 8 {
+        let ms = run()[0];
+        let steady = (ms - last).abs() <= 0.05 * last;
+        last = ms;
+        if i + 1 >= warmup && steady {
+            break;
+        }
     }
-    let mut ms: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t = Instant::now();
-            run();
-            1e3 * t.elapsed().as_secs_f64() / repeat as f64
-        })
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    ms[ms.len() / 2]
+    let samples: Vec<[f64; 2]> = (0..iters).map(|_| run()).collect();
+    [0, 1].map(|i| {
+        let mut ms: Vec<f64> = samples.iter().map(|s| s[i]).collect();
+        ms.sort_by(f64::total_cmp);
+        ms[ms.len() / 2]
+    })
 }
 
-/// `[forward, input gradient, weight gradient]` in ms for one layer on one path.
+/// `[forward, input gradient, weight gradient]`, each `[op, host]` in ms (see [`time`]), for
+/// one layer on one path.
 fn layer_ms(
     l: &LayerShape,
     batch: usize,
@@ -99,7 +111,7 @@ fn layer_ms(
     warmup: usize,
     iters: usize,
     repeat: usize,
-) -> [f64; 3] {
+) -> [[f64; 2]; 3] {
     let mut rng = Rng::new(1);
     let (k, s, p) = (l.k, l.stride, l.padding);
     let out = if l.transposed {
@@ -139,8 +151,9 @@ pub struct LayerTime {
     pub ms: Vec<f64>,
 }
 
-/// Prints, per batch and layer, the three times on every path and the ratio of the first path
-/// to each other one; returns them.
+/// Prints, per batch and layer, the three times on every path, the ratio of the first path
+/// to each other one and the share of each path's time the host spent issuing the op; returns
+/// them.
 pub fn run(
     device: &Device,
     name: &str,
@@ -151,7 +164,8 @@ pub fn run(
 ) -> Vec<LayerTime> {
     println!(
         "margan bench --layers: DCGAN-32 convolutions, device {name}, ms per op: median of {iters} \
-         samples of {repeat} launches between synchronisations"
+         samples of {repeat} launches between synchronisations; host: the share of that time the \
+         CPU spent issuing the op (near 100%, the op is bound by its launches, not the device)"
     );
     print!("{:>6}  {:<22} {:<7}", "batch", "layer", "op");
     for p in paths {
@@ -160,30 +174,38 @@ pub fn run(
     for p in &paths[1..] {
         print!(" {:>11}", format!("{}/{}", paths[0].name(), p.name()));
     }
+    for p in paths {
+        print!(" {:>11}", format!("host {}", p.name()));
+    }
     println!();
     let mut totals = vec![0.0; paths.len()];
     let mut times = Vec::new();
     for &batch in batches {
         for l in &DCGAN32 {
-            let per_path: Vec<[f64; 3]> = paths
+            let per_path: Vec<[[f64; 2]; 3]> = paths
                 .iter()
                 .map(|&p| layer_ms(l, batch, p, device, 2, iters, repeat))
                 .collect();
             for (op, opname) in ["fwd", "dinput", "dweight"].iter().enumerate() {
+                let ms: Vec<f64> = per_path.iter().map(|t| t[op][0]).collect();
+                let host_ms: Vec<f64> = per_path.iter().map(|t| t[op][1]).collect();
                 print!("{batch:>6}  {:<22} {opname:<7}", l.name);
-                for (i, t) in per_path.iter().enumerate() {
-                    print!(" {:>10.3}", t[op]);
-                    totals[i] += t[op];
+                for (total, t) in totals.iter_mut().zip(&ms) {
+                    print!(" {t:>10.3}");
+                    *total += t;
                 }
-                for t in &per_path[1..] {
-                    print!(" {:>10.2}×", per_path[0][op] / t[op]);
+                for t in &ms[1..] {
+                    print!(" {:>10.2}×", ms[0] / t);
+                }
+                for (h, t) in host_ms.iter().zip(&ms) {
+                    print!(" {:>10.0}%", 100.0 * h / t);
                 }
                 println!();
                 times.push(LayerTime {
                     batch,
                     layer: l.name.to_string(),
                     op: opname.to_string(),
-                    ms: per_path.iter().map(|t| t[op]).collect(),
+                    ms,
                 });
             }
         }
