@@ -157,7 +157,11 @@ fn settle(gan: &mut Gan, real: &Tensor<4>, device: &Device, block: usize) -> Opt
         format!(
             "(after the warm-up, {} blocks of {block} iterations {}: {first:.1} → {last:.1} ms/it)",
             ms.len(),
-            if steady { "to reach a steady speed" } else { "and still not steady" }
+            if steady {
+                "to reach a steady speed"
+            } else {
+                "and still not steady"
+            }
         )
     })
 }

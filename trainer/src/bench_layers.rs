@@ -119,8 +119,21 @@ fn layer_ms(
     } else {
         (l.size + 2 * p - k) / s + 1
     };
-    let x = rng.normal_tensor([batch, l.c_in, l.size, l.size], 0.0, 1.0, device);
-    let gy = rng.normal_tensor([batch, l.c_out, out, out], 0.0, 1.0, device);
+    // Activations and their gradients in the layout the path hands on in training: NCHW on
+    // burn's path, channel-major ([C, N, H, W] in memory) on the GEMM paths, whose products
+    // take `[C, N·H·W]` as a view of them (from NCHW it would be a copy that training does not
+    // make: 3 copies in a whole b64 iteration on the H200, against 35 products).
+    let channel_major = with_conv_path(path, || conv::resolve(device)) != ConvPath::Burn;
+    let mut activation = |c: usize, side: usize| {
+        if channel_major {
+            rng.normal_tensor([c, batch, side, side], 0.0, 1.0, device)
+                .swap_dims(0, 1)
+        } else {
+            rng.normal_tensor([batch, c, side, side], 0.0, 1.0, device)
+        }
+    };
+    let x = activation(l.c_in, l.size);
+    let gy = activation(l.c_out, out);
     let t =
         |f: &dyn Fn() -> Tensor<4>| with_conv_path(path, || time(device, warmup, iters, repeat, f));
     if l.transposed {
@@ -162,10 +175,18 @@ pub fn run(
     iters: usize,
     repeat: usize,
 ) -> Vec<LayerTime> {
+    // The CPU backends run each op as it is issued: their host share is always all of it.
+    let asynchronous = margan::kernels::has_kernels(device);
     println!(
         "margan bench --layers: DCGAN-32 convolutions, device {name}, ms per op: median of {iters} \
-         samples of {repeat} launches between synchronisations; host: the share of that time the \
-         CPU spent issuing the op (near 100%, the op is bound by its launches, not the device)"
+         samples of {repeat} launches between synchronisations; inputs in the layout each path \
+         hands on in training (NCHW on burn's, channel-major on gemm and tiled){}",
+        if asynchronous {
+            "; host: the share of the op's time the CPU spent issuing it (near 100%, the op is \
+             bound by its launches, not by the device)"
+        } else {
+            ""
+        }
     );
     print!("{:>6}  {:<22} {:<7}", "batch", "layer", "op");
     for p in paths {
@@ -174,7 +195,7 @@ pub fn run(
     for p in &paths[1..] {
         print!(" {:>11}", format!("{}/{}", paths[0].name(), p.name()));
     }
-    for p in paths {
+    for p in paths.iter().filter(|_| asynchronous) {
         print!(" {:>11}", format!("host {}", p.name()));
     }
     println!();
@@ -197,7 +218,7 @@ pub fn run(
                 for t in &ms[1..] {
                     print!(" {:>10.2}×", ms[0] / t);
                 }
-                for (h, t) in host_ms.iter().zip(&ms) {
+                for (h, t) in host_ms.iter().zip(&ms).filter(|_| asynchronous) {
                     print!(" {:>10.0}%", 100.0 * h / t);
                 }
                 println!();
