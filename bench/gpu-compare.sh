@@ -96,6 +96,8 @@ profile() { # BINARY PATH [TUNING]: CubeCL's timing of every kernel in one L-inf
 }
 export -f profile
 
+# Sections in the order of what is still open (issue #9, after stop 26): the iteration, the
+# per-convolution target, the GPU-only tests, then what was measured before.
 # PyTorch first: its rows (--json) let margan's bench print the ratios and the targets of
 # issue #9 (--against) right under its own table.
 section "full iteration: PyTorch" 90 \
@@ -103,46 +105,31 @@ section "full iteration: PyTorch" 90 \
     --warmup 10 --iterations "$((iters * 5))" --json /tmp/torch-iteration.json
 # `--against FILE` when the PyTorch section wrote FILE.
 against() { [ -s "$1" ] && echo --against "$1"; }
-section "full iteration: margan, GEMM convolutions (products measured per shape; burn's matmul)" 150 \
-    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled,gemm \
+section "full iteration: margan, tiled GEMM convolutions (products measured per shape)" 100 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
     --batch "$batches" --penalty none,l2,linf --warmup 3 --iterations "$iters" --phases --matmul \
     $(against /tmp/torch-iteration.json)
-# The critic's one pass over real, fake and penalty points (margan's default, above) against a
-# pass per batch (the paper's code, the PyTorch twin), same build, each row with the ratio.
-section "full iteration: margan tiled, critic passes per batch against one pass" 60 \
-    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --critic-pass separate,one --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
-# The optional f16 tensor-core products (cooperative matrices): are they there, right, and how
-# far off f32 is the penalised step with them (before any timing of them).
-tensor_tests() {
-    [ -x /tmp/f16_matmul ] || { echo "no .gpu/f16_matmul.xz: tests not carried (bench/prepare-gpu.sh)"; return; }
-    MARGAN_REQUIRE_GPU=1 /tmp/f16_matmul --nocapture 2>&1 | grep -E "SKIPPED|f16|test |panicked|result"
-    # Every variant of the f32 kernel, as this GPU's driver compiles it (the tuner may pick any).
-    MARGAN_REQUIRE_GPU=1 /tmp/matmul_kernel 2>&1 | grep -E "SKIPPED|test |panicked|result"
-    # A penalised step on this GPU against the CPU: every other WGSL kernel of a step.
-    [ -x /tmp/wgpu_step ] && MARGAN_REQUIRE_GPU=1 /tmp/wgpu_step 2>&1 | grep -E "SKIPPED|test |panicked|result"
-}
-export -f tensor_tests
-section "f16 tensor cores, every f32 kernel variant, a penalised step: correctness on this GPU" 90 tensor_tests
-# f32's precision on the tensor cores: the f16x3 products (each operand as two f16 parts,
-# three products) among the measured, the f32 kernels and burn's; if they win, they could be
-# the default's candidates too (every candidate f32-accurate).
-section "full iteration: margan with f16x3 tensor-core products (f32-accurate) among the measured" 90 \
-    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --matmul-tuning measure-f16x3 --batch "$batches" --penalty linf --warmup 3 --iterations "$iters" --matmul \
-    $(against /tmp/torch-iteration.json)
-section "full iteration: margan with f16 tensor-core products among the measured (experimental)" 90 \
-    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --matmul-tuning measure-f16 --batch "$batches" --penalty linf --warmup 3 --iterations "$iters" --matmul \
-    $(against /tmp/torch-iteration.json)
 # Each op's time: the mean of 10 launches between two waits on the device, on both sides (a
-# lone op waited on also pays the round trip, which an iteration does not).
+# lone op waited on also pays the round trip, which an iteration does not). margan's also says
+# what share of each op the host spent issuing it.
 section "per convolution: cuDNN, TF32 off" 60 \
     python3 bench/torch_dcgan32.py --device "$torch_device" --layers --batches "$batches" --iterations "$iters" \
     --repeat 10 --json /tmp/torch-layers.json
-section "per convolution: margan" 90 \
-    /tmp/margan bench --layers --device wgpu --conv tiled,gemm --batch "$batches" --iterations "$iters" \
+section "per convolution: margan" 60 \
+    /tmp/margan bench --layers --device wgpu --conv tiled --batch "$batches" --iterations "$iters" \
     --repeat 10 $(against /tmp/torch-layers.json)
+# Every variant of the f32 kernel as this GPU's driver compiles it (the tuner may pick any), the
+# f16 products (the emulation's rounding first: it failed on NVIDIA at stop 26), and a penalised
+# step on this GPU against the CPU (every other WGSL kernel of a step). Each binary in a section
+# of its own, so that a slow one does not take the others' time.
+gpu_test() { # NAME [FILTER]
+    [ -x "/tmp/$1" ] || { echo "no .gpu/$1.xz: tests not carried (bench/prepare-gpu.sh)"; return; }
+    MARGAN_REQUIRE_GPU=1 "/tmp/$1" ${2:+"$2"} --nocapture 2>&1 | grep -E "SKIPPED|f16|test |panicked|result|relative|bits"
+}
+export -f gpu_test
+section "tests: the f16 emulation on this GPU" 40 gpu_test f16_matmul f16_emulated
+section "tests: every f32 kernel variant on this GPU" 60 gpu_test matmul_kernel
+section "tests: a penalised step on this GPU against the CPU" 60 gpu_test wgpu_step
 section "full iteration: PyTorch with TF32 off (convolutions in f32, as margan's)" 30 \
     python3 bench/torch_dcgan32.py --device "$torch_device" --fp32 --batches "$batches" --penalties linf \
     --warmup 10 --iterations "$((iters * 5))"
@@ -154,17 +141,24 @@ export -f tasks
 section "full iteration: margan tiled, 128 and 512 launches per command buffer (default 32)" 60 \
     tasks /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
     --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
-section "full iteration: margan tiled with the fixed rule of stop 10 (64x64 kernel for thin products)" 60 \
-    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
-    --matmul-tuning heuristic --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
 # What the GPU runs per iteration and how many launches: if kernels add up to far less than
 # the iteration's wall time, launches and host work (not the kernels) are what to cut.
 section "kernel profile: one L-inf iteration (tiled, the first batch), CubeCL timing every kernel" 60 \
     profile /tmp/margan tiled
-# With the products on tensor cores (f16x3: f32-accurate), what is left: the other kernels, the
-# operand maxima launches, and the gaps between them.
-section "kernel profile: the same iteration with f16x3 tensor-core products among the measured" 60 \
-    profile /tmp/margan tiled measure-f16x3
+section "tests: the f16 tensor-core and f16x3 products and steps on this GPU" 90 gpu_test f16_matmul
+section "full iteration: margan, the gemm path (burn's matmul for every product)" 90 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv gemm \
+    --batch "$batches" --penalty none,linf --warmup 3 --iterations "$iters"
+section "full iteration: margan with f16 tensor-core products among the measured (experimental)" 90 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --matmul-tuning measure-f16 --batch "$batches" --penalty linf --warmup 3 --iterations "$iters" \
+    $(against /tmp/torch-iteration.json)
+section "full iteration: margan tiled with the fixed rule of stop 10 (64x64 kernel for thin products)" 60 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --matmul-tuning heuristic --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
+section "full iteration: margan tiled, critic passes per batch against one pass" 60 \
+    /tmp/margan bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
+    --critic-pass separate,one --batch "$batches" --penalty linf --warmup 3 --iterations "$iters"
 if $fusion; then
     section "full iteration: margan with burn's fusion (experimental)" 120 \
         /tmp/margan-fusion bench --preset cifar10-hinge-linf-hinge --device wgpu --conv tiled \
