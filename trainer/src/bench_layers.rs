@@ -59,9 +59,9 @@ pub const DCGAN32: [LayerShape; 8] = [
 ];
 
 /// Median milliseconds of one `f` over `iters` samples of `repeat` launches each, after
-/// `warmup` samples or more (until steady): `[op, host]`, where host is the time the CPU took to issue the `repeat`
-/// ops before the wait (per op). Where host comes close to the op's time, the op is bound by
-/// what its launches cost the host, not by the device.
+/// `warmup` samples or more (until steady): `[op, host]`, host being the time the CPU took to
+/// issue the `repeat` ops before the wait (per op). Where host comes close to the op's time,
+/// the op is bound by what its launches cost the host, not by the device.
 fn time(
     device: &Device,
     warmup: usize,
