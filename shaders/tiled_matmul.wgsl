@@ -73,7 +73,8 @@ fn slot(k: u32, c: u32, row: u32) -> u32 {
 
 // v rounded to the nearest f16 (ties to even), as f32: 11 significant bits; below f16's normal
 // range (2^-14) a multiple of its subnormals' 2^-24; from 65520 on, infinity. In integer and
-// exact operations: NVIDIA's Vulkan compiler takes unpack2x16float(pack2x16float(v)) for v.
+// exact operations: a compiler may fold unpack2x16float(pack2x16float(v)) to v, and on an H200
+// (stop 26) the emulation's checks failed as if NVIDIA's Vulkan compiler had.
 fn to_f16(v: f32) -> f32 {
     let bits = bitcast<u32>(v);
     let size = bits & 0x7fffffffu;
