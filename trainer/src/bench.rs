@@ -128,8 +128,13 @@ pub fn critic_pass_name(one_pass: bool) -> &'static str {
 
 /// Blocks of relative difference under this are steady.
 const STEADY: f64 = 0.05;
-/// Most blocks [`settle`] runs.
-const MAX_SETTLE_BLOCKS: usize = 8;
+/// Most blocks [`settle`] runs (and most samples `bench --layers` adds to an op's warm-up).
+pub(crate) const MAX_SETTLE_BLOCKS: usize = 8;
+
+/// Whether a timing of `now` ms after one of `before` ms is steady: within 5% of it.
+pub(crate) fn steady(before: f64, now: f64) -> bool {
+    (now - before).abs() <= STEADY * before
+}
 
 /// Blocks of `block` iterations after the warm-up, each timed between waits on the device,
 /// until one takes within 5% of the one before (at most 8 blocks): a GPU that has just been idle
@@ -146,18 +151,18 @@ fn settle(gan: &mut Gan, real: &Tensor<4>, device: &Device, block: usize) -> Opt
         let _ = device.sync();
         ms.push(1e3 * t.elapsed().as_secs_f64() / block as f64);
         if let [.., a, b] = ms[..] {
-            if (b - a).abs() <= STEADY * a {
+            if steady(a, b) {
                 break;
             }
         }
     }
     let (first, last) = (ms[0], ms[ms.len() - 1]);
-    let steady = ms.len() < MAX_SETTLE_BLOCKS;
-    ((first - last).abs() > STEADY * last).then(|| {
+    let reached = ms.len() < MAX_SETTLE_BLOCKS;
+    (!steady(last, first)).then(|| {
         format!(
             "(after the warm-up, {} blocks of {block} iterations {}: {first:.1} → {last:.1} ms/it)",
             ms.len(),
-            if steady {
+            if reached {
                 "to reach a steady speed"
             } else {
                 "and still not steady"

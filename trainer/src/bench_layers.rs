@@ -85,9 +85,9 @@ fn time(
     // GPU that has just been idle, or has just tuned the op's products, may take a while to
     // reach its steady speed.
     let mut last = f64::NAN;
-    for i in 0..warmup + 8 {
+    for i in 0..warmup + crate::bench::MAX_SETTLE_BLOCKS {
         let ms = run()[0];
-        let steady = (ms - last).abs() <= 0.05 * last;
+        let steady = crate::bench::steady(last, ms);
         last = ms;
         if i + 1 >= warmup && steady {
             break;
